@@ -1,0 +1,108 @@
+"""Topic creation and broker readiness, with kafka-python."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+__all__ = ["ensure_topics", "security_kwargs", "wait_for_broker"]
+
+
+def security_kwargs(settings: Any | None) -> dict[str, Any]:
+    """kafka-python client options for the settings' SASL/TLS configuration."""
+    if settings is None or settings.security_protocol == "PLAINTEXT":
+        return {}
+    kw: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    if settings.sasl_mechanism:
+        kw["sasl_mechanism"] = settings.sasl_mechanism
+        kw["sasl_plain_username"] = settings.sasl_username
+        if settings.sasl_password is not None:
+            kw["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    if settings.ssl_cafile:
+        kw["ssl_cafile"] = settings.ssl_cafile
+    return kw
+
+
+def _tcp_ready(bootstrap: str) -> bool:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_broker(
+    bootstrap: str,
+    *,
+    timeout_s: float = 30.0,
+    alive: Callable[[], bool] | None = None,
+    client_kwargs: Mapping[str, Any] | None = None,
+) -> None:
+    """Block until the broker answers a metadata request, or raise TimeoutError."""
+    from kafka import KafkaAdminClient
+
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise RuntimeError("broker process exited during start-up")
+        if _tcp_ready(bootstrap):
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000,
+                                         **dict(client_kwargs or {}))
+                try:
+                    admin.list_topics()
+                    return
+                finally:
+                    admin.close()
+            except Exception as exc:
+                last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"broker {bootstrap} not ready after {timeout_s}s: {last!r}")
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    replication: int = 1,
+    client_kwargs: Mapping[str, Any] | None = None,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000,
+                             **dict(client_kwargs or {}))
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in dict.fromkeys(topics) if t not in existing]
+        created: list[str] = []
+        for name in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name=name, num_partitions=partitions,
+                              replication_factor=replication)],
+                    timeout_ms=int(timeout_s * 1000),
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass
+        # Wait until metadata shows every topic with its partitions.
+        deadline = time.monotonic() + timeout_s
+        wanted = set(topics)
+        while time.monotonic() < deadline:
+            if wanted <= set(admin.list_topics()):
+                break
+            time.sleep(0.1)
+        else:
+            raise TimeoutError(f"topics not visible after {timeout_s}s: {sorted(wanted)}")
+        return created
+    finally:
+        admin.close()

@@ -1,0 +1,92 @@
+"""One frozen settings object, built once (env vars ``HYDRAWATCH_*``, CLI flags) and passed down.
+
+Nested detection options use ``__`` in env vars, e.g.
+``HYDRAWATCH_DETECTION__WINDOW_MS=300000``.
+
+>>> s = Settings(broker="kafka://127.0.0.1:19092")
+>>> s.detection.window_ms, s.input_topic
+(600000, 'llm.requests')
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DetectionSettings", "Settings"]
+
+
+class DetectionSettings(BaseModel):
+    """Options of the pure detection core (shared by the worker and ``detect``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window_ms: int = Field(600_000, ge=1_000, description="Tumbling account window length")
+    grace_ms: int = Field(60_000, ge=0, description="Allowed lateness behind the watermark")
+    warmup_windows: int = Field(
+        200, ge=1, description="Windows the model learns before it may alert"
+    )
+    threshold_quantile: float = Field(0.995, gt=0.5, lt=1.0)
+    min_score: float = Field(0.75, ge=0.0, le=1.0, description="Absolute score floor")
+    min_requests: int = Field(
+        20, ge=1, description="A window with fewer requests is never alerted on"
+    )
+    cooldown_ms: int = Field(
+        3_600_000, ge=0, description="Per-entity quiet period unless severity escalates"
+    )
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _grace_below_window(self) -> DetectionSettings:
+        if self.grace_ms >= 10 * self.window_ms:
+            raise ValueError("grace_ms must be below 10 windows")
+        return self
+
+
+class Settings(BaseSettings):
+    """Service settings. Immutable; build once with :meth:`Settings.build`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HYDRAWATCH_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    app_id: str = "hydrawatch"
+    broker: str = "kafka://127.0.0.1:9092"
+    input_topic: str = "llm.requests"
+    alert_topic: str = "hydrawatch.alerts"
+    dlq_topic: str = "llm.requests.dlq"
+    topic_partitions: int = Field(4, ge=1)
+    topic_replication: int = Field(1, ge=1)
+    create_topics: bool = True
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9108, ge=0, le=65535)
+    web_port: int = Field(6066, ge=1, le=65535, description="faust's own web port")
+    datadir: str = "/tmp/hydrawatch-data"
+    loglevel: str = "info"
+
+    session_timeout_s: float = Field(10.0, gt=0)
+    heartbeat_interval_s: float = Field(1.0, gt=0)
+    commit_interval_s: float = Field(2.0, gt=0)
+    batch_max_messages: int = Field(2_000, ge=1)
+    batch_within_s: float = Field(0.2, gt=0)
+    max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_batch_events: int = Field(50_000, ge=1)
+    max_future_skew_ms: int | None = Field(
+        3_600_000, description="Reject events this far ahead of the wall clock (None: off)"
+    )
+
+    security_protocol: str = Field("PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+    detection: DetectionSettings = DetectionSettings()
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port[,host:port]`` without the ``kafka://`` scheme (for kafka-python)."""
+        return ",".join(
+            part.split("://", 1)[-1] for part in self.broker.replace(";", ",").split(",")
+        )

@@ -1,0 +1,99 @@
+"""Per-account window anomaly detector: ``log1p → MinMaxScaler → HalfSpaceTrees``.
+
+Scores every closed account window; a window is anomalous when, after a warm-up,
+its score exceeds both a running quantile of past scores and an absolute floor,
+and it carries enough evidence (``min_requests``). Flagged windows are not learned,
+so an ongoing abuse does not become the baseline.
+
+>>> from app.config import DetectionSettings
+>>> det = AccountWindowDetector(DetectionSettings(warmup_windows=5))
+>>> quiet = {"requests": 3.0, "prompt_tokens": 900.0, "completion_tokens": 300.0,
+...          "completion_ratio": 0.33, "distinct_ips": 1.0, "interarrival_cv": 1.0,
+...          "max_tokens_share": 0.0, "error_share": 0.0}
+>>> det.score(quiet).anomalous      # still warming up
+False
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from river import anomaly, preprocessing, stats
+
+from app.config import DetectionSettings
+from app.features.account import ACCOUNT_FEATURES
+
+__all__ = ["DETECTOR_NAME", "AccountWindowDetector", "Verdict"]
+
+DETECTOR_NAME = "account_window_hst"
+
+#: Heavy-tailed count features are compressed before scaling.
+_LOG_FEATURES = frozenset({"requests", "prompt_tokens", "completion_tokens", "distinct_ips"})
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A scored window: ``anomalous`` already includes warm-up and evidence rules."""
+
+    score: float
+    threshold: float
+    anomalous: bool
+    #: Learned median of each feature (None before any learning).
+    baseline: dict[str, float | None]
+
+
+def _model_input(features: dict[str, float]) -> dict[str, float]:
+    return {
+        k: (math.log1p(max(v, 0.0)) if k in _LOG_FEATURES else float(v))
+        for k, v in features.items()
+        if k in ACCOUNT_FEATURES
+    }
+
+
+class AccountWindowDetector:
+    """Online, picklable detector for per-account window features."""
+
+    name = DETECTOR_NAME
+
+    def __init__(self, settings: DetectionSettings) -> None:
+        self.settings = settings
+        self._scaler = preprocessing.MinMaxScaler()
+        self._trees = anomaly.HalfSpaceTrees(
+            n_trees=25, height=8, window_size=250, seed=settings.seed
+        )
+        self._score_q = stats.Quantile(settings.threshold_quantile)
+        self._medians = {f: stats.Quantile(0.5) for f in ACCOUNT_FEATURES}
+        self.windows_learned = 0
+        self.windows_flagged = 0
+
+    @property
+    def warm(self) -> bool:
+        return self.windows_learned >= self.settings.warmup_windows
+
+    def baseline(self) -> dict[str, float | None]:
+        return {f: q.get() for f, q in self._medians.items()}
+
+    def score(self, features: dict[str, float]) -> Verdict:
+        """Score a closed window and learn from it unless it is flagged."""
+        x = _model_input(features)
+        scaled = self._scaler.transform_one(x)
+        score = float(min(max(self._trees.score_one(scaled), 0.0), 1.0))
+        q = self._score_q.get()
+        threshold = max(self.settings.min_score, q if q is not None else 1.0)
+        anomalous = (
+            self.warm
+            and features.get("requests", 0.0) >= self.settings.min_requests
+            and score > threshold
+        )
+        baseline = self.baseline()
+        if anomalous:
+            self.windows_flagged += 1
+        else:
+            self._scaler.learn_one(x)
+            self._trees.learn_one(scaled)
+            self._score_q.update(score)
+            for f, med in self._medians.items():
+                med.update(features.get(f, 0.0))
+            self.windows_learned += 1
+        return Verdict(score=score, threshold=threshold, anomalous=anomalous, baseline=baseline)

@@ -1,0 +1,91 @@
+"""Every Prometheus metric hydrawatch exports, defined in one place.
+
+Label values are bounded enums (reason codes, entity types, severities); never
+account ids, IPs or fingerprints.
+
+>>> from prometheus_client import CollectorRegistry
+>>> m = Metrics.create(CollectorRegistry())
+>>> m.events_consumed.inc(3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    registry: CollectorRegistry
+    messages_consumed: Counter
+    events_consumed: Counter
+    events_invalid: Counter
+    events_late: Counter
+    raw_text_dropped: Counter
+    dead_letters_published: Counter
+    alerts_emitted: Counter
+    windows_closed: Counter
+    batch_processing_seconds: Histogram
+    batch_events: Histogram
+    event_time_lag_seconds: Gauge
+    watermark_seconds: Gauge
+    open_windows: Gauge
+    assigned_partitions: Gauge
+    worker_up: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
+        r = registry if registry is not None else CollectorRegistry()
+        return cls(
+            registry=r,
+            messages_consumed=Counter(
+                "hydrawatch_messages_consumed", "Kafka messages (single events or batch "
+                "envelopes) consumed", registry=r),
+            events_consumed=Counter(
+                "hydrawatch_events_consumed", "Valid request events accepted", registry=r),
+            events_invalid=Counter(
+                "hydrawatch_events_invalid", "Invalid inputs sent to the dead-letter topic",
+                ["reason"], registry=r),
+            events_late=Counter(
+                "hydrawatch_events_late", "Valid events whose window had closed "
+                "(beyond the grace period)", registry=r),
+            raw_text_dropped=Counter(
+                "hydrawatch_raw_text_fields_dropped", "Valid events that carried raw "
+                "prompt/completion fields, which were discarded", registry=r),
+            dead_letters_published=Counter(
+                "hydrawatch_dead_letters_published", "Dead-letter records produced",
+                registry=r),
+            alerts_emitted=Counter(
+                "hydrawatch_alerts_emitted", "Alerts emitted", ["entity_type", "severity"],
+                registry=r),
+            windows_closed=Counter(
+                "hydrawatch_windows_closed", "Entity windows closed and scored",
+                ["entity_type"], registry=r),
+            batch_processing_seconds=Histogram(
+                "hydrawatch_batch_processing_seconds", "Wall time to process one consumed "
+                "batch end to end (decode, detect, emit)", buckets=_LATENCY_BUCKETS,
+                registry=r),
+            batch_events=Histogram(
+                "hydrawatch_batch_events", "Events per processed batch",
+                buckets=_BATCH_BUCKETS, registry=r),
+            event_time_lag_seconds=Gauge(
+                "hydrawatch_event_time_lag_seconds", "Wall clock minus the newest event "
+                "time seen", registry=r),
+            watermark_seconds=Gauge(
+                "hydrawatch_watermark_seconds", "Event-time watermark (epoch seconds)",
+                registry=r),
+            open_windows=Gauge(
+                "hydrawatch_open_windows", "Entity windows currently open", ["entity_type"],
+                registry=r),
+            assigned_partitions=Gauge(
+                "hydrawatch_assigned_partitions", "Input partitions assigned to this worker",
+                registry=r),
+            worker_up=Gauge(
+                "hydrawatch_worker_up", "1 while the worker's agents run", registry=r),
+        )
