@@ -35,18 +35,29 @@ class BatchResult:
 
 
 class Engine:
-    """Per-account event-time windows → River detector → deduplicated AlertEvents."""
+    """Per-account event-time windows → River detector → deduplicated AlertEvents.
+
+    One engine owns the windows of one ordered source (an input partition, or a
+    file) and its watermark.
+    """
 
     def __init__(
-        self, settings: DetectionSettings, *, clock: Callable[[], int] = wall_clock_ms
+        self,
+        settings: DetectionSettings,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+        detector: AccountWindowDetector | None = None,
+        dedup: Deduper | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self.windows: TumblingWindows[str, AccountWindow] = TumblingWindows(
             window_ms=settings.window_ms, grace_ms=settings.grace_ms, factory=AccountWindow
         )
-        self.detector = AccountWindowDetector(settings)
-        self.dedup = Deduper(cooldown_ms=settings.cooldown_ms)
+        # Several engines (one per input partition, each with its own watermark)
+        # may share one detector model and one dedup memory.
+        self.detector = detector if detector is not None else AccountWindowDetector(settings)
+        self.dedup = dedup if dedup is not None else Deduper(cooldown_ms=settings.cooldown_ms)
 
     @property
     def watermark_ms(self) -> int | None:

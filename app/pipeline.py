@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.config import Settings
+from app.alerts import Deduper
+from app.detectors import AccountWindowDetector
 from app.engine import Engine, wall_clock_ms
 from app.events import AlertEvent, DeadLetter, RequestEvent, decode_message
 from app.metrics import Metrics
@@ -48,14 +50,33 @@ class Pipeline:
         self.settings = settings
         self.metrics = metrics
         self._clock = clock
-        self.engine = Engine(settings.detection, clock=clock)
+        self.detector = AccountWindowDetector(settings.detection)
+        self.dedup = Deduper(cooldown_ms=settings.detection.cooldown_ms)
+        #: One engine (windows + watermark) per input partition; accounts are
+        #: partitioned by key, so each account's windows live in exactly one.
+        self.engines: dict[int, Engine] = {}
 
-    def handle(self, values: Sequence[bytes | None]) -> PipelineOutput:
-        """Process the values of one consumed batch of messages."""
+    def engine(self, partition: int) -> Engine:
+        eng = self.engines.get(partition)
+        if eng is None:
+            eng = self.engines[partition] = Engine(
+                self.settings.detection, clock=self._clock, detector=self.detector,
+                dedup=self.dedup)
+        return eng
+
+    def drop_partitions(self, partitions: Sequence[int]) -> None:
+        """Forget the windows of partitions this worker no longer owns."""
+        for p in partitions:
+            self.engines.pop(p, None)
+
+    def handle(
+        self, values: Sequence[bytes | None], partitions: Sequence[int] | None = None
+    ) -> PipelineOutput:
+        """Process the values of one consumed batch (``partitions[i]``: source of ``values[i]``)."""
         t0 = time.perf_counter()
         s = self.settings
         out = PipelineOutput()
-        events: list[RequestEvent] = []
+        by_partition: dict[int, list[RequestEvent]] = {}
         raw_text = 0
         now_ms = self._clock()
         max_ts_ms = (
@@ -67,6 +88,10 @@ class Pipeline:
             )
             raw_text += decoded.raw_text_dropped
             out.dead.extend(SourcedDeadLetter(i, d) for d in decoded.dead)
+            part = partitions[i] if partitions is not None else 0
+            events = by_partition.get(part)
+            if events is None:
+                events = by_partition[part] = []
             if max_ts_ms is None:
                 events.extend(decoded.events)
                 continue
@@ -79,30 +104,36 @@ class Pipeline:
                         e.model_dump_json(exclude_none=True).encode(), j)))
                 else:
                     events.append(e)
-        result = self.engine.process(events)
-        out.alerts = result.alerts
-        out.accepted = result.accepted
-        out.late = result.late
+        windows_closed = 0
+        for part, events in by_partition.items():
+            result = self.engine(part).process(events)
+            out.alerts.extend(result.alerts)
+            out.accepted += result.accepted
+            out.late += result.late
+            windows_closed += result.windows_closed
 
         m = self.metrics
         m.messages_consumed.inc(len(values))
-        m.events_consumed.inc(result.accepted + result.late)
-        if result.late:
-            m.events_late.inc(result.late)
+        m.events_consumed.inc(out.accepted + out.late)
+        if out.late:
+            m.events_late.inc(out.late)
         if raw_text:
             m.raw_text_dropped.inc(raw_text)
         if out.dead:
             for reason, n in Tally(d.letter.reason for d in out.dead).items():
                 m.events_invalid.labels(reason=reason).inc(n)
-        if result.windows_closed:
-            m.windows_closed.labels(entity_type="account").inc(result.windows_closed)
+        if windows_closed:
+            m.windows_closed.labels(entity_type="account").inc(windows_closed)
         for (etype, sev), n in Tally((a.entity_type, a.severity) for a in out.alerts).items():
             m.alerts_emitted.labels(entity_type=etype, severity=sev).inc(n)
-        newest = self.engine.windows.max_event_ts_ms
+        marks = [e.windows.max_event_ts_ms for e in self.engines.values()]
+        newest = max((t for t in marks if t is not None), default=None)
         if newest is not None:
             m.event_time_lag_seconds.set((now_ms - newest) / 1000.0)
-            m.watermark_seconds.set(self.engine.windows.watermark_ms / 1000.0)
-        m.open_windows.labels(entity_type="account").set(self.engine.windows.open_windows)
-        m.batch_events.observe(result.accepted + result.late)
+            wms = [e.watermark_ms for e in self.engines.values() if e.watermark_ms is not None]
+            m.watermark_seconds.set(min(wms) / 1000.0)
+        m.open_windows.labels(entity_type="account").set(
+            sum(e.windows.open_windows for e in self.engines.values()))
+        m.batch_events.observe(out.accepted + out.late)
         m.batch_processing_seconds.observe(time.perf_counter() - t0)
         return out

@@ -1,0 +1,42 @@
+"""``hydrawatch worker``: one faust worker with a Prometheus endpoint."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import start_http_server
+
+from app.broker.admin import ensure_topics, security_kwargs, wait_for_broker
+from app.config import Settings
+from app.metrics import Metrics
+
+__all__ = ["run_worker"]
+
+log = logging.getLogger("hydrawatch.worker")
+
+
+def run_worker(settings: Settings) -> None:
+    """Create topics if asked, serve metrics, run the faust worker until stopped."""
+    import faust
+
+    from app.stream.app import create_app
+
+    metrics = Metrics.create()
+    kw = security_kwargs(settings)
+    if settings.create_topics:
+        wait_for_broker(settings.bootstrap_servers, timeout_s=60, client_kwargs=kw)
+        ensure_topics(
+            settings.bootstrap_servers,
+            [settings.input_topic, settings.alert_topic, settings.dlq_topic],
+            partitions=settings.topic_partitions,
+            replication=settings.topic_replication,
+            client_kwargs=kw,
+        )
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host,
+                          registry=metrics.registry)
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host,
+                 settings.metrics_port)
+    app = create_app(settings, metrics)
+    worker = faust.Worker(app, loglevel=settings.loglevel.upper(), quiet=True)
+    worker.execute_from_commandline()
