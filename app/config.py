@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     """Service settings. Immutable; build once with :meth:`Settings.build`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HYDRAWATCH_", env_nested_delimiter="__", frozen=True, extra="forbid"
+        env_prefix="HYDRAWATCH_", env_nested_delimiter="__", env_parse_none_str="none",
+        frozen=True, extra="forbid",
     )
 
     app_id: str = "hydrawatch"

@@ -5,7 +5,7 @@ Used by ``hydrawatch demo``, the shipped example file and the integration tests.
 ``hydrawatch simulate``.)
 
 >>> events = generate_basic(BasicTraffic(benign_accounts=5, abusive_accounts=1,
-...                                      duration_ms=3_600_000, seed=1))
+...                                      duration_ms=7_200_000, seed=1))
 >>> events == sorted(events, key=lambda e: e["ts_ms"])
 True
 >>> any(e["account_id"].startswith("acct-x") for e in events)
@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ABUSIVE_PREFIX", "BasicTraffic", "generate_basic"]
+__all__ = ["ABUSIVE_PREFIX", "EXAMPLE_TRAFFIC", "BasicTraffic", "example_lines", "generate_basic"]
 
 ABUSIVE_PREFIX = "acct-x"
 _CATEGORIES = ("coding", "chat", "writing", "reasoning", "agentic", "tool_use", "other")
@@ -137,3 +137,25 @@ def generate_basic(cfg: BasicTraffic = BasicTraffic()) -> list[dict[str, Any]]:
             t += gap_ms * rng.uniform(0.97, 1.03)
     out.sort(key=lambda e: (e["ts_ms"], e["event_id"]))
     return out
+
+
+#: The mix behind ``schemas/examples/request_events.jsonl`` (``make examples``).
+EXAMPLE_TRAFFIC = BasicTraffic(
+    duration_ms=3 * 3_600_000,
+    benign_accounts=100,
+    benign_rate_per_min=0.2,
+    abusive_accounts=3,
+    abuse_start_offset_ms=2 * 3_600_000,
+    abusive_rate_per_min=8.0,
+    seed=2026,
+)
+
+
+def example_lines(cfg: BasicTraffic = EXAMPLE_TRAFFIC) -> bytes:
+    """The example file's content: one compact JSON event per line, nulls omitted."""
+    import orjson
+
+    return b"".join(
+        orjson.dumps({k: v for k, v in e.items() if v is not None}) + b"\n"
+        for e in generate_basic(cfg)
+    )

@@ -1,0 +1,57 @@
+# hydrawatch — everything installs into .venv from the project's own files.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test test-unit test-integration lint bench schemas examples clean help
+
+help:
+	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
+	@echo "make test   - create .venv with test extras, run the whole suite (PYTEST_ARGS=...)"
+	@echo "make lint   - ruff + mypy"
+	@echo "make bench  - throughput benchmark (placeholder until the performance issue)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hydrawatch needs Python >= 3.11, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip setuptools wheel
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]'
+	@touch $@ $(RUN_STAMP)
+
+demo: $(RUN_STAMP)
+	$(BIN)/hydrawatch demo $(DEMO_ARGS)
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m "not integration and not reliability" $(PYTEST_ARGS)
+
+test-integration: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m "integration or reliability" $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/mypy app
+
+bench: $(RUN_STAMP)
+	$(BIN)/python benchmarks/run.py
+
+schemas: $(RUN_STAMP)
+	$(BIN)/hydrawatch schemas --out-dir schemas
+
+examples: $(RUN_STAMP)
+	$(BIN)/python -c "from app.simulate.basic import example_lines; open('schemas/examples/request_events.jsonl', 'wb').write(example_lines())"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,222 @@
+"""``hydrawatch demo``: embedded broker, one worker, live traffic with an abusive group.
+
+Benign accounts plus one injected abusive group are produced in compressed event
+time (``speedup`` simulated seconds per wall second) as batch envelopes, one per
+partition per tick; a few malformed messages show the dead-letter path. Alerts are
+read back from the alert topic and shown live. Every process started is stopped
+on exit, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from app.broker import TansuBroker, ensure_topics, wait_for_broker
+from app.config import Settings
+from app.simulate.basic import ABUSIVE_PREFIX, BasicTraffic, generate_basic
+from app.stream.launcher import WorkerProcess, metric_value
+
+__all__ = ["DemoSummary", "run_demo"]
+
+_TICK_S = 0.1
+_BAD_MESSAGES = (b"{not json", b'{"event_id": "bad-1", "ts_ms": "yesterday"}', b"\xff\xfe")
+
+
+@dataclass(slots=True)
+class DemoSummary:
+    produced_events: int = 0
+    produced_invalid: int = 0
+    processed_events: float = 0.0
+    dead_letters: float = 0.0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def abusive_flagged(self) -> set[str]:
+        return {a["entity_id"] for a in self.alerts if a["entity_id"].startswith(ABUSIVE_PREFIX)}
+
+    @property
+    def benign_flagged(self) -> set[str]:
+        return {a["entity_id"] for a in self.alerts
+                if not a["entity_id"].startswith(ABUSIVE_PREFIX)}
+
+
+def _alert_reader(bootstrap: str, topic: str, out: queue.Queue[dict[str, Any]],
+                  stop: threading.Event) -> None:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=200)
+    try:
+        while not stop.is_set():
+            for msg in consumer:
+                out.put(orjson.loads(msg.value))
+                if stop.is_set():
+                    break
+    finally:
+        consumer.close()
+
+
+def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
+    table = Table(title="latest alerts", expand=True)
+    for col in ("time", "entity", "severity", "score", "action", "top reason"):
+        table.add_column(col, no_wrap=True, overflow="ellipsis")
+    colours = {"low": "cyan", "medium": "yellow", "high": "red", "critical": "bold red"}
+    for a in alerts[-12:]:
+        ts = time.strftime("%H:%M", time.gmtime(a["ts_ms"] / 1000))
+        reasons = "; ".join(f'{r["feature"]} {r["detail"]}' for r in a["reasons"][:1])
+        sev = a["severity"]
+        table.add_row(ts, f'{a["entity_type"]}:{a["entity_id"]}',
+                      f"[{colours[sev]}]{sev}[/]", f'{a["score"]:.3f}',
+                      f'{a["action"]}/{a["action_ttl_s"]}s', reasons)
+    return table
+
+
+def run_demo(
+    *, broker: str | None, duration_s: float, metrics_port: int = 0, speedup: float = 240.0,
+    console: Console | None = None,
+) -> int:
+    """Run the demo; returns a process exit code (0 when alerts were seen)."""
+    console = console or Console()
+    settings = Settings()
+    stack = contextlib.ExitStack()
+    summary = DemoSummary()
+    stop = threading.Event()
+    with stack:
+        if broker:
+            bootstrap = broker.split("://", 1)[-1]
+            wait_for_broker(bootstrap, timeout_s=30)
+            console.print(f"using broker {bootstrap}")
+        else:
+            tansu = stack.enter_context(TansuBroker())
+            bootstrap = tansu.bootstrap
+            console.print(f"embedded tansu broker on {bootstrap}")
+        topics = [settings.input_topic, settings.alert_topic, settings.dlq_topic]
+        ensure_topics(bootstrap, topics, partitions=settings.topic_partitions)
+        partitions = settings.topic_partitions
+
+        worker = WorkerProcess(
+            broker_url=f"kafka://{bootstrap}", app_id=f"hydrawatch-demo-{uuid.uuid4().hex[:8]}",
+            metrics_port=metrics_port or None,
+            env={"HYDRAWATCH_LOGLEVEL": "warning"},
+        )
+        stack.callback(worker.stop)
+        worker.start()
+        console.print(f"worker pid {worker.pid}, metrics {worker.metrics_url}; waiting for "
+                      "partition assignment…")
+        worker.wait_assigned(min_partitions=partitions, timeout_s=90)
+
+        sim_ms = int(duration_s * speedup * 1000)
+        traffic = BasicTraffic(duration_ms=sim_ms, abuse_start_offset_ms=min(3_600_000, sim_ms // 3))
+        events = generate_basic(traffic)
+        console.print(f"traffic: {len(events):,} events over {sim_ms / 3_600_000:.1f} simulated "
+                      f"hours, {traffic.benign_accounts} benign accounts, "
+                      f"{traffic.abusive_accounts} abusive accounts from "
+                      f"+{traffic.abuse_start_offset_ms / 60_000:.0f} min")
+
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                 max_request_size=4 * 1024 * 1024)
+        stack.callback(producer.close)
+        alerts_q: queue.Queue[dict[str, Any]] = queue.Queue()
+        reader = threading.Thread(target=_alert_reader, daemon=True,
+                                  args=(bootstrap, settings.alert_topic, alerts_q, stop))
+        reader.start()
+        stack.callback(reader.join, 5)
+        stack.callback(stop.set)
+
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                            TextColumn("{task.fields[status]}"), TimeRemainingColumn())
+        task = progress.add_task("simulated traffic", total=len(events), status="")
+        start_wall = time.monotonic()
+        t0_ms = traffic.start_ms
+        i = 0
+        bad_every = max(len(events) // (len(_BAD_MESSAGES) + 1), 1)
+        try:
+            with Live(Group(progress, _alerts_table(summary.alerts)), console=console,
+                      refresh_per_second=4) as live:
+                while True:
+                    elapsed = time.monotonic() - start_wall
+                    sim_now = t0_ms + int(elapsed * speedup * 1000)
+                    chunks: dict[int, list[dict[str, Any]]] = {}
+                    while i < len(events) and events[i]["ts_ms"] <= sim_now:
+                        e = events[i]
+                        p = zlib.crc32(e["account_id"].encode()) % partitions
+                        chunks.setdefault(p, []).append(e)
+                        i += 1
+                        if i % bad_every == 0 and summary.produced_invalid < len(_BAD_MESSAGES):
+                            producer.send(settings.input_topic,
+                                          value=_BAD_MESSAGES[summary.produced_invalid],
+                                          partition=p)
+                            summary.produced_invalid += 1
+                    for p, chunk in chunks.items():
+                        key = chunk[0]["account_id"].encode()
+                        producer.send(settings.input_topic, key=key, value=orjson.dumps(chunk),
+                                      partition=p)
+                        summary.produced_events += len(chunk)
+                    while not alerts_q.empty():
+                        summary.alerts.append(alerts_q.get_nowait())
+                    with contextlib.suppress(OSError):
+                        m = worker.metrics()
+                        summary.processed_events = metric_value(m, "hydrawatch_events_consumed_total")
+                    sim_clock = time.strftime("%H:%M", time.gmtime(sim_now / 1000))
+                    progress.update(task, completed=i, status=(
+                        f"sim {sim_clock}  sent {summary.produced_events:,}  processed "
+                        f"{summary.processed_events:,.0f}  alerts {len(summary.alerts)}"))
+                    live.update(Group(progress, _alerts_table(summary.alerts)))
+                    if not worker.alive():
+                        console.print(f"[red]worker died[/]\n{worker.log_tail()}")
+                        return 1
+                    if i >= len(events) or elapsed >= duration_s:
+                        break
+                    time.sleep(_TICK_S)
+                producer.flush()
+                # Let the worker drain what was sent.
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline:
+                    with contextlib.suppress(OSError):
+                        m = worker.metrics()
+                        summary.processed_events = metric_value(
+                            m, "hydrawatch_events_consumed_total")
+                        summary.dead_letters = metric_value(
+                            m, "hydrawatch_dead_letters_published_total")
+                    if summary.processed_events >= summary.produced_events:
+                        break
+                    time.sleep(0.2)
+                time.sleep(1.0)
+                while not alerts_q.empty():
+                    summary.alerts.append(alerts_q.get_nowait())
+                live.update(Group(progress, _alerts_table(summary.alerts)))
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted; stopping…[/]")
+        metrics_url = worker.metrics_url
+    _print_summary(console, summary, metrics_url)
+    return 0 if summary.alerts else 3
+
+
+def _print_summary(console: Console, s: DemoSummary, metrics_url: str) -> None:
+    sev = Counter(a["severity"] for a in s.alerts)
+    table = Table(title="hydrawatch demo summary", show_header=False)
+    table.add_row("events produced", f"{s.produced_events:,} (+{s.produced_invalid} malformed)")
+    table.add_row("events processed", f"{s.processed_events:,.0f}")
+    table.add_row("dead letters", f"{s.dead_letters:,.0f}")
+    table.add_row("alerts", f"{len(s.alerts)} " + " ".join(f"{k}:{v}" for k, v in sev.items()))
+    table.add_row("abusive accounts alerted", str(len(s.abusive_flagged)))
+    table.add_row("benign accounts alerted", str(len(s.benign_flagged)))
+    table.add_row("metrics endpoint (while running)", metrics_url)
+    console.print(table)
+    console.print("all demo processes stopped.")
