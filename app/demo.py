@@ -103,7 +103,7 @@ def run_demo(
         else:
             tansu = stack.enter_context(TansuBroker())
             bootstrap = tansu.bootstrap
-            console.print(f"embedded tansu broker on {bootstrap}")
+            console.print(f"embedded tansu broker on {bootstrap} (pid {tansu.pid})")
         topics = [settings.input_topic, settings.alert_topic, settings.dlq_topic]
         ensure_topics(bootstrap, topics, partitions=settings.topic_partitions)
         partitions = settings.topic_partitions
