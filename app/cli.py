@@ -30,7 +30,9 @@ def build_settings(**overrides: Any) -> Settings:
 
 @cli.command()
 def worker(
-    broker: Annotated[str | None, typer.Option(help="kafka://host:port (env HYDRAWATCH_BROKER)")] = None,
+    broker: Annotated[
+        str | None, typer.Option(help="kafka://host:port (env HYDRAWATCH_BROKER)")
+    ] = None,
     app_id: Annotated[str | None, typer.Option(help="Consumer group / app id")] = None,
     metrics_host: Annotated[str | None, typer.Option(help="Metrics bind address")] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Metrics port (0: off)")] = None,
@@ -39,9 +41,15 @@ def worker(
     loglevel: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
 ) -> None:
     """Run one faust worker; several with the same app id share the partitions."""
-    settings = build_settings(broker=broker, app_id=app_id, metrics_host=metrics_host,
-                              metrics_port=metrics_port, web_port=web_port, datadir=datadir,
-                              loglevel=loglevel)
+    settings = build_settings(
+        broker=broker,
+        app_id=app_id,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        web_port=web_port,
+        datadir=datadir,
+        loglevel=loglevel,
+    )
     from app.stream.worker import run_worker
 
     run_worker(settings)
@@ -81,7 +89,9 @@ def detect(
 
 @cli.command()
 def demo(
-    broker: Annotated[str | None, typer.Option(help="Use this broker instead of the embedded one")] = None,
+    broker: Annotated[
+        str | None, typer.Option(help="Use this broker instead of the embedded one")
+    ] = None,
     duration: Annotated[float, typer.Option(help="Seconds to run")] = 60.0,
     metrics_port: Annotated[int, typer.Option(help="Worker metrics port (0: pick a free one)")] = 0,
     speedup: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 240.0,
@@ -89,13 +99,16 @@ def demo(
     """Embedded broker + worker + traffic with one injected abusive group, alerts live."""
     from app.demo import run_demo
 
-    sys.exit(run_demo(broker=broker, duration_s=duration, metrics_port=metrics_port,
-                      speedup=speedup))
+    sys.exit(
+        run_demo(broker=broker, duration_s=duration, metrics_port=metrics_port, speedup=speedup)
+    )
 
 
 @cli.command()
 def schemas(
-    out_dir: Annotated[Path, typer.Option(help="Where to write the JSON Schemas")] = Path("schemas"),
+    out_dir: Annotated[Path, typer.Option(help="Where to write the JSON Schemas")] = Path(
+        "schemas"
+    ),
 ) -> None:
     """Write the JSON Schemas (2020-12) generated from the event models."""
     from app.events.schema import write_schemas

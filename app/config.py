@@ -47,8 +47,11 @@ class Settings(BaseSettings):
     """Service settings. Immutable; build once with :meth:`Settings.build`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HYDRAWATCH_", env_nested_delimiter="__", env_parse_none_str="none",
-        frozen=True, extra="forbid",
+        env_prefix="HYDRAWATCH_",
+        env_nested_delimiter="__",
+        env_parse_none_str="none",
+        frozen=True,
+        extra="forbid",
     )
 
     app_id: str = "hydrawatch"
@@ -77,7 +80,9 @@ class Settings(BaseSettings):
         3_600_000, description="Reject events this far ahead of the wall clock (None: off)"
     )
 
-    security_protocol: str = Field("PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")
+    security_protocol: str = Field(
+        "PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
+    )
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None

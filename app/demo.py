@@ -50,16 +50,23 @@ class DemoSummary:
 
     @property
     def benign_flagged(self) -> set[str]:
-        return {a["entity_id"] for a in self.alerts
-                if not a["entity_id"].startswith(ABUSIVE_PREFIX)}
+        return {
+            a["entity_id"] for a in self.alerts if not a["entity_id"].startswith(ABUSIVE_PREFIX)
+        }
 
 
-def _alert_reader(bootstrap: str, topic: str, out: queue.Queue[dict[str, Any]],
-                  stop: threading.Event) -> None:
+def _alert_reader(
+    bootstrap: str, topic: str, out: queue.Queue[dict[str, Any]], stop: threading.Event
+) -> None:
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=200)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=200,
+    )
     try:
         while not stop.is_set():
             for msg in consumer:
@@ -77,16 +84,25 @@ def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
     colours = {"low": "cyan", "medium": "yellow", "high": "red", "critical": "bold red"}
     for a in alerts[-12:]:
         ts = time.strftime("%H:%M", time.gmtime(a["ts_ms"] / 1000))
-        reasons = "; ".join(f'{r["feature"]} {r["detail"]}' for r in a["reasons"][:1])
+        reasons = "; ".join(f"{r['feature']} {r['detail']}" for r in a["reasons"][:1])
         sev = a["severity"]
-        table.add_row(ts, f'{a["entity_type"]}:{a["entity_id"]}',
-                      f"[{colours[sev]}]{sev}[/]", f'{a["score"]:.3f}',
-                      f'{a["action"]}/{a["action_ttl_s"]}s', reasons)
+        table.add_row(
+            ts,
+            f"{a['entity_type']}:{a['entity_id']}",
+            f"[{colours[sev]}]{sev}[/]",
+            f"{a['score']:.3f}",
+            f"{a['action']}/{a['action_ttl_s']}s",
+            reasons,
+        )
     return table
 
 
 def run_demo(
-    *, broker: str | None, duration_s: float, metrics_port: int = 0, speedup: float = 240.0,
+    *,
+    broker: str | None,
+    duration_s: float,
+    metrics_port: int = 0,
+    speedup: float = 240.0,
     console: Console | None = None,
 ) -> int:
     """Run the demo; returns a process exit code (0 when alerts were seen)."""
@@ -109,46 +125,64 @@ def run_demo(
         partitions = settings.topic_partitions
 
         worker = WorkerProcess(
-            broker_url=f"kafka://{bootstrap}", app_id=f"hydrawatch-demo-{uuid.uuid4().hex[:8]}",
+            broker_url=f"kafka://{bootstrap}",
+            app_id=f"hydrawatch-demo-{uuid.uuid4().hex[:8]}",
             metrics_port=metrics_port or None,
             env={"HYDRAWATCH_LOGLEVEL": "warning"},
         )
         stack.callback(worker.stop)
         worker.start()
-        console.print(f"worker pid {worker.pid}, metrics {worker.metrics_url}; waiting for "
-                      "partition assignment…")
+        console.print(
+            f"worker pid {worker.pid}, metrics {worker.metrics_url}; waiting for "
+            "partition assignment…"
+        )
         worker.wait_assigned(min_partitions=partitions, timeout_s=90)
 
         sim_ms = int(duration_s * speedup * 1000)
-        traffic = BasicTraffic(duration_ms=sim_ms, abuse_start_offset_ms=min(3_600_000, sim_ms // 3))
+        traffic = BasicTraffic(
+            duration_ms=sim_ms, abuse_start_offset_ms=min(3_600_000, sim_ms // 3)
+        )
         events = generate_basic(traffic)
-        console.print(f"traffic: {len(events):,} events over {sim_ms / 3_600_000:.1f} simulated "
-                      f"hours, {traffic.benign_accounts} benign accounts, "
-                      f"{traffic.abusive_accounts} abusive accounts from "
-                      f"+{traffic.abuse_start_offset_ms / 60_000:.0f} min")
+        console.print(
+            f"traffic: {len(events):,} events over {sim_ms / 3_600_000:.1f} simulated "
+            f"hours, {traffic.benign_accounts} benign accounts, "
+            f"{traffic.abusive_accounts} abusive accounts from "
+            f"+{traffic.abuse_start_offset_ms / 60_000:.0f} min"
+        )
 
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
-                                 max_request_size=4 * 1024 * 1024)
+        producer = KafkaProducer(
+            bootstrap_servers=bootstrap, linger_ms=5, max_request_size=4 * 1024 * 1024
+        )
         stack.callback(producer.close)
         alerts_q: queue.Queue[dict[str, Any]] = queue.Queue()
-        reader = threading.Thread(target=_alert_reader, daemon=True,
-                                  args=(bootstrap, settings.alert_topic, alerts_q, stop))
+        reader = threading.Thread(
+            target=_alert_reader,
+            daemon=True,
+            args=(bootstrap, settings.alert_topic, alerts_q, stop),
+        )
         reader.start()
         stack.callback(reader.join, 5)
         stack.callback(stop.set)
 
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                            TextColumn("{task.fields[status]}"), TimeRemainingColumn())
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+        )
         task = progress.add_task("simulated traffic", total=len(events), status="")
         start_wall = time.monotonic()
         t0_ms = traffic.start_ms
         i = 0
         bad_every = max(len(events) // (len(_BAD_MESSAGES) + 1), 1)
         try:
-            with Live(Group(progress, _alerts_table(summary.alerts)), console=console,
-                      refresh_per_second=4) as live:
+            with Live(
+                Group(progress, _alerts_table(summary.alerts)),
+                console=console,
+                refresh_per_second=4,
+            ) as live:
                 while True:
                     elapsed = time.monotonic() - start_wall
                     sim_now = t0_ms + int(elapsed * speedup * 1000)
@@ -159,24 +193,34 @@ def run_demo(
                         chunks.setdefault(p, []).append(e)
                         i += 1
                         if i % bad_every == 0 and summary.produced_invalid < len(_BAD_MESSAGES):
-                            producer.send(settings.input_topic,
-                                          value=_BAD_MESSAGES[summary.produced_invalid],
-                                          partition=p)
+                            producer.send(
+                                settings.input_topic,
+                                value=_BAD_MESSAGES[summary.produced_invalid],
+                                partition=p,
+                            )
                             summary.produced_invalid += 1
                     for p, chunk in chunks.items():
                         key = chunk[0]["account_id"].encode()
-                        producer.send(settings.input_topic, key=key, value=orjson.dumps(chunk),
-                                      partition=p)
+                        producer.send(
+                            settings.input_topic, key=key, value=orjson.dumps(chunk), partition=p
+                        )
                         summary.produced_events += len(chunk)
                     while not alerts_q.empty():
                         summary.alerts.append(alerts_q.get_nowait())
                     with contextlib.suppress(OSError):
                         m = worker.metrics()
-                        summary.processed_events = metric_value(m, "hydrawatch_events_consumed_total")
+                        summary.processed_events = metric_value(
+                            m, "hydrawatch_events_consumed_total"
+                        )
                     sim_clock = time.strftime("%H:%M", time.gmtime(sim_now / 1000))
-                    progress.update(task, completed=i, status=(
-                        f"sim {sim_clock}  sent {summary.produced_events:,}  processed "
-                        f"{summary.processed_events:,.0f}  alerts {len(summary.alerts)}"))
+                    progress.update(
+                        task,
+                        completed=i,
+                        status=(
+                            f"sim {sim_clock}  sent {summary.produced_events:,}  processed "
+                            f"{summary.processed_events:,.0f}  alerts {len(summary.alerts)}"
+                        ),
+                    )
                     live.update(Group(progress, _alerts_table(summary.alerts)))
                     if not worker.alive():
                         console.print(f"[red]worker died[/]\n{worker.log_tail()}")
@@ -191,9 +235,11 @@ def run_demo(
                     with contextlib.suppress(OSError):
                         m = worker.metrics()
                         summary.processed_events = metric_value(
-                            m, "hydrawatch_events_consumed_total")
+                            m, "hydrawatch_events_consumed_total"
+                        )
                         summary.dead_letters = metric_value(
-                            m, "hydrawatch_dead_letters_published_total")
+                            m, "hydrawatch_dead_letters_published_total"
+                        )
                     if summary.processed_events >= summary.produced_events:
                         break
                     time.sleep(0.2)

@@ -45,47 +45,74 @@ class Metrics:
         return cls(
             registry=r,
             messages_consumed=Counter(
-                "hydrawatch_messages_consumed", "Kafka messages (single events or batch "
-                "envelopes) consumed", registry=r),
+                "hydrawatch_messages_consumed",
+                "Kafka messages (single events or batch envelopes) consumed",
+                registry=r,
+            ),
             events_consumed=Counter(
-                "hydrawatch_events_consumed", "Valid request events accepted", registry=r),
+                "hydrawatch_events_consumed", "Valid request events accepted", registry=r
+            ),
             events_invalid=Counter(
-                "hydrawatch_events_invalid", "Invalid inputs sent to the dead-letter topic",
-                ["reason"], registry=r),
+                "hydrawatch_events_invalid",
+                "Invalid inputs sent to the dead-letter topic",
+                ["reason"],
+                registry=r,
+            ),
             events_late=Counter(
-                "hydrawatch_events_late", "Valid events whose window had closed "
-                "(beyond the grace period)", registry=r),
+                "hydrawatch_events_late",
+                "Valid events whose window had closed (beyond the grace period)",
+                registry=r,
+            ),
             raw_text_dropped=Counter(
-                "hydrawatch_raw_text_fields_dropped", "Valid events that carried raw "
-                "prompt/completion fields, which were discarded", registry=r),
+                "hydrawatch_raw_text_fields_dropped",
+                "Valid events that carried raw prompt/completion fields, which were discarded",
+                registry=r,
+            ),
             dead_letters_published=Counter(
-                "hydrawatch_dead_letters_published", "Dead-letter records produced",
-                registry=r),
+                "hydrawatch_dead_letters_published", "Dead-letter records produced", registry=r
+            ),
             alerts_emitted=Counter(
-                "hydrawatch_alerts_emitted", "Alerts emitted", ["entity_type", "severity"],
-                registry=r),
+                "hydrawatch_alerts_emitted",
+                "Alerts emitted",
+                ["entity_type", "severity"],
+                registry=r,
+            ),
             windows_closed=Counter(
-                "hydrawatch_windows_closed", "Entity windows closed and scored",
-                ["entity_type"], registry=r),
+                "hydrawatch_windows_closed",
+                "Entity windows closed and scored",
+                ["entity_type"],
+                registry=r,
+            ),
             batch_processing_seconds=Histogram(
-                "hydrawatch_batch_processing_seconds", "Wall time to process one consumed "
-                "batch end to end (decode, detect, emit)", buckets=_LATENCY_BUCKETS,
-                registry=r),
+                "hydrawatch_batch_processing_seconds",
+                "Wall time to process one consumed batch end to end (decode, detect, emit)",
+                buckets=_LATENCY_BUCKETS,
+                registry=r,
+            ),
             batch_events=Histogram(
-                "hydrawatch_batch_events", "Events per processed batch",
-                buckets=_BATCH_BUCKETS, registry=r),
+                "hydrawatch_batch_events",
+                "Events per processed batch",
+                buckets=_BATCH_BUCKETS,
+                registry=r,
+            ),
             event_time_lag_seconds=Gauge(
-                "hydrawatch_event_time_lag_seconds", "Wall clock minus the newest event "
-                "time seen", registry=r),
+                "hydrawatch_event_time_lag_seconds",
+                "Wall clock minus the newest event time seen",
+                registry=r,
+            ),
             watermark_seconds=Gauge(
-                "hydrawatch_watermark_seconds", "Event-time watermark (epoch seconds)",
-                registry=r),
+                "hydrawatch_watermark_seconds", "Event-time watermark (epoch seconds)", registry=r
+            ),
             open_windows=Gauge(
-                "hydrawatch_open_windows", "Entity windows currently open", ["entity_type"],
-                registry=r),
+                "hydrawatch_open_windows",
+                "Entity windows currently open",
+                ["entity_type"],
+                registry=r,
+            ),
             assigned_partitions=Gauge(
-                "hydrawatch_assigned_partitions", "Input partitions assigned to this worker",
-                registry=r),
-            worker_up=Gauge(
-                "hydrawatch_worker_up", "1 while the worker's agents run", registry=r),
+                "hydrawatch_assigned_partitions",
+                "Input partitions assigned to this worker",
+                registry=r,
+            ),
+            worker_up=Gauge("hydrawatch_worker_up", "1 while the worker's agents run", registry=r),
         )

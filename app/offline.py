@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import orjson
 
@@ -53,7 +53,7 @@ def open_input(path: str) -> Iterator[IO[bytes]]:
     p = Path(path)
     if p.suffix == ".gz":
         with gzip.open(p, "rb") as fh:
-            yield fh
+            yield cast(IO[bytes], fh)
     else:
         with p.open("rb") as fh:
             yield fh
@@ -70,7 +70,7 @@ def open_output(path: str) -> Iterator[IO[bytes]]:
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".gz":
         with gzip.open(p, "wb") as fh:
-            yield fh
+            yield cast(IO[bytes], fh)
     else:
         with p.open("wb") as fh:
             yield fh
@@ -105,10 +105,18 @@ def detect_file(
                 summary.invalid += 1
                 summary.invalid_by_reason[d.reason] += 1
                 if dlq is not None:
-                    dlq.write(orjson.dumps({
-                        "line": lineno, "index": d.index, "reason": d.reason,
-                        "detail": d.detail, "raw": d.raw.decode("utf-8", "replace"),
-                    }) + b"\n")
+                    dlq.write(
+                        orjson.dumps(
+                            {
+                                "line": lineno,
+                                "index": d.index,
+                                "reason": d.reason,
+                                "detail": d.detail,
+                                "raw": d.raw.decode("utf-8", "replace"),
+                            }
+                        )
+                        + b"\n"
+                    )
     events.sort(key=lambda e: e.ts_ms)
     summary.events = len(events)
     engine = Engine(settings, clock=clock)

@@ -11,8 +11,8 @@ from collections import Counter as Tally
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app.config import Settings
 from app.alerts import Deduper
+from app.config import Settings
 from app.detectors import AccountWindowDetector
 from app.engine import Engine, wall_clock_ms
 from app.events import AlertEvent, DeadLetter, RequestEvent, decode_message
@@ -60,8 +60,8 @@ class Pipeline:
         eng = self.engines.get(partition)
         if eng is None:
             eng = self.engines[partition] = Engine(
-                self.settings.detection, clock=self._clock, detector=self.detector,
-                dedup=self.dedup)
+                self.settings.detection, clock=self._clock, detector=self.detector, dedup=self.dedup
+            )
         return eng
 
     def drop_partitions(self, partitions: Sequence[int]) -> None:
@@ -79,9 +79,7 @@ class Pipeline:
         by_partition: dict[int, list[RequestEvent]] = {}
         raw_text = 0
         now_ms = self._clock()
-        max_ts_ms = (
-            None if s.max_future_skew_ms is None else now_ms + s.max_future_skew_ms
-        )
+        max_ts_ms = None if s.max_future_skew_ms is None else now_ms + s.max_future_skew_ms
         for i, value in enumerate(values):
             decoded = decode_message(
                 value, max_message_bytes=s.max_message_bytes, max_batch_events=s.max_batch_events
@@ -97,11 +95,18 @@ class Pipeline:
                 continue
             for j, e in enumerate(decoded.events):
                 if e.ts_ms > max_ts_ms:
-                    out.dead.append(SourcedDeadLetter(i, DeadLetter(
-                        "ts_in_future",
-                        f"ts_ms is {e.ts_ms - now_ms} ms ahead of the wall clock "
-                        f"(limit {s.max_future_skew_ms})",
-                        e.model_dump_json(exclude_none=True).encode(), j)))
+                    out.dead.append(
+                        SourcedDeadLetter(
+                            i,
+                            DeadLetter(
+                                "ts_in_future",
+                                f"ts_ms is {e.ts_ms - now_ms} ms ahead of the wall clock "
+                                f"(limit {s.max_future_skew_ms})",
+                                e.model_dump_json(exclude_none=True).encode(),
+                                j,
+                            ),
+                        )
+                    )
                 else:
                     events.append(e)
         windows_closed = 0
@@ -133,7 +138,8 @@ class Pipeline:
             wms = [e.watermark_ms for e in self.engines.values() if e.watermark_ms is not None]
             m.watermark_seconds.set(min(wms) / 1000.0)
         m.open_windows.labels(entity_type="account").set(
-            sum(e.windows.open_windows for e in self.engines.values()))
+            sum(e.windows.open_windows for e in self.engines.values())
+        )
         m.batch_events.observe(out.accepted + out.late)
         m.batch_processing_seconds.observe(time.perf_counter() - t0)
         return out

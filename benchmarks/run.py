@@ -11,10 +11,15 @@ from app.offline import detect_file
 
 
 def main() -> None:
-    summary = detect_file("schemas/examples/request_events.jsonl",
-                          settings=DetectionSettings(), on_alert=lambda a: None)
-    print(f"offline core: {summary.events:,} events in {summary.seconds:.2f}s "
-          f"= {summary.events_per_s:,.0f} events/s, {summary.alerts} alerts")
+    summary = detect_file(
+        "schemas/examples/request_events.jsonl",
+        settings=DetectionSettings(),
+        on_alert=lambda a: None,
+    )
+    print(
+        f"offline core: {summary.events:,} events in {summary.seconds:.2f}s "
+        f"= {summary.events_per_s:,.0f} events/s, {summary.alerts} alerts"
+    )
 
 
 if __name__ == "__main__":

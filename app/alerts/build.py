@@ -55,8 +55,14 @@ def rank_reasons(
         b = baseline.get(name)
         v = features[name]
         detail = f"{v:.3g} vs baseline {b:.3g}" if b is not None else f"{v:.3g}"
-        out.append(Reason(feature=name, value=round(v, 6),
-                          baseline=None if b is None else round(b, 6), detail=detail))
+        out.append(
+            Reason(
+                feature=name,
+                value=round(v, 6),
+                baseline=None if b is None else round(b, 6),
+                detail=detail,
+            )
+        )
     return out
 
 

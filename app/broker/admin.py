@@ -51,8 +51,11 @@ def wait_for_broker(
             raise RuntimeError("broker process exited during start-up")
         if _tcp_ready(bootstrap):
             try:
-                admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000,
-                                         **dict(client_kwargs or {}))
+                admin = KafkaAdminClient(
+                    bootstrap_servers=bootstrap,
+                    request_timeout_ms=5_000,
+                    **dict(client_kwargs or {}),
+                )
                 try:
                     admin.list_topics()
                     return
@@ -78,8 +81,9 @@ def ensure_topics(
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000,
-                             **dict(client_kwargs or {}))
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=10_000, **dict(client_kwargs or {})
+    )
     try:
         existing = set(admin.list_topics())
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
@@ -87,8 +91,11 @@ def ensure_topics(
         for name in missing:
             try:
                 admin.create_topics(
-                    [NewTopic(name=name, num_partitions=partitions,
-                              replication_factor=replication)],
+                    [
+                        NewTopic(
+                            name=name, num_partitions=partitions, replication_factor=replication
+                        )
+                    ],
                     timeout_ms=int(timeout_s * 1000),
                 )
                 created.append(name)

@@ -97,15 +97,29 @@ class TansuBroker:
         log = self._log_path.open("ab")
         env = {**os.environ, "RUST_LOG": os.environ.get("TANSU_RUST_LOG", "warn")}
         self._proc = subprocess.Popen(
-            [self.binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            [
+                self.binary(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
             start_new_session=True,
         )
         log.close()
         try:
-            wait_for_broker(self.bootstrap, timeout_s=self.startup_timeout_s,
-                            alive=lambda: self._proc is not None and self._proc.poll() is None)
+            wait_for_broker(
+                self.bootstrap,
+                timeout_s=self.startup_timeout_s,
+                alive=lambda: self._proc is not None and self._proc.poll() is None,
+            )
         except Exception:
             tail = self.log_tail()
             self.stop()
@@ -147,7 +161,9 @@ class TansuBroker:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()

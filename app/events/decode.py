@@ -103,8 +103,9 @@ def _validate_one(obj: Any, index: int | None, out: Decoded) -> None:
     if not isinstance(obj, dict):
         raw = orjson.dumps(redact(obj)) if index is not None else b""
         out.dead.append(
-            DeadLetter("not_an_object", f"expected a JSON object, got {type(obj).__name__}",
-                       raw, index)
+            DeadLetter(
+                "not_an_object", f"expected a JSON object, got {type(obj).__name__}", raw, index
+            )
         )
         return
     try:
@@ -132,8 +133,9 @@ def decode_message(
         return out
     if len(raw) > max_message_bytes:
         out.dead.append(
-            DeadLetter("message_too_large",
-                       f"{len(raw)} bytes > limit of {max_message_bytes}", raw[:1024])
+            DeadLetter(
+                "message_too_large", f"{len(raw)} bytes > limit of {max_message_bytes}", raw[:1024]
+            )
         )
         return out
     try:
@@ -152,9 +154,11 @@ def decode_message(
             return out
         if len(parsed) > max_batch_events:
             out.dead.append(
-                DeadLetter("batch_too_large",
-                           f"{len(parsed)} events > limit of {max_batch_events}",
-                           _safe_raw(raw, parsed))
+                DeadLetter(
+                    "batch_too_large",
+                    f"{len(parsed)} events > limit of {max_batch_events}",
+                    _safe_raw(raw, parsed),
+                )
             )
             return out
         for i, obj in enumerate(parsed):
@@ -168,7 +172,8 @@ def decode_message(
             out.dead[-1] = DeadLetter(dl.reason, dl.detail, _safe_raw(raw, parsed), None)
         return out
     out.dead.append(
-        DeadLetter("not_an_object", f"expected a JSON object or array, got {type(parsed).__name__}",
-                   raw)
+        DeadLetter(
+            "not_an_object", f"expected a JSON object or array, got {type(parsed).__name__}", raw
+        )
     )
     return out

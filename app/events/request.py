@@ -36,8 +36,18 @@ MAX_TS_MS = 4_102_444_800_000
 MAX_TOKENS = 10_000_000
 #: Field names that would carry raw prompt/completion text. They are never stored.
 RAW_TEXT_FIELDS = frozenset(
-    {"prompt", "completion", "messages", "content", "text", "input", "output", "response",
-     "system", "system_prompt"}
+    {
+        "prompt",
+        "completion",
+        "messages",
+        "content",
+        "text",
+        "input",
+        "output",
+        "response",
+        "system",
+        "system_prompt",
+    }
 )
 
 IpKind = Literal["residential", "datacenter", "mobile", "proxy", "vpn", "tor", "unknown"]

@@ -79,27 +79,29 @@ def generate_basic(cfg: BasicTraffic = BasicTraffic()) -> list[dict[str, Any]]:
             completion = int(rng.lognormvariate(5.0, 1.0))
             if max_tokens is not None:
                 completion = min(completion, max_tokens)
-            out.append({
-                "event_id": _event_id(cfg.seed, len(out)),
-                "ts_ms": int(t),
-                "account_id": acct,
-                "client_ip": rng.choice(ips),
-                "model": rng.choice(_MODELS),
-                "prompt_tokens": int(rng.lognormvariate(6.9, 0.9)),
-                "completion_tokens": completion,
-                "account_created_ms": created,
-                "ip_kind": "residential",
-                "country": country,
-                "billing_country": country,
-                "user_agent": "sdk-python/1.40",
-                "max_tokens": max_tokens,
-                "stream": rng.random() < 0.5,
-                "tool_count": 0,
-                "thinking": rng.random() < 0.1,
-                "prompt_template_hash": template if rng.random() < 0.3 else None,
-                "prompt_simhash": _simhash(rng),
-                "category": cat,
-            })
+            out.append(
+                {
+                    "event_id": _event_id(cfg.seed, len(out)),
+                    "ts_ms": int(t),
+                    "account_id": acct,
+                    "client_ip": rng.choice(ips),
+                    "model": rng.choice(_MODELS),
+                    "prompt_tokens": int(rng.lognormvariate(6.9, 0.9)),
+                    "completion_tokens": completion,
+                    "account_created_ms": created,
+                    "ip_kind": "residential",
+                    "country": country,
+                    "billing_country": country,
+                    "user_agent": "sdk-python/1.40",
+                    "max_tokens": max_tokens,
+                    "stream": rng.random() < 0.5,
+                    "tool_count": 0,
+                    "thinking": rng.random() < 0.1,
+                    "prompt_template_hash": template if rng.random() < 0.3 else None,
+                    "prompt_simhash": _simhash(rng),
+                    "category": cat,
+                }
+            )
             t += rng.gammavariate(shape, 1.0 / (rate * shape))
     # The abusive group: young accounts, rotating datacenter IPs, metronome timing,
     # one template, long reasoning-heavy coding outputs up to max_tokens.
@@ -111,29 +113,33 @@ def generate_basic(cfg: BasicTraffic = BasicTraffic()) -> list[dict[str, Any]]:
         acct = f"{ABUSIVE_PREFIX}{j:04d}"
         t = abuse_start + rng.uniform(0, gap_ms)
         while t < end_ms:
-            out.append({
-                "event_id": _event_id(cfg.seed + 1_000_003, len(out)),
-                "ts_ms": int(t),
-                "account_id": acct,
-                "client_ip": _ip_in(rng, rng.choice(dc_subnets)),
-                "model": "frontier-1",
-                "prompt_tokens": int(rng.uniform(1_800, 2_200)),
-                "completion_tokens": 4096 if rng.random() < 0.7 else int(rng.uniform(3_000, 4_096)),
-                "account_created_ms": abuse_start - 86_400_000,
-                "asn": 64_512 + j % 3,
-                "ip_kind": "datacenter",
-                "country": "US",
-                "billing_country": "SG",
-                "user_agent": "sdk-python/1.40",
-                "payment_fingerprint": "pf-shared-01",
-                "max_tokens": 4096,
-                "stream": False,
-                "tool_count": 3,
-                "thinking": True,
-                "prompt_template_hash": "tpl-harvest",
-                "prompt_simhash": _simhash(rng, base_hash, flips=2),
-                "category": rng.choice(("coding", "agentic", "tool_use")),
-            })
+            out.append(
+                {
+                    "event_id": _event_id(cfg.seed + 1_000_003, len(out)),
+                    "ts_ms": int(t),
+                    "account_id": acct,
+                    "client_ip": _ip_in(rng, rng.choice(dc_subnets)),
+                    "model": "frontier-1",
+                    "prompt_tokens": int(rng.uniform(1_800, 2_200)),
+                    "completion_tokens": 4096
+                    if rng.random() < 0.7
+                    else int(rng.uniform(3_000, 4_096)),
+                    "account_created_ms": abuse_start - 86_400_000,
+                    "asn": 64_512 + j % 3,
+                    "ip_kind": "datacenter",
+                    "country": "US",
+                    "billing_country": "SG",
+                    "user_agent": "sdk-python/1.40",
+                    "payment_fingerprint": "pf-shared-01",
+                    "max_tokens": 4096,
+                    "stream": False,
+                    "tool_count": 3,
+                    "thinking": True,
+                    "prompt_template_hash": "tpl-harvest",
+                    "prompt_simhash": _simhash(rng, base_hash, flips=2),
+                    "category": rng.choice(("coding", "agentic", "tool_use")),
+                }
+            )
             t += gap_ms * rng.uniform(0.97, 1.03)
     out.sort(key=lambda e: (e["ts_ms"], e["event_id"]))
     return out

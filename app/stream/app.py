@@ -32,8 +32,11 @@ def credentials_for(settings: Settings) -> Any:
     if proto.startswith("SASL"):
         return faust.SASLCredentials(
             username=settings.sasl_username,
-            password=(settings.sasl_password.get_secret_value()
-                      if settings.sasl_password is not None else None),
+            password=(
+                settings.sasl_password.get_secret_value()
+                if settings.sasl_password is not None
+                else None
+            ),
             mechanism=settings.sasl_mechanism or "PLAIN",
             ssl_context=ctx,
         )
@@ -81,13 +84,20 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
     async def publish(out: PipelineOutput, batch: list[Any]) -> None:
         pending = []
         for alert in out.alerts:
-            pending.append(await alerts_topic.send(
-                key=alert.entity_id.encode(), value=alert.model_dump_json().encode()))
+            pending.append(
+                await alerts_topic.send(
+                    key=alert.entity_id.encode(), value=alert.model_dump_json().encode()
+                )
+            )
         for dead in out.dead:
             message = batch[dead.message_index].message
-            pending.append(await dlq_topic.send(
-                key=message.key, value=dead.letter.raw,
-                headers=_dlq_headers(dead, message, settings.input_topic)))
+            pending.append(
+                await dlq_topic.send(
+                    key=message.key,
+                    value=dead.letter.raw,
+                    headers=_dlq_headers(dead, message, settings.input_topic),
+                )
+            )
         for fut in pending:  # broker acks before the batch's offsets are acked
             await fut
         if out.dead:
@@ -95,10 +105,12 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
 
     @app.agent(source, name=_AGENT_NAME)
     async def ingest(stream: Any) -> None:
-        async for batch in stream.take_events(settings.batch_max_messages,
-                                              within=settings.batch_within_s):
-            out = core.handle([event.value for event in batch],
-                              [event.message.partition for event in batch])
+        async for batch in stream.take_events(
+            settings.batch_max_messages, within=settings.batch_within_s
+        ):
+            out = core.handle(
+                [event.value for event in batch], [event.message.partition for event in batch]
+            )
             await publish(out, batch)
 
     @app.on_partitions_assigned.connect

@@ -79,11 +79,28 @@ class WorkerProcess:
         env.setdefault("HYDRAWATCH_HEARTBEAT_INTERVAL_S", "1")
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "worker", "--broker", self.broker_url,
-             "--app-id", self.app_id, "--metrics-host", "127.0.0.1",
-             "--metrics-port", str(self.metrics_port), "--web-port", str(self.web_port),
-             "--datadir", str(Path(self._tmp) / "data")],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "worker",
+                "--broker",
+                self.broker_url,
+                "--app-id",
+                self.app_id,
+                "--metrics-host",
+                "127.0.0.1",
+                "--metrics-port",
+                str(self.metrics_port),
+                "--web-port",
+                str(self.web_port),
+                "--datadir",
+                str(Path(self._tmp) / "data"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
             start_new_session=True,
         )
         log.close()
@@ -138,7 +155,9 @@ class WorkerProcess:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()

@@ -33,10 +33,10 @@ def run_worker(settings: Settings) -> None:
             client_kwargs=kw,
         )
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host,
-                          registry=metrics.registry)
-        log.info("metrics on http://%s:%d/metrics", settings.metrics_host,
-                 settings.metrics_port)
+        start_http_server(
+            settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry
+        )
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
     app = create_app(settings, metrics)
     worker = faust.Worker(app, loglevel=settings.loglevel.upper(), quiet=True)
     worker.execute_from_commandline()

@@ -49,9 +49,7 @@ def topics(broker: BrokerHandle) -> Topics:
 
 
 @pytest.fixture
-def start_worker(
-    broker: BrokerHandle, topics: Topics
-) -> Iterator[Callable[..., WorkerProcess]]:
+def start_worker(broker: BrokerHandle, topics: Topics) -> Iterator[Callable[..., WorkerProcess]]:
     """Start ``hydrawatch worker`` processes in one fresh consumer group; all stopped after."""
     group = f"hydrawatch-it-{uuid.uuid4().hex[:8]}"
     started: list[WorkerProcess] = []

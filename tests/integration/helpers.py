@@ -17,14 +17,21 @@ def partition_for(account_id: str, partitions: int) -> int:
     return zlib.crc32(account_id.encode()) % partitions
 
 
-def produce_batches(bootstrap: str, topic: str, events: Sequence[dict[str, Any]], *,
-                    partitions: int, batch_size: int = 500) -> int:
+def produce_batches(
+    bootstrap: str,
+    topic: str,
+    events: Sequence[dict[str, Any]],
+    *,
+    partitions: int,
+    batch_size: int = 500,
+) -> int:
     """Send events as batch envelopes, one partition per account."""
     by_part: dict[int, list[dict[str, Any]]] = {}
     for e in events:
         by_part.setdefault(partition_for(e["account_id"], partitions), []).append(e)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
-                             max_request_size=8 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024
+    )
     try:
         for p, evs in by_part.items():
             for i in range(0, len(evs), batch_size):
@@ -45,11 +52,17 @@ def produce_raw(bootstrap: str, topic: str, values: Sequence[bytes], *, partitio
         producer.close()
 
 
-def read_until(bootstrap: str, topic: str, done: Callable[[list[Any]], bool], *,
-               timeout_s: float = 60.0) -> list[Any]:
+def read_until(
+    bootstrap: str, topic: str, done: Callable[[list[Any]], bool], *, timeout_s: float = 60.0
+) -> list[Any]:
     """Read ``topic`` from the start until ``done(messages)`` or the timeout."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=500)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=500,
+    )
     got: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:

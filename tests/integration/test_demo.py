@@ -37,8 +37,14 @@ def test_demo_runs_shows_alerts_and_cleans_up(broker: BrokerHandle) -> None:
     args = [sys.executable, "-m", "app", "demo", "--duration", "25"]
     if broker.kind == "external":
         args += ["--broker", broker.url]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=240, check=False,
-                          env={**os.environ, "COLUMNS": "160"})
+    proc = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "hydrawatch demo summary" in out

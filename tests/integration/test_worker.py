@@ -20,8 +20,13 @@ from tests.integration.helpers import produce_batches, produce_raw, read_until
 
 pytestmark = pytest.mark.integration
 
-TRAFFIC = BasicTraffic(benign_accounts=150, abusive_accounts=3, duration_ms=3 * 3_600_000,
-                       abuse_start_offset_ms=2 * 3_600_000, seed=5)
+TRAFFIC = BasicTraffic(
+    benign_accounts=150,
+    abusive_accounts=3,
+    duration_ms=3 * 3_600_000,
+    abuse_start_offset_ms=2 * 3_600_000,
+    seed=5,
+)
 
 
 def wait_metric(w: WorkerProcess, name: str, at_least: float, timeout_s: float = 60) -> float:
@@ -43,8 +48,11 @@ def test_events_to_alerts_and_metrics(
     events = generate_basic(TRAFFIC)
     sent = produce_batches(broker.bootstrap, topics.input, events, partitions=PARTITIONS)
 
-    msgs = read_until(broker.bootstrap, topics.alerts,
-                      lambda got: any(ABUSIVE_PREFIX in m.value.decode() for m in got))
+    msgs = read_until(
+        broker.bootstrap,
+        topics.alerts,
+        lambda got: any(ABUSIVE_PREFIX in m.value.decode() for m in got),
+    )
     alerts = [orjson.loads(m.value) for m in msgs]
     assert any(a["entity_id"].startswith(ABUSIVE_PREFIX) for a in alerts), worker.log_tail()
     validator = jsonschema.Draft202012Validator(schema_documents()["alert_event.v1.json"])
@@ -71,18 +79,32 @@ def test_invalid_messages_go_to_dlq_while_valid_ones_are_processed(
     good = generate_basic(TRAFFIC)
     bad_in_batch = [{"event_id": "half", "ts_ms": "noon"}, 17]
     mixed = [*good[:100], *bad_in_batch, *good[100:200]]
-    produce_raw(broker.bootstrap, topics.input, [
-        b"{this is not json",
-        b"\xc3\x28 invalid utf-8",
-        orjson.dumps(mixed),
-        orjson.dumps({"event_id": "e", "ts_ms": 1, "account_id": "a", "client_ip": "1.2.3.4",
-                      "model": "m", "prompt_tokens": -3, "completion_tokens": 0,
-                      "prompt": "raw text must not leak"}),
-    ])
+    produce_raw(
+        broker.bootstrap,
+        topics.input,
+        [
+            b"{this is not json",
+            b"\xc3\x28 invalid utf-8",
+            orjson.dumps(mixed),
+            orjson.dumps(
+                {
+                    "event_id": "e",
+                    "ts_ms": 1,
+                    "account_id": "a",
+                    "client_ip": "1.2.3.4",
+                    "model": "m",
+                    "prompt_tokens": -3,
+                    "completion_tokens": 0,
+                    "prompt": "raw text must not leak",
+                }
+            ),
+        ],
+    )
     dead = read_until(broker.bootstrap, topics.dlq, lambda got: len(got) >= 5)
     reasons = sorted(dict(m.headers)["hydrawatch-reason"].decode() for m in dead)
-    assert reasons == sorted(["invalid_json", "invalid_utf8", "invalid_event", "not_an_object",
-                              "invalid_event"])
+    assert reasons == sorted(
+        ["invalid_json", "invalid_utf8", "invalid_event", "not_an_object", "invalid_event"]
+    )
     for m in dead:
         h = dict(m.headers)
         assert h["hydrawatch-source-topic"].decode() == topics.input
@@ -118,8 +140,9 @@ def test_two_workers_share_the_partitions(
         time.sleep(0.3)
     else:
         raise AssertionError(f"partitions not shared: {na} + {nb}\n{b.log_tail()}")
-    sent = produce_batches(broker.bootstrap, topics.input, generate_basic(TRAFFIC),
-                           partitions=PARTITIONS)
+    sent = produce_batches(
+        broker.bootstrap, topics.input, generate_basic(TRAFFIC), partitions=PARTITIONS
+    )
     deadline = time.monotonic() + 60
     total = 0.0
     while time.monotonic() < deadline:

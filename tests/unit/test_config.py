@@ -27,6 +27,10 @@ def test_frozen_and_strict() -> None:
 
 
 def test_secret_not_in_repr() -> None:
-    s = Settings(security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512",
-                 sasl_username="u", sasl_password="hunter2")  # type: ignore[arg-type]
+    s = Settings(
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="u",
+        sasl_password="hunter2",
+    )  # type: ignore[arg-type]
     assert "hunter2" not in repr(s)

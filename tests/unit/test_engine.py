@@ -10,8 +10,13 @@ def events(cfg: BasicTraffic) -> list[RequestEvent]:
     return [RequestEvent.model_validate(e) for e in generate_basic(cfg)]
 
 
-CFG = BasicTraffic(benign_accounts=150, abusive_accounts=3, duration_ms=3 * 3_600_000,
-                   abuse_start_offset_ms=2 * 3_600_000, seed=11)
+CFG = BasicTraffic(
+    benign_accounts=150,
+    abusive_accounts=3,
+    duration_ms=3 * 3_600_000,
+    abuse_start_offset_ms=2 * 3_600_000,
+    seed=11,
+)
 
 
 def run(evs: list[RequestEvent], chunk: int) -> list[str]:
@@ -43,10 +48,17 @@ def test_result_does_not_depend_on_batch_size() -> None:
 
 def test_late_events_counted() -> None:
     eng = Engine(DetectionSettings(window_ms=60_000, grace_ms=1_000), clock=lambda: 0)
-    base = {"account_id": "a", "client_ip": "10.0.0.1", "model": "m", "prompt_tokens": 1,
-            "completion_tokens": 1}
+    base = {
+        "account_id": "a",
+        "client_ip": "10.0.0.1",
+        "model": "m",
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+    }
     t0 = 1_767_225_600_000
-    r1 = eng.process([RequestEvent.model_validate({**base, "event_id": "1", "ts_ms": t0 + 120_000})])
+    r1 = eng.process(
+        [RequestEvent.model_validate({**base, "event_id": "1", "ts_ms": t0 + 120_000})]
+    )
     r2 = eng.process([RequestEvent.model_validate({**base, "event_id": "2", "ts_ms": t0})])
     assert (r1.accepted, r1.late, r2.accepted, r2.late) == (1, 0, 0, 1)
 

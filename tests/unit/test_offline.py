@@ -18,7 +18,10 @@ def test_detect_on_example_writes_schema_valid_alerts(tmp_path: Path) -> None:
     out = tmp_path / "alerts.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "app", "detect", "--input", str(EXAMPLES), "--output", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     alerts = [orjson.loads(line) for line in out.read_bytes().splitlines()]
@@ -45,14 +48,24 @@ def test_invalid_lines_reported_and_skipped(tmp_path: Path) -> None:
 
 def test_detect_reads_stdin() -> None:
     data = EXAMPLES.read_bytes()
-    proc = subprocess.run([sys.executable, "-m", "app", "detect", "--input", "-"], input=data,
-                          capture_output=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app", "detect", "--input", "-"],
+        input=data,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0
     assert proc.stdout.count(b"\n") >= 1
 
 
 def test_detect_missing_file_is_a_clear_error() -> None:
-    proc = subprocess.run([sys.executable, "-m", "app", "detect", "--input", "/nope.jsonl"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app", "detect", "--input", "/nope.jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "not found" in proc.stderr

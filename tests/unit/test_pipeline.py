@@ -34,7 +34,9 @@ def test_counts_valid_invalid_and_dead_letter_sources() -> None:
     out = p.handle(values, [0, 1, 2])
     assert out.accepted == 3
     assert [(d.message_index, d.letter.reason) for d in out.dead] == [
-        (0, "invalid_event"), (1, "invalid_json")]
+        (0, "invalid_event"),
+        (1, "invalid_json"),
+    ]
     s = samples(m)
     assert metric_value(s, "hydrawatch_messages_consumed_total") == 3
     assert metric_value(s, "hydrawatch_events_consumed_total") == 3
@@ -43,7 +45,7 @@ def test_counts_valid_invalid_and_dead_letter_sources() -> None:
 
 
 def test_future_events_rejected_when_skew_limit_set() -> None:
-    p, m = make(max_future_skew_ms=60_000)
+    p, _m = make(max_future_skew_ms=60_000)
     future = event_dict(ts_ms=1_767_225_600_000 + 3_600_000)
     out = p.handle([orjson.dumps([future, event_dict(event_id="ok")])])
     assert out.accepted == 1

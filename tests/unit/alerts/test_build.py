@@ -18,17 +18,28 @@ def test_per_entity_alerts_never_block() -> None:
 
 
 def test_reasons_rank_by_distance_from_baseline() -> None:
-    reasons = rank_reasons({"a": 10.0, "b": 1_000.0, "c": 2.0}, {"a": 9.0, "b": 10.0, "c": 2.0},
-                           top=2)
+    reasons = rank_reasons(
+        {"a": 10.0, "b": 1_000.0, "c": 2.0}, {"a": 9.0, "b": 10.0, "c": 2.0}, top=2
+    )
     assert [r.feature for r in reasons] == ["b", "a"]
     assert reasons[0].baseline == 10.0
 
 
 def _alert(**kw: object) -> AlertEvent:
     args: dict[str, object] = dict(
-        entity_type="account", entity_id="acct-1", detector="d", score=0.99, threshold=0.8,
-        window_start_ms=0, window_end_ms=600_000, ts_ms=600_000, emitted_ms=1,
-        features={"requests": 100.0}, baseline={"requests": 3.0}, evidence={"requests": 100})
+        entity_type="account",
+        entity_id="acct-1",
+        detector="d",
+        score=0.99,
+        threshold=0.8,
+        window_start_ms=0,
+        window_end_ms=600_000,
+        ts_ms=600_000,
+        emitted_ms=1,
+        features={"requests": 100.0},
+        baseline={"requests": 3.0},
+        evidence={"requests": 100},
+    )
     args.update(kw)
     return build_alert(**args)  # type: ignore[arg-type]
 

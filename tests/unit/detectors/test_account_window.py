@@ -10,17 +10,26 @@ from app.detectors.account_window import AccountWindowDetector
 def benign(rng: random.Random) -> dict[str, float]:
     n = max(1, int(rng.lognormvariate(1.0, 0.8)))
     return {
-        "requests": float(n), "prompt_tokens": n * rng.uniform(500, 2_000),
-        "completion_tokens": n * rng.uniform(50, 400), "completion_ratio": rng.uniform(0.05, 0.4),
-        "distinct_ips": float(rng.choice((1, 1, 2))), "interarrival_cv": rng.uniform(0.8, 2.0),
-        "max_tokens_share": rng.uniform(0, 0.1), "error_share": 0.0,
+        "requests": float(n),
+        "prompt_tokens": n * rng.uniform(500, 2_000),
+        "completion_tokens": n * rng.uniform(50, 400),
+        "completion_ratio": rng.uniform(0.05, 0.4),
+        "distinct_ips": float(rng.choice((1, 1, 2))),
+        "interarrival_cv": rng.uniform(0.8, 2.0),
+        "max_tokens_share": rng.uniform(0, 0.1),
+        "error_share": 0.0,
     }
 
 
 ABUSIVE = {
-    "requests": 120.0, "prompt_tokens": 240_000.0, "completion_tokens": 480_000.0,
-    "completion_ratio": 2.0, "distinct_ips": 110.0, "interarrival_cv": 0.02,
-    "max_tokens_share": 0.7, "error_share": 0.0,
+    "requests": 120.0,
+    "prompt_tokens": 240_000.0,
+    "completion_tokens": 480_000.0,
+    "completion_ratio": 2.0,
+    "distinct_ips": 110.0,
+    "interarrival_cv": 0.02,
+    "max_tokens_share": 0.7,
+    "error_share": 0.0,
 }
 
 

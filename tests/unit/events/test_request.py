@@ -60,8 +60,8 @@ def test_invalid_values_rejected(field: str, value: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "missing", ["event_id", "ts_ms", "account_id", "client_ip", "model", "prompt_tokens",
-                "completion_tokens"],
+    "missing",
+    ["event_id", "ts_ms", "account_id", "client_ip", "model", "prompt_tokens", "completion_tokens"],
 )
 def test_required_fields(missing: str) -> None:
     d = event_dict()
@@ -71,9 +71,28 @@ def test_required_fields(missing: str) -> None:
 
 
 def test_optional_fields_accept_null() -> None:
-    optional = ["org_id", "api_key_id", "account_created_ms", "asn", "ip_kind", "country",
-                "billing_country", "user_agent", "tls_ja4", "payment_fingerprint", "endpoint",
-                "latency_ms", "max_tokens", "stream", "tool_count", "thinking",
-                "prompt_template_hash", "prompt_simhash", "category", "language", "turn_index"]
+    optional = [
+        "org_id",
+        "api_key_id",
+        "account_created_ms",
+        "asn",
+        "ip_kind",
+        "country",
+        "billing_country",
+        "user_agent",
+        "tls_ja4",
+        "payment_fingerprint",
+        "endpoint",
+        "latency_ms",
+        "max_tokens",
+        "stream",
+        "tool_count",
+        "thinking",
+        "prompt_template_hash",
+        "prompt_simhash",
+        "category",
+        "language",
+        "turn_index",
+    ]
     e = RequestEvent.model_validate(event_dict(**dict.fromkeys(optional)))
     assert all(getattr(e, f) is None for f in optional)

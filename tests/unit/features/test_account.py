@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import itertools
 import math
 
 from app.features.account import ACCOUNT_FEATURES, MAX_TRACKED_IPS, AccountWindow, account_features
 
 
 def add(w: AccountWindow, ts: int, ip: str = "10.0.0.1", **kw: int) -> None:
-    w.add(ts_ms=ts, client_ip=ip, prompt_tokens=kw.get("p", 100),
-          completion_tokens=kw.get("c", 10), max_tokens=kw.get("m"), status=kw.get("s", 200))
+    w.add(
+        ts_ms=ts,
+        client_ip=ip,
+        prompt_tokens=kw.get("p", 100),
+        completion_tokens=kw.get("c", 10),
+        max_tokens=kw.get("m"),
+        status=kw.get("s", 200),
+    )
 
 
 def test_counts_and_ratios() -> None:
@@ -46,7 +53,7 @@ def test_cv_matches_population_formula() -> None:
     w = AccountWindow()
     for t in ts:
         add(w, t)
-    gaps = [b - a for a, b in zip(ts, ts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ts)]
     mean = sum(gaps) / len(gaps)
     std = math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps))
     assert math.isclose(account_features(w)["interarrival_cv"], std / mean, rel_tol=1e-9)
