@@ -99,9 +99,14 @@ def demo(
     """Embedded broker + worker + traffic with one injected abusive group, alerts live."""
     from app.demo import run_demo
 
-    sys.exit(
-        run_demo(broker=broker, duration_s=duration, metrics_port=metrics_port, speedup=speedup)
-    )
+    try:
+        code = run_demo(
+            broker=broker, duration_s=duration, metrics_port=metrics_port, speedup=speedup
+        )
+    except KeyboardInterrupt:  # every process was already stopped on the way out
+        err.print("interrupted; all demo processes stopped.")
+        code = 130
+    sys.exit(code)
 
 
 @cli.command()

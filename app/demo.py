@@ -77,22 +77,37 @@ def _alert_reader(
         consumer.close()
 
 
+def _ttl(seconds: int) -> str:
+    return f"{seconds // 3600}h" if seconds >= 3600 else f"{seconds}s"
+
+
+def _reason(r: dict[str, Any]) -> str:
+    base = r.get("baseline")
+    if base:
+        return f"{r['feature']} {r['value']:.3g} (x{r['value'] / base:.3g} baseline)"
+    return f"{r['feature']} {r['value']:.3g}"
+
+
 def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
     table = Table(title="latest alerts", expand=True)
-    for col in ("time", "entity", "severity", "score", "action", "top reason"):
-        table.add_column(col, no_wrap=True, overflow="ellipsis")
+    table.add_column("time", no_wrap=True, min_width=5)
+    table.add_column("entity", no_wrap=True, min_width=14)
+    table.add_column("severity", no_wrap=True, min_width=8)
+    table.add_column("score", no_wrap=True, min_width=5)
+    table.add_column("action", no_wrap=True, min_width=11)
+    table.add_column("top reason", no_wrap=True, overflow="ellipsis", ratio=1)
     colours = {"low": "cyan", "medium": "yellow", "high": "red", "critical": "bold red"}
     for a in alerts[-12:]:
         ts = time.strftime("%H:%M", time.gmtime(a["ts_ms"] / 1000))
-        reasons = "; ".join(f"{r['feature']} {r['detail']}" for r in a["reasons"][:1])
         sev = a["severity"]
+        reason = _reason(a["reasons"][0]) if a["reasons"] else ""
         table.add_row(
             ts,
-            f"{a['entity_type']}:{a['entity_id']}",
+            a["entity_id"],
             f"[{colours[sev]}]{sev}[/]",
             f"{a['score']:.3f}",
-            f"{a['action']}/{a['action_ttl_s']}s",
-            reasons,
+            f"{a['action']} {_ttl(a['action_ttl_s'])}",
+            reason,
         )
     return table
 
@@ -111,6 +126,7 @@ def run_demo(
     stack = contextlib.ExitStack()
     summary = DemoSummary()
     stop = threading.Event()
+    interrupted = False
     with stack:
         if broker:
             bootstrap = broker.split("://", 1)[-1]
@@ -249,13 +265,17 @@ def run_demo(
                 live.update(Group(progress, _alerts_table(summary.alerts)))
         except KeyboardInterrupt:
             console.print("[yellow]interrupted; stopping…[/]")
+            interrupted = True
         metrics_url = worker.metrics_url
     _print_summary(console, summary, metrics_url)
+    if interrupted:
+        return 130
     return 0 if summary.alerts else 3
 
 
 def _print_summary(console: Console, s: DemoSummary, metrics_url: str) -> None:
     sev = Counter(a["severity"] for a in s.alerts)
+    console.print()
     table = Table(title="hydrawatch demo summary", show_header=False)
     table.add_row("events produced", f"{s.produced_events:,} (+{s.produced_invalid} malformed)")
     table.add_row("events processed", f"{s.processed_events:,.0f}")
