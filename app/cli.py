@@ -110,6 +110,143 @@ def demo(
 
 
 @cli.command()
+def simulate(
+    scenario: Annotated[str, typer.Option(help="Shipped scenario name or a TOML path")] = "hydra",
+    out: Annotated[Path | None, typer.Option(help="events.jsonl[.gz] to write")] = None,
+    labels: Annotated[Path | None, typer.Option(help="labels CSV (default: beside --out)")] = None,
+    broker: Annotated[str | None, typer.Option(help="Produce to this broker instead")] = None,
+    topic: Annotated[str | None, typer.Option(help="Input topic (with --broker)")] = None,
+    rate: Annotated[float, typer.Option(help="Events/s to Kafka (0: as fast as possible)")] = 0.0,
+    scale: Annotated[float | None, typer.Option(help="Account-count scale (1 = full)")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's)")] = None,
+    days: Annotated[float | None, typer.Option(help="Simulated days")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Start, ISO 8601 (e.g. 2026-03-02T00:00Z)")
+    ] = None,
+) -> None:
+    """Generate labelled traffic for a scenario, to files or to Kafka (compressed time)."""
+    from datetime import datetime
+
+    from app.simulate.emit import labels_path_for
+    from app.simulate.run import build, produce_to_kafka, write_files
+    from app.simulate.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario).with_overrides(
+            seed=seed,
+            days=days,
+            start=datetime.fromisoformat(start.replace("Z", "+00:00")) if start else None,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    eff_scale = scale if scale is not None else 1.0
+    sim = build(sc, scale=eff_scale)
+    if broker:
+        settings = build_settings(broker=broker)
+        from app.broker.admin import security_kwargs
+
+        summary = produce_to_kafka(
+            sim,
+            bootstrap=settings.bootstrap_servers,
+            topic=topic or settings.input_topic,
+            rate=rate,
+            partitions=settings.topic_partitions,
+            client_kwargs=security_kwargs(settings),
+        )
+        where = f"{broker} topic {topic or settings.input_topic}"
+    else:
+        if out is None:
+            err.print("[red]error:[/] give --out FILE or --broker URL")
+            raise typer.Exit(2)
+        labels = labels or labels_path_for(out)
+        summary = write_files(sim, out, labels)
+        where = f"{out} + {labels}"
+    err.print(
+        f"{sc.name} (scale {eff_scale}, seed {sc.seed}, {sc.days} days): "
+        f"{summary.events:,} events, {summary.accounts:,} accounts "
+        f"({summary.campaign_accounts:,} campaign, {summary.campaign_events:,} campaign "
+        f"events) in {summary.seconds:.1f}s → {where}"
+    )
+
+
+@cli.command()
+def evaluate(
+    scenario: Annotated[
+        list[str] | None, typer.Option(help="Scenario(s); 'all' for every shipped one")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="Labelled events file instead of a scenario")
+    ] = None,
+    labels: Annotated[Path | None, typer.Option(help="Labels CSV for --events")] = None,
+    scale: Annotated[float | None, typer.Option(help="Scale (default: the scenario's)")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed override")] = None,
+    out_dir: Annotated[Path, typer.Option(help="Where reports and PNGs go")] = Path("reports"),
+    markdown: Annotated[bool, typer.Option(help="Also print the table as Markdown")] = False,
+) -> None:
+    """Score detection and both baselines on labelled traffic; JSON report + PNG timeline."""
+    from rich.console import Console
+
+    from app.evaluate.run import evaluate_files, evaluate_scenario
+    from app.evaluate.table import markdown_table, rich_table
+    from app.simulate.scenario import scenario_names
+
+    settings = build_settings()
+    reports = []
+    if events is not None:
+        if labels is None or not events.exists() or not labels.exists():
+            err.print("[red]error:[/] --events needs an existing file and --labels FILE")
+            raise typer.Exit(2)
+        name = events.name.split(".")[0]
+        reports.append(
+            evaluate_files(events, labels, settings=settings.detection, name=name, out_dir=out_dir)
+        )
+    else:
+        names = scenario or ["hydra"]
+        if names == ["all"]:
+            names = scenario_names()
+        for n in names:
+            try:
+                reports.append(
+                    evaluate_scenario(
+                        n,
+                        settings=settings.detection,
+                        scale=scale,
+                        seed=seed,
+                        out_dir=out_dir,
+                        progress=lambda m: err.print(m),
+                    )
+                )
+            except FileNotFoundError as exc:
+                err.print(f"[red]error:[/] {exc}")
+                raise typer.Exit(2) from None
+    Console(width=220).print(rich_table(reports))
+    for r in reports:
+        t = r["throughput"]
+        err.print(
+            f"{r['name']}: {r['events']:,} events, offline core {t['events_per_s']:,.0f} "
+            f"events/s (decode {t['decode_s']}s, engine {t['engine_s']}s) → "
+            f"{out_dir}/{r['name']}.report.json, {out_dir}/{r['name']}.timeline.png"
+        )
+    if markdown:
+        print(markdown_table(reports))
+
+
+@cli.command()
+def calibrate(
+    data: Annotated[Path, typer.Option(help="The shared data folder")] = Path("../shared/data"),
+    out: Annotated[Path | None, typer.Option(help="Output JSON")] = None,
+) -> None:
+    """Derive the simulator's benign-traffic parameters from the public traces."""
+    from app.simulate.calibrate import PARAMS_PATH, write_params
+
+    if not (data / "servegen").exists():
+        err.print(f"[red]error:[/] no servegen/ under {data}")
+        raise typer.Exit(2)
+    err.print(f"wrote {write_params(data, out or PARAMS_PATH)}")
+
+
+@cli.command()
 def schemas(
     out_dir: Annotated[Path, typer.Option(help="Where to write the JSON Schemas")] = Path(
         "schemas"

@@ -22,6 +22,7 @@ import orjson
 from app.config import DetectionSettings
 from app.engine import Engine, wall_clock_ms
 from app.events import AlertEvent, RequestEvent, decode_message
+from app.gcutil import gc_paused
 
 __all__ = ["DetectSummary", "detect_file", "iter_lines", "open_input", "open_output"]
 
@@ -69,7 +70,7 @@ def open_output(path: str) -> Iterator[IO[bytes]]:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".gz":
-        with gzip.open(p, "wb") as fh:
+        with gzip.open(p, "wb", compresslevel=5) as fh:
             yield cast(IO[bytes], fh)
     else:
         with p.open("wb") as fh:
@@ -93,6 +94,18 @@ def detect_file(
     clock: Callable[[], int] = wall_clock_ms,
 ) -> DetectSummary:
     """Decode ``input_path``, sort by event time, run the engine, call ``on_alert``."""
+    with gc_paused():
+        return _detect(input_path, settings=settings, on_alert=on_alert, dlq=dlq, clock=clock)
+
+
+def _detect(
+    input_path: str,
+    *,
+    settings: DetectionSettings,
+    on_alert: Callable[[AlertEvent], None],
+    dlq: IO[bytes] | None,
+    clock: Callable[[], int],
+) -> DetectSummary:
     summary = DetectSummary()
     t0 = time.perf_counter()
     events: list[RequestEvent] = []

@@ -1,0 +1,83 @@
+"""The evaluation table printed by ``hydrawatch evaluate`` (rich) and as Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+__all__ = ["markdown_table", "rich_table", "rows"]
+
+_COLUMNS = (
+    "scenario",
+    "detector",
+    "detected",
+    "time to 1st alert",
+    "exch. before alert",
+    "1st-day share before",
+    "accts flagged 1h",
+    "accts flagged 24h",
+    "benign FP rate",
+    "hard-neg high/crit",
+    "alerts/day",
+    "precision",
+)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _dur(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def rows(report: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for det, s in report["detectors"].items():
+        for cid, c in s["campaigns"].items():
+            hard_high = sum(
+                g["high_or_critical"]
+                for name, g in s["benign"]["by_group"].items()
+                if name != "regular"
+            )
+            per_day = s["alerts"]["per_day"]
+            out.append(
+                [
+                    f"{report['name']} ({cid})",
+                    det,
+                    "yes" if c["detected"] else "no",
+                    _dur(c["time_to_detect_s"]),
+                    f"{c['exchanges_before_alert']:,} ({_pct(c['share_before_alert'])})",
+                    _pct(c["first_day_share_before_alert"]),
+                    _pct(c["flagged_within_1h"]["share"]),
+                    _pct(c["flagged_within_24h"]["share"]),
+                    f"{_pct(s['benign']['fp_rate'])} ({s['benign']['flagged']})",
+                    str(hard_high),
+                    f"{sum(per_day) / max(len(per_day), 1):.0f}",
+                    _pct(s["alerts"]["precision"]),
+                ]
+            )
+    return out
+
+
+def rich_table(reports: list[dict[str, Any]]) -> Table:
+    t = Table(title="hydrawatch evaluation")
+    for c in _COLUMNS:
+        t.add_column(c)
+    for r in reports:
+        for row in rows(r):
+            t.add_row(*row)
+    return t
+
+
+def markdown_table(reports: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    for r in reports:
+        for row in rows(r):
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,228 @@
+"""Distillation campaigns modelled on the published cases, and their variants.
+
+``hydra``: thousands of young accounts created in bursts, spread over residential
+proxies and datacenter subnets in many ASNs, a few shared payment and TLS
+fingerprints, a central dispatcher load-balancing templated prompts (coding,
+agentic, tool use, reasoning requested, long outputs) round-robin across accounts.
+Variants change one mechanism each: ``slow``, ``mixed``, ``rotating``,
+``paraphrase``, ``single``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
+from app.simulate.plan import AccountPlan, Endpoint, TokenProfile, Traffic
+from app.simulate.population import SDK_PYTHON, benign_accounts
+from app.simulate.scenario import CampaignSpec, scaled
+from app.simulate.world import CLOUD_ASNS, World
+
+__all__ = ["DEFAULTS", "CampaignDefaults", "campaign_accounts"]
+
+_PROXY_COUNTRIES = ("US", "BR", "IN", "VN", "ID", "DE", "GB", "PL", "TR", "MX", "PH", "EG")
+_CUSTOM_JA4 = ("t13d1312h2_e8a523a41297_ef7df7f74e48", "t13d1715h2_5b57614c22b0_3d5424432f57")
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignDefaults:
+    accounts: int
+    requests_per_account_day: float
+    ramp_h: float
+    proxy_subnets: int
+    datacenter_subnets: int
+    asns: int
+    payment_fingerprints: int
+    tls_fingerprints: int
+    templates: int
+    #: "dispatch": central round-robin dispatcher; "renewal": independent random timing.
+    timing: str = "dispatch"
+    dispatch_jitter_ms: float = 2_000.0
+    #: "sticky": 1 to 3 addresses per account; "rotating": a new address per request.
+    ip_mode: str = "sticky"
+    paraphrase: bool = False
+    creation_bursts: int = 6
+
+
+DEFAULTS: dict[str, CampaignDefaults] = {
+    "hydra": CampaignDefaults(25_000, 26, 12, 3_000, 120, 200, 12, 2, 8),
+    "slow": CampaignDefaults(
+        8_000, 10, 96, 1_500, 60, 150, 20, 2, 12, timing="renewal", creation_bursts=20
+    ),
+    "mixed": CampaignDefaults(3_000, 26, 24, 800, 40, 100, 1, 2, 8),
+    "rotating": CampaignDefaults(
+        10_000, 26, 12, 20_000, 0, 400, 12, 2, 8, ip_mode="rotating", dispatch_jitter_ms=800.0
+    ),
+    "paraphrase": CampaignDefaults(10_000, 26, 12, 1_500, 60, 150, 12, 2, 8, paraphrase=True),
+    "single": CampaignDefaults(5, 4_000, 1, 0, 5, 2, 1, 1, 4, timing="renewal", creation_bursts=1),
+}
+
+
+def _traffic(
+    w: World, d: CampaignDefaults, templates: tuple[str, ...], bases: tuple[int, ...]
+) -> Traffic:
+    # Harvesting asks for long, reasoning-heavy outputs near max_tokens.
+    return Traffic(
+        model="frontier-1",
+        categories=("coding", "agentic", "tool_use", "reasoning"),
+        category_weights=(0.45, 0.25, 0.2, 0.1),
+        input_tokens=TokenProfile((600.0, 1_200.0, 1_800.0, 2_600.0, 4_500.0, 7_000.0)),
+        output_tokens=TokenProfile((1_500.0, 3_000.0, 4_500.0, 6_500.0, 8_000.0, 8_192.0)),
+        max_tokens_choices=(8192, 16384),
+        at_max_share=0.4,
+        thinking_share=0.9,
+        tool_count_range=(2, 12),
+        stream_share=0.1,
+        rate_limited_share=0.05,
+        templates=templates,
+        template_share=0.95,
+        template_per_request=d.paraphrase,
+        simhash_bases=bases,
+        simhash_flips=(6, 16) if d.paraphrase else (1, 4),
+        turn_index_max=3,
+    )
+
+
+def _pools(w: World, spec: CampaignSpec, d: CampaignDefaults) -> tuple[Endpoint, ...]:
+    asns = [w.residential_asn() for _ in range(scaled(spec.asns or d.asns, w.scale, 3))]
+    pool: list[Endpoint] = []
+    n_proxy = scaled(spec.proxy_subnets or d.proxy_subnets, w.scale, floor=0)
+    per_subnet = 10 if d.ip_mode == "rotating" else 3
+    for _ in range(n_proxy):
+        sub = w.subnet()
+        asn = asns[int(w.rng.integers(len(asns)))]
+        country = str(w.rng.choice(_PROXY_COUNTRIES))
+        pool += [
+            w.endpoint(
+                sub,
+                asn=asn,
+                ip_kind=str(w.rng.choice(("residential", "proxy", "mobile"))),
+                country=country,
+            )
+            for _ in range(per_subnet)
+        ]
+    n_dc = scaled(spec.datacenter_subnets or d.datacenter_subnets, w.scale, floor=0)
+    for _ in range(n_dc):
+        sub = w.subnet(cloud=True)
+        asn = int(w.rng.choice(CLOUD_ASNS))
+        pool += [w.endpoint(sub, asn=asn, ip_kind="datacenter", country="US") for _ in range(4)]
+    if not pool:
+        pool = [
+            w.endpoint(w.subnet(cloud=True), asn=CLOUD_ASNS[0], ip_kind="datacenter", country="US")
+        ]
+    return tuple(pool)
+
+
+def _timestamps(
+    w: World, d: CampaignDefaults, rpd: float, first_ms: int, end_ms: int, tick_phase_ms: int
+) -> np.ndarray:
+    if d.timing == "dispatch":
+        # Round-robin dispatcher: one job per cycle per account, on the dispatcher's
+        # one-minute ticks, so many accounts fire in the same seconds.
+        period = DAY_MS / rpd
+        start = first_ms - first_ms % 60_000 + tick_phase_ms
+        ts = periodic_arrivals(
+            w.rng, start_ms=start, end_ms=end_ms, period_ms=period, jitter_ms=d.dispatch_jitter_ms
+        )
+        return ts[ts >= first_ms] if ts.size else ts
+    return renewal_arrivals(
+        w.rng, start_ms=first_ms, end_ms=end_ms, rate_per_day=rpd, cv=float(w.rng.uniform(0.8, 1.5))
+    )
+
+
+def campaign_accounts(w: World, spec: CampaignSpec) -> list[AccountPlan]:
+    d = DEFAULTS[spec.kind]
+    n = scaled(spec.accounts or d.accounts, w.scale, floor=min(d.accounts, 5))
+    rpd = spec.requests_per_account_day or d.requests_per_account_day
+    ramp_ms = int((spec.ramp_h if spec.ramp_h is not None else d.ramp_h) * HOUR_MS)
+    start = w.scenario.start_ms + int(spec.start_h * HOUR_MS)
+    end = w.scenario.end_ms
+    pool = _pools(w, spec, d)
+    payments = [
+        w.next_id("pay") for _ in range(spec.payment_fingerprints or d.payment_fingerprints)
+    ]
+    ja4s = _CUSTOM_JA4[: max(1, spec.tls_fingerprints or d.tls_fingerprints)]
+    n_tpl = spec.templates or d.templates
+    templates = tuple(f"tpl-{spec.id}-{i}" for i in range(n_tpl))
+    bases = tuple(int(x) for x in w.rng.integers(0, 2**63, size=n_tpl))
+    traffic = _traffic(w, d, templates, bases)
+    bursts = np.sort(w.rng.uniform(start - 3 * DAY_MS, start + ramp_ms, size=d.creation_bursts))
+    cycle_ticks = max(1, int(DAY_MS / rpd // 60_000))
+
+    if spec.kind == "mixed":
+        # Established accounts with benign histories, whose credentials now also
+        # carry campaign traffic from the campaign's infrastructure.
+        hosts = _hijackable(w, n)
+        for i, plan in enumerate(hosts):
+            first = start + int(w.rng.uniform(0, ramp_ms))
+            extra = _timestamps(w, d, rpd, first, end, (i % cycle_ticks) * 60_000)
+            mask = np.concatenate([np.zeros(plan.ts_ms.size, bool), np.ones(extra.size, bool)])
+            ts = np.concatenate([plan.ts_ms, extra])
+            order = np.argsort(ts, kind="stable")
+            plan.ts_ms = ts[order]
+            plan.alt_mask = mask[order]
+            plan.alt_traffic = traffic
+            k = int(w.rng.integers(1, 4))
+            plan.alt_endpoints = tuple(pool[int(j)] for j in w.rng.integers(len(pool), size=k))
+            plan.group = spec.kind
+            plan.campaign_id = spec.id
+        return hosts
+
+    plans = []
+    for i in range(n):
+        created = int(bursts[int(w.rng.integers(len(bursts)))] + w.rng.uniform(0, 20 * 60_000))
+        first = max(
+            created + int(w.rng.uniform(5 * 60_000, 2 * HOUR_MS)),
+            start + int(w.rng.uniform(0, ramp_ms)),
+        )
+        ts = _timestamps(w, d, rpd, first, end, (i % cycle_ticks) * 60_000)
+        if d.ip_mode == "rotating":
+            endpoints, mode = pool, "random"
+        else:
+            k = int(w.rng.integers(1, 4))
+            endpoints = tuple(pool[int(j)] for j in w.rng.integers(len(pool), size=k))
+            mode = "random"
+        plans.append(
+            AccountPlan(
+                account_id=w.next_id("acct"),
+                group=spec.kind,
+                campaign_id=spec.id,
+                created_ms=created,
+                billing_country=str(w.rng.choice(("SG", "HK", "AE", "US"))),
+                user_agent=SDK_PYTHON["user_agent"],
+                tls_ja4=ja4s[i % len(ja4s)],
+                payment_fingerprint=payments[i % len(payments)],
+                api_keys=(w.next_id("key"),),
+                endpoints=endpoints,
+                endpoint_mode=mode,
+                traffic=traffic,
+                ts_ms=ts,
+            )
+        )
+    return plans
+
+
+def _hijackable(w: World, n: int) -> list[AccountPlan]:
+    """n established ordinary accounts (old, with their own benign traffic)."""
+    from app.simulate.scenario import BenignSpec
+
+    sub = w.scenario.model_copy(
+        update={
+            "benign": BenignSpec(accounts=n, median_requests_per_day=3.0, coding_agent_share=0.2)
+        }
+    )
+    helper = World(
+        scenario=sub,
+        scale=1.0,
+        rng=w.rng,
+        params=w.params,
+        _used_subnets=w._used_subnets,
+        _counter=w._counter,
+    )
+    plans = benign_accounts(helper)
+    w._counter = helper._counter
+    for p in plans:
+        p.created_ms = min(p.created_ms, w.scenario.start_ms - 60 * DAY_MS)
+    return plans

@@ -1,0 +1,593 @@
+"""Benign traffic: ordinary accounts (calibrated on ServeGen/Azure) and hard negatives.
+
+Every group here is benign; each is something a naive detector flags: shared
+coding-agent fingerprints, corporate and university NATs, cloud apps in shared
+datacenter subnets, metronome CI jobs, agent frameworks, release bursts and
+benchmark runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from app.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
+from app.simulate.plan import AccountPlan, Endpoint, Traffic
+from app.simulate.scenario import HardNegativeSpec, scaled
+from app.simulate.world import CLOUD_ASNS, World
+
+__all__ = ["CODING_AGENT", "SDK_PYTHON", "benign_accounts", "hard_negative_accounts"]
+
+#: The popular coding agent: one user agent, one TLS fingerprint, one system-prompt
+#: template shared by thousands of independent customers.
+CODING_AGENT = {
+    "user_agent": "codeagent/2.4.1 node/22",
+    "tls_ja4": "t13d1516h2_8daaf6152771_e5627efa2ab1",
+    "template": "tpl-codeagent-system-v7",
+}
+#: The official Python SDK (also what a campaign's harvesting scripts present).
+SDK_PYTHON = {
+    "user_agent": "llm-sdk-python/1.40.0",
+    "tls_ja4": "t13d1715h2_5b57614c22b0_3d5424432f57",
+}
+_OTHER_CLIENTS = (
+    ("llm-sdk-node/0.30.1", "t13d1516h2_8daaf6152771_02713d6af862"),
+    ("curl/8.5.0", "t13d3112h2_e8f1e7e78f70_6bebaf5329ac"),
+    ("workbench-web/2026.11", "t13d1517h2_8daaf6152771_b0da82dd1658"),
+    ("langchain-python/0.3", "t13d1715h2_5b57614c22b0_3d5424432f57"),
+)
+_CHAT_CATS = ("chat", "writing", "coding", "reasoning", "other")
+_AGENT_CATS = ("coding", "agentic", "tool_use")
+
+
+def _created(w: World, *, min_days: float = 10, max_days: float = 1500) -> int:
+    days = float(
+        np.clip(np.exp(w.rng.uniform(np.log(min_days), np.log(max_days))), min_days, max_days)
+    )
+    return w.scenario.start_ms - int(days * DAY_MS)
+
+
+def _simhash_bases(w: World, n: int) -> tuple[int, ...]:
+    return tuple(int(x) for x in w.rng.integers(0, 2**63, size=n))
+
+
+def _regular_traffic(w: World, *, agent: bool) -> Traffic:
+    if agent:
+        inp, _ = w.azure_profile("code", factor=3.0)
+        _, out = w.token_profiles()
+        return Traffic(
+            categories=_AGENT_CATS,
+            category_weights=(0.6, 0.25, 0.15),
+            input_tokens=inp,
+            output_tokens=out,
+            max_tokens_choices=(8192, 32000),
+            at_max_share=0.02,
+            thinking_share=0.5,
+            tool_count_range=(3, 25),
+            stream_share=0.95,
+            rate_limited_share=0.01,
+            templates=(CODING_AGENT["template"],),
+            template_share=0.95,
+            simhash_bases=_simhash_bases(w, 1),
+            simhash_flips=(8, 22),
+            turn_index_max=40,
+        )
+    inp, out = w.token_profiles()
+    cat_w = w.rng.dirichlet(np.ones(len(_CHAT_CATS)))
+    own_templates = tuple(f"tpl-{w.next_id('u')}" for _ in range(int(w.rng.integers(1, 4))))
+    return Traffic(
+        model=str(w.rng.choice(("frontier-1", "frontier-1", "frontier-1-mini"))),
+        categories=_CHAT_CATS,
+        category_weights=tuple(float(x) for x in cat_w),
+        input_tokens=inp,
+        output_tokens=out,
+        max_tokens_choices=(None, 1024, 4096, 8192),
+        at_max_share=0.01,
+        thinking_share=float(w.rng.uniform(0, 0.3)),
+        tool_count_range=(0, 2),
+        stream_share=float(w.rng.uniform(0.2, 0.9)),
+        rate_limited_share=0.002,
+        templates=own_templates,
+        template_share=float(w.rng.uniform(0.0, 0.6)),
+        simhash_bases=(),
+        simhash_flips=(0, 0),
+        turn_index_max=10,
+    )
+
+
+def _home_endpoints(w: World, country: str) -> tuple[Endpoint, ...]:
+    n = int(w.rng.choice((1, 1, 1, 2, 3)))
+    kinds = ("residential", "residential", "mobile")
+    return tuple(
+        w.endpoint(
+            w.subnet(), asn=w.residential_asn(), ip_kind=str(w.rng.choice(kinds)), country=country
+        )
+        for _ in range(n)
+    )
+
+
+def _vpn_pool(w: World) -> tuple[Endpoint, ...]:
+    return tuple(
+        w.endpoint(
+            w.subnet(cloud=True), asn=int(w.rng.choice(CLOUD_ASNS)), ip_kind="vpn", country="NL"
+        )
+        for _ in range(8)
+    )
+
+
+def benign_accounts(w: World) -> list[AccountPlan]:
+    """Ordinary customers: heavy-tailed volume, bursty timing, daily/weekly cycles."""
+    spec = w.scenario.benign
+    n = scaled(spec.accounts, w.scale, floor=0)
+    start, end = w.scenario.start_ms, w.scenario.end_ms
+    vpn = _vpn_pool(w)
+    plans: list[AccountPlan] = []
+    org: tuple[str, str, tuple[str, ...]] | None = None
+    org_left = 0
+    for _ in range(n):
+        country, tz = w.country()
+        agent = bool(w.rng.random() < spec.coding_agent_share)
+        if agent:
+            ua, ja4 = CODING_AGENT["user_agent"], CODING_AGENT["tls_ja4"]
+        elif w.rng.random() < 0.45:
+            ua, ja4 = SDK_PYTHON["user_agent"], SDK_PYTHON["tls_ja4"]
+        else:
+            ua, ja4 = _OTHER_CLIENTS[int(w.rng.integers(len(_OTHER_CLIENTS)))]
+        # 6% of accounts belong to small organisations sharing billing.
+        if org_left == 0 and w.rng.random() < 0.01:
+            org_left = int(w.rng.integers(2, 10))
+            org = (
+                w.next_id("org"),
+                w.next_id("pay"),
+                tuple(w.next_id("key") for _ in range(int(w.rng.integers(3, 20)))),
+            )
+        in_org = org_left > 0 and org is not None
+        if in_org:
+            org_left -= 1
+        created = _created(w)
+        first = start
+        if w.rng.random() < 0.04:  # signs up during the scenario
+            created = int(w.rng.uniform(start, end))
+            first = created + int(w.rng.uniform(60_000, 3 * HOUR_MS))
+        endpoints = vpn if w.rng.random() < spec.vpn_share else _home_endpoints(w, country)
+        interactive = bool(w.rng.random() < 0.7)
+        ts = renewal_arrivals(
+            w.rng,
+            start_ms=first,
+            end_ms=end,
+            rate_per_day=w.daily_rate(spec.median_requests_per_day),
+            cv=w.client_cv(),
+            hourly=w.hourly(interactive),
+            weekday=w.weekday,
+            tz_offset_h=tz,
+        )
+        billing = country if w.rng.random() > 0.03 else w.country()[0]
+        plans.append(
+            AccountPlan(
+                account_id=w.next_id("acct"),
+                group="regular",
+                created_ms=created,
+                org_id=org[0] if in_org and org else None,
+                billing_country=billing,
+                user_agent=ua,
+                tls_ja4=ja4,
+                payment_fingerprint=(org[1] if in_org and org else w.next_id("pay")),
+                api_keys=(org[2] if in_org and org else (w.next_id("key"),)),
+                endpoints=endpoints,
+                endpoint_mode="random" if endpoints is vpn else "sticky",
+                traffic=_regular_traffic(w, agent=agent),
+                ts_ms=ts,
+            )
+        )
+    return plans
+
+
+# ---- hard negatives ------------------------------------------------------------------
+
+
+def _corp_nat(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    plans = []
+    for _ in range(scaled(spec.units, w.scale, floor=3)):
+        country, tz = w.country()
+        subnet = w.subnet()
+        asn = w.residential_asn()
+        egress = tuple(
+            w.endpoint(subnet, asn=asn, ip_kind="unknown", country=country, host=h)
+            for h in (10, 11)
+        )
+        org, pay = w.next_id("org"), w.next_id("pay")
+        keys = tuple(w.next_id("key") for _ in range(40))
+        for _ in range(scaled(spec.accounts, w.scale, floor=10)):
+            agent = bool(w.rng.random() < 0.5)
+            client = CODING_AGENT if agent else SDK_PYTHON
+            ts = renewal_arrivals(
+                w.rng,
+                start_ms=w.scenario.start_ms,
+                end_ms=w.scenario.end_ms,
+                rate_per_day=w.daily_rate(8.0, cap=600),
+                cv=w.client_cv(),
+                hourly=w.hourly(True),
+                weekday=w.weekday,
+                tz_offset_h=tz,
+            )
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=_created(w, min_days=60),
+                    org_id=org,
+                    billing_country=country,
+                    user_agent=client["user_agent"],
+                    tls_ja4=client["tls_ja4"],
+                    payment_fingerprint=pay,
+                    api_keys=keys,
+                    endpoints=egress,
+                    endpoint_mode="random",
+                    traffic=_regular_traffic(w, agent=agent),
+                    ts_ms=ts,
+                )
+            )
+    return plans
+
+
+def _university(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    plans = []
+    for _ in range(scaled(spec.units, w.scale, floor=3)):
+        country, tz = w.country()
+        subnet = w.subnet()
+        asn = w.residential_asn()
+        nat = tuple(
+            w.endpoint(subnet, asn=asn, ip_kind="unknown", country=country, host=h)
+            for h in range(20, 24)
+        )
+        course_tpl = f"tpl-course-{w.next_id('c')}"
+        course_hash = _simhash_bases(w, 1)
+        semester = w.scenario.start_ms - int(w.rng.uniform(3, 14) * DAY_MS)
+        for _ in range(scaled(spec.accounts, w.scale, floor=10)):
+            # Students sign up in a burst at the start of the semester.
+            created = semester + int(w.rng.uniform(0, 2 * DAY_MS))
+            ts = renewal_arrivals(
+                w.rng,
+                start_ms=w.scenario.start_ms,
+                end_ms=w.scenario.end_ms,
+                rate_per_day=w.daily_rate(5.0, cap=300),
+                cv=w.client_cv(),
+                hourly=w.hourly(True),
+                weekday=w.weekday,
+                tz_offset_h=tz + 4,
+            )
+            inp, out = w.token_profiles()
+            traffic = Traffic(
+                categories=("coding", "reasoning", "writing", "chat"),
+                category_weights=(0.5, 0.2, 0.15, 0.15),
+                input_tokens=inp,
+                output_tokens=out,
+                max_tokens_choices=(None, 4096),
+                thinking_share=0.3,
+                templates=(course_tpl,),
+                template_share=0.4,
+                simhash_bases=course_hash,
+                simhash_flips=(4, 12),
+            )
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=created,
+                    billing_country=country,
+                    user_agent="workbench-web/2026.11",
+                    tls_ja4=_OTHER_CLIENTS[2][1],
+                    payment_fingerprint=None,
+                    api_keys=(w.next_id("key"),),
+                    endpoints=nat,
+                    endpoint_mode="random",
+                    traffic=traffic,
+                    ts_ms=ts,
+                )
+            )
+    return plans
+
+
+def _cloud_app(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    # Apps of unrelated companies share the cloud provider's /24s.
+    shared = [w.subnet(cloud=True) for _ in range(max(3, scaled(spec.units, w.scale) // 4))]
+    plans = []
+    for _ in range(scaled(spec.units, w.scale, floor=3)):
+        _country, tz = w.country()
+        asn = int(w.rng.choice(CLOUD_ASNS))
+        sub = shared[int(w.rng.integers(len(shared)))]
+        eps = tuple(
+            w.endpoint(sub, asn=asn, ip_kind="datacenter", country="US")
+            for _ in range(int(w.rng.integers(1, 4)))
+        )
+        org, pay = w.next_id("org"), w.next_id("pay")
+        tpl = (f"tpl-app-{w.next_id('a')}",)
+        for _ in range(scaled(spec.accounts, w.scale, floor=2)):
+            ts = renewal_arrivals(
+                w.rng,
+                start_ms=w.scenario.start_ms,
+                end_ms=w.scenario.end_ms,
+                rate_per_day=float(w.rng.uniform(300, 4_000)),
+                cv=float(w.rng.uniform(1, 2.5)),
+                hourly=w.hourly(True),
+                weekday=w.weekday,
+                tz_offset_h=tz,
+            )
+            inp, out = w.token_profiles()
+            traffic = Traffic(
+                categories=("chat", "writing", "other", "tool_use"),
+                category_weights=(0.5, 0.3, 0.1, 0.1),
+                input_tokens=inp,
+                output_tokens=out,
+                max_tokens_choices=(1024, 2048),
+                at_max_share=0.05,
+                tool_count_range=(0, 4),
+                templates=tpl,
+                template_share=0.9,
+                simhash_bases=_simhash_bases(w, 1),
+                simhash_flips=(6, 18),
+                rate_limited_share=0.02,
+            )
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=_created(w, min_days=90),
+                    org_id=org,
+                    billing_country="US",
+                    user_agent=SDK_PYTHON["user_agent"],
+                    tls_ja4=SDK_PYTHON["tls_ja4"],
+                    payment_fingerprint=pay,
+                    api_keys=tuple(w.next_id("key") for _ in range(3)),
+                    endpoints=eps,
+                    endpoint_mode="random",
+                    traffic=traffic,
+                    ts_ms=ts,
+                )
+            )
+    return plans
+
+
+def _ci_batch(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    runners = [w.subnet(cloud=True) for _ in range(6)]  # shared CI runner ranges
+    plans = []
+    for _ in range(scaled(spec.units, w.scale, floor=3)):
+        for _ in range(scaled(spec.accounts, w.scale, floor=2)):
+            period = float(w.rng.choice((60_000, 120_000, 300_000, 600_000)))
+            ts = periodic_arrivals(
+                w.rng,
+                start_ms=w.scenario.start_ms + int(w.rng.uniform(0, period)),
+                end_ms=w.scenario.end_ms,
+                period_ms=period,
+                jitter_ms=1_500,
+            )
+            inp, out = w.azure_profile("code")
+            sub = runners[int(w.rng.integers(len(runners)))]
+            traffic = Traffic(
+                categories=("coding",),
+                category_weights=(1.0,),
+                input_tokens=inp,
+                output_tokens=out,
+                max_tokens_choices=(2048,),
+                templates=(f"tpl-ci-{w.next_id('ci')}",),
+                template_share=1.0,
+                simhash_bases=_simhash_bases(w, 1),
+                simhash_flips=(1, 5),
+                stream_share=0.0,
+            )
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=_created(w, min_days=30),
+                    org_id=w.next_id("org"),
+                    billing_country="US",
+                    user_agent=SDK_PYTHON["user_agent"],
+                    tls_ja4=SDK_PYTHON["tls_ja4"],
+                    payment_fingerprint=w.next_id("pay"),
+                    api_keys=(w.next_id("key"),),
+                    endpoints=tuple(
+                        w.endpoint(sub, asn=8075, ip_kind="datacenter", country="US")
+                        for _ in range(20)
+                    ),
+                    endpoint_mode="random",
+                    traffic=traffic,
+                    ts_ms=ts,
+                )
+            )
+    return plans
+
+
+def _agent_framework(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    plans = []
+    base = _simhash_bases(w, 3)
+    for _ in range(scaled(spec.units, w.scale, floor=3)):
+        for _ in range(scaled(spec.accounts, w.scale, floor=2)):
+            country, tz = w.country()
+            inp, _ = w.azure_profile("code", factor=4.0)
+            _, out = w.token_profiles()
+            traffic = Traffic(
+                categories=("agentic", "tool_use", "coding"),
+                category_weights=(0.5, 0.3, 0.2),
+                input_tokens=inp,
+                output_tokens=out,
+                max_tokens_choices=(8192, 16384),
+                at_max_share=0.15,
+                thinking_share=0.7,
+                tool_count_range=(5, 40),
+                stream_share=0.9,
+                templates=("tpl-agentkit-planner", "tpl-agentkit-executor"),
+                template_share=0.8,
+                simhash_bases=base,
+                simhash_flips=(6, 20),
+                rate_limited_share=0.03,
+                turn_index_max=60,
+            )
+            ts = renewal_arrivals(
+                w.rng,
+                start_ms=w.scenario.start_ms,
+                end_ms=w.scenario.end_ms,
+                rate_per_day=w.daily_rate(30.0, cap=3_000),
+                cv=w.client_cv(),
+                hourly=w.hourly(True),
+                weekday=w.weekday,
+                tz_offset_h=tz,
+            )
+            eps = (
+                _home_endpoints(w, country)
+                if w.rng.random() < 0.6
+                else tuple(
+                    w.endpoint(
+                        w.subnet(cloud=True),
+                        asn=int(w.rng.choice(CLOUD_ASNS)),
+                        ip_kind="datacenter",
+                        country="US",
+                    )
+                    for _ in range(2)
+                )
+            )
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=_created(w),
+                    billing_country=country,
+                    user_agent="agentkit/0.9.3 python/3.12",
+                    tls_ja4=SDK_PYTHON["tls_ja4"],
+                    payment_fingerprint=w.next_id("pay"),
+                    api_keys=(w.next_id("key"),),
+                    endpoints=eps,
+                    traffic=traffic,
+                    ts_ms=ts,
+                )
+            )
+    return plans
+
+
+def _release_burst(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    """Existing customers all try the new model within hours of its release."""
+    release = w.scenario.start_ms + int(spec.at_h * HOUR_MS)
+    plans = []
+    for _ in range(scaled(spec.units, w.scale, floor=3)):
+        for _ in range(scaled(spec.accounts, w.scale, floor=2)):
+            country, tz = w.country()
+            agent = bool(w.rng.random() < 0.3)
+            traffic = _regular_traffic(w, agent=agent)
+            traffic.model = "frontier-2"
+            daily = w.daily_rate(4.0, cap=1_000)
+            ts = np.concatenate(
+                [
+                    renewal_arrivals(
+                        w.rng,
+                        start_ms=w.scenario.start_ms,
+                        end_ms=w.scenario.end_ms,
+                        rate_per_day=daily,
+                        cv=w.client_cv(),
+                        hourly=w.hourly(True),
+                        weekday=w.weekday,
+                        tz_offset_h=tz,
+                    ),
+                    renewal_arrivals(
+                        w.rng,
+                        start_ms=release + int(w.rng.uniform(0, 3 * HOUR_MS)),
+                        end_ms=min(release + 9 * HOUR_MS, w.scenario.end_ms),
+                        rate_per_day=float(w.rng.uniform(50, 400)),
+                        cv=1.5,
+                    ),
+                ]
+            )
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=_created(w),
+                    billing_country=country,
+                    user_agent=SDK_PYTHON["user_agent"],
+                    tls_ja4=SDK_PYTHON["tls_ja4"],
+                    payment_fingerprint=w.next_id("pay"),
+                    api_keys=(w.next_id("key"),),
+                    endpoints=_home_endpoints(w, country),
+                    traffic=traffic,
+                    ts_ms=np.sort(ts),
+                )
+            )
+    return plans
+
+
+def _eval_run(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    """Benchmark runs: one templated prompt set at a steady clip for a few hours."""
+    plans = []
+    for u in range(scaled(spec.units, w.scale, floor=3)):
+        at = w.scenario.start_ms + int((spec.at_h + 7 * u) * HOUR_MS)
+        org, pay = w.next_id("org"), w.next_id("pay")
+        sub = w.subnet(cloud=True)
+        for _ in range(scaled(spec.accounts, w.scale, floor=2)):
+            bench = (f"tpl-bench-{w.next_id('b')}",)
+            run = renewal_arrivals(
+                w.rng,
+                start_ms=at,
+                end_ms=min(at + 3 * HOUR_MS, w.scenario.end_ms),
+                rate_per_day=86_400 / 4,
+                cv=0.4,
+            )
+            background = renewal_arrivals(
+                w.rng,
+                start_ms=w.scenario.start_ms,
+                end_ms=w.scenario.end_ms,
+                rate_per_day=20.0,
+                cv=1.5,
+                hourly=w.hourly(True),
+            )
+            inp, _ = w.azure_profile("conversation")
+            _, out = w.token_profiles()
+            traffic = Traffic(
+                categories=("reasoning", "coding", "tool_use"),
+                category_weights=(0.5, 0.4, 0.1),
+                input_tokens=inp,
+                output_tokens=out,
+                max_tokens_choices=(16384,),
+                at_max_share=0.1,
+                thinking_share=0.9,
+                tool_count_range=(0, 3),
+                stream_share=0.0,
+                templates=bench,
+                template_share=0.9,
+                simhash_bases=_simhash_bases(w, 1),
+                simhash_flips=(2, 8),
+            )
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=_created(w, min_days=100),
+                    org_id=org,
+                    billing_country="US",
+                    user_agent=SDK_PYTHON["user_agent"],
+                    tls_ja4=SDK_PYTHON["tls_ja4"],
+                    payment_fingerprint=pay,
+                    api_keys=(w.next_id("key"),),
+                    endpoints=(w.endpoint(sub, asn=16509, ip_kind="datacenter", country="US"),),
+                    traffic=traffic,
+                    ts_ms=np.sort(np.concatenate([run, background])),
+                )
+            )
+    return plans
+
+
+_HARD: dict[str, Callable[[World, HardNegativeSpec, str], list[AccountPlan]]] = {
+    "corp_nat": _corp_nat,
+    "university": _university,
+    "cloud_app": _cloud_app,
+    "ci_batch": _ci_batch,
+    "agent_framework": _agent_framework,
+    "release_burst": _release_burst,
+    "eval_run": _eval_run,
+}
+
+
+def hard_negative_accounts(w: World) -> list[AccountPlan]:
+    plans: list[AccountPlan] = []
+    for spec in w.scenario.benign.hard_negatives:
+        plans += _HARD[spec.kind](w, spec, spec.kind)
+    return plans
