@@ -28,6 +28,9 @@ class DetectionSettings(BaseModel):
     )
     threshold_quantile: float = Field(0.995, gt=0.5, lt=1.0)
     min_score: float = Field(0.75, ge=0.0, le=1.0, description="Absolute score floor")
+    min_model_requests: int = Field(
+        3, ge=1, description="Account windows with fewer requests skip the River model"
+    )
     min_requests: int = Field(
         20, ge=1, description="A window with fewer requests is never alerted on"
     )
@@ -35,6 +38,16 @@ class DetectionSettings(BaseModel):
         3_600_000, ge=0, description="Per-entity quiet period unless severity escalates"
     )
     seed: int = 42
+    linkage_tick_ms: int = Field(600_000, ge=10_000, description="Campaign linkage period")
+    min_cohort_accounts: int = Field(5, ge=2, description="Accounts on a pivot to score it")
+    min_cluster_accounts: int = Field(5, ge=2, description="Accounts in a campaign, at least")
+    min_harvest: float = Field(
+        0.75, ge=0, le=1, description="Harvest score a cohort/cluster needs (mean per request)"
+    )
+    member_min_harvest: float = Field(0.7, ge=0, le=1, description="Per-member harvest gate")
+    account_alerts_need_harvest: bool = Field(
+        True, description="Per-account anomaly alerts also need harvest-like traffic"
+    )
 
     @model_validator(mode="after")
     def _grace_below_window(self) -> DetectionSettings:

@@ -11,10 +11,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from app.alerts import Deduper, build_alert
+from app.campaigns.evidence import FAMILY_THRESHOLD
+from app.campaigns.linker import CampaignLinker
 from app.config import DetectionSettings
 from app.detectors import AccountWindowDetector
 from app.events import AlertEvent, RequestEvent
+from app.events.request import subnet_of
 from app.features import AccountWindow, account_features
+from app.features.request import request_signals
 from app.windows import TumblingWindows
 
 __all__ = ["BatchResult", "Engine", "wall_clock_ms"]
@@ -48,6 +52,7 @@ class Engine:
         clock: Callable[[], int] = wall_clock_ms,
         detector: AccountWindowDetector | None = None,
         dedup: Deduper | None = None,
+        linker: CampaignLinker | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
@@ -58,6 +63,7 @@ class Engine:
         # may share one detector model and one dedup memory.
         self.detector = detector if detector is not None else AccountWindowDetector(settings)
         self.dedup = dedup if dedup is not None else Deduper(cooldown_ms=settings.cooldown_ms)
+        self.linker = linker if linker is not None else CampaignLinker(settings)
 
     @property
     def watermark_ms(self) -> int | None:
@@ -67,11 +73,16 @@ class Engine:
         """Add a batch of events, close the windows the watermark passed, score them."""
         result = BatchResult()
         add = self.windows.add
+        linker = self.linker
+        observe = linker.observe
         for e in sorted(events, key=_ts):
             w = add(e.account_id, e.ts_ms)
             if w is None:
                 result.late += 1
                 continue
+            if e.ts_ms > linker.next_due_ms:
+                result.alerts += linker.before_event(e.ts_ms, emitted_ms=self._clock())
+            observe(e, request_signals(e), subnet_of(e.client_ip))
             w.add(
                 ts_ms=e.ts_ms,
                 client_ip=e.client_ip,
@@ -88,7 +99,19 @@ class Engine:
         """Close and score every open window (end of a finite input)."""
         result = BatchResult()
         self._score(self.windows.close_all(), result)
+        newest = self.windows.max_event_ts_ms
+        if newest is not None:
+            result.alerts += self.linker.tick(newest, emitted_ms=self._clock())
         return result
+
+    def _harvest_gate(self, account_id: str, now_ms: int) -> bool:
+        """Per-account anomalies alert only with harvest-like traffic plus one more family."""
+        if not self.settings.account_alerts_need_harvest:
+            return True
+        v = self.linker.account_view(account_id, now_ms)
+        if v is None or v["harvest"] < self.settings.min_harvest:
+            return False
+        return max(v["young"], v["mismatch"], v["risky_ip"]) >= FAMILY_THRESHOLD
 
     def _score(self, closed: Iterator[tuple[int, str, AccountWindow]], out: BatchResult) -> None:
         window_ms = self.settings.window_ms
@@ -99,7 +122,7 @@ class Engine:
             last_end = end
             features = account_features(state)
             verdict = self.detector.score(features)
-            if not verdict.anomalous:
+            if not verdict.anomalous or not self._harvest_gate(account_id, end):
                 continue
             alert = build_alert(
                 entity_type="account",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.alerts import Deduper
+from app.campaigns.linker import CampaignLinker
 from app.config import Settings
 from app.detectors import AccountWindowDetector
 from app.engine import Engine, wall_clock_ms
@@ -52,6 +53,8 @@ class Pipeline:
         self._clock = clock
         self.detector = AccountWindowDetector(settings.detection)
         self.dedup = Deduper(cooldown_ms=settings.detection.cooldown_ms)
+        # One linkage graph per worker: pivots span accounts of every partition it owns.
+        self.linker = CampaignLinker(settings.detection)
         #: One engine (windows + watermark) per input partition; accounts are
         #: partitioned by key, so each account's windows live in exactly one.
         self.engines: dict[int, Engine] = {}

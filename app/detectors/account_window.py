@@ -60,7 +60,7 @@ class AccountWindowDetector:
         self.settings = settings
         self._scaler = preprocessing.MinMaxScaler()
         self._trees = anomaly.HalfSpaceTrees(
-            n_trees=25, height=8, window_size=250, seed=settings.seed
+            n_trees=15, height=8, window_size=250, seed=settings.seed
         )
         self._score_q = stats.Quantile(settings.threshold_quantile)
         self._medians = {f: stats.Quantile(0.5) for f in ACCOUNT_FEATURES}
@@ -75,7 +75,13 @@ class AccountWindowDetector:
         return {f: q.get() for f, q in self._medians.items()}
 
     def score(self, features: dict[str, float]) -> Verdict:
-        """Score a closed window and learn from it unless it is flagged."""
+        """Score a closed window and learn from it unless it is flagged.
+
+        Windows with fewer than ``min_model_requests`` requests are neither scored nor
+        learned: they cannot alert, and the model describes active windows.
+        """
+        if features.get("requests", 0.0) < self.settings.min_model_requests:
+            return Verdict(score=0.0, threshold=1.0, anomalous=False, baseline={})
         x = _model_input(features)
         scaled = self._scaler.transform_one(x)
         score = float(min(max(self._trees.score_one(scaled), 0.0), 1.0))

@@ -65,6 +65,8 @@ def subnet_of(ip: str) -> str:
     >>> subnet_of("198.51.100.23"), subnet_of("2001:db8:1:2::1")
     ('198.51.100.0/24', '2001:db8:1::/48')
     """
+    if ":" not in ip:  # normalised IPv4: cut the last octet (hot path)
+        return ip[: ip.rfind(".")] + ".0/24"
     addr = ipaddress.ip_address(ip)
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))

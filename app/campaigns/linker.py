@@ -1,0 +1,553 @@
+"""Streaming campaign linkage: accounts linked through shared indicators, with time decay.
+
+Every request updates its account and the *pivots* it carries — /24 (/48) subnet,
+payment fingerprint, TLS fingerprint + user agent, prompt template hash, SimHash
+bands, account-creation hour — each a 24 h sliding view over 10-minute buckets.
+A pivot seen by one account only stays a lightweight "solo" entry; it becomes a full
+pivot when a second account shows up, so memory follows sharing, not traffic.
+
+Every ``tick_ms`` of event time the linker
+
+1. scores each pivot's cohort (accounts seen on it in 24 h) with :class:`Evidence`;
+2. links, through suspicious pivots, the members that themselves look like the
+   cohort (harvest-like traffic plus youth, mismatch or risky/shared infrastructure);
+3. scores each connected component as a whole and flags it as a campaign;
+4. emits a campaign alert (new, escalated or doubled) and an account alert for every
+   member not yet alerted, all carrying a stable ``campaign_id``.
+
+Entries idle for 24 h (pivots) / 48 h (accounts) expire, which is the time decay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from app.campaigns.evidence import FAMILY_THRESHOLD, Evidence, homogeneity
+from app.campaigns.unionfind import UnionFind
+from app.config import DetectionSettings
+from app.events import AlertEvent, Reason, RequestEvent
+from app.events.alert import Action, Severity, alert_id_for
+from app.features.request import RequestSignals
+from app.windows.sliding import DAY_MS, HOUR_MS, SlidingSums
+
+__all__ = ["DETECTOR_NAME", "AccountState", "CampaignLinker", "PivotState"]
+
+DETECTOR_NAME = "campaign_linkage"
+
+F_REQ, F_HARVEST, F_MISMATCH, F_YOUNG, F_RISKY, F_AGE_KNOWN, F_COMPLETION, F_429 = range(8)
+N_FIELDS = 8
+_SIM_BANDS = 3
+_SIM_BAND_BITS = 21
+_ACCOUNT_IDLE_MS = 2 * DAY_MS
+_MAX_SUBNETS = 16
+
+Pivot = tuple[str, str]
+
+_ACTION: dict[Severity, tuple[Action, int]] = {
+    "low": ("observe", 0),
+    "medium": ("verify", 6 * 3600),
+    "high": ("throttle", 6 * 3600),
+    "critical": ("block", 24 * 3600),
+}
+_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+def _sums() -> SlidingSums:
+    return SlidingSums(n_fields=N_FIELDS, bucket_ms=600_000, horizon_ms=DAY_MS)
+
+
+class AccountState:
+    __slots__ = ("alerted", "campaign_id", "created_ms", "last_ts", "subnets", "sums", "version")
+
+    def __init__(self, created_ms: int | None) -> None:
+        self.sums = _sums()
+        self.created_ms = created_ms
+        self.last_ts = 0
+        self.subnets: dict[str, int] = {}
+        self.campaign_id: str | None = None
+        #: (campaign_id, severity) of the last account alert.
+        self.alerted: tuple[str, str] | None = None
+        self.version = 0
+
+
+class PivotState:
+    __slots__ = ("accounts", "anchor", "last_ts", "linked", "sums", "version")
+
+    def __init__(self) -> None:
+        self.sums = _sums()
+        #: account → [first_ts, last_ts, requests] within the 24 h view.
+        self.accounts: dict[str, list[int]] = {}
+        self.last_ts = 0
+        self.version = 0
+        #: Members already joined in the linker's union-find (reset hourly) and the
+        #: member they were joined to.
+        self.linked: set[str] = set()
+        self.anchor: str | None = None
+
+    def add(self, account: str, ts: int, values: list[float]) -> None:
+        self.sums.add(ts, values)
+        self.version += 1
+        rec = self.accounts.get(account)
+        if rec is None or rec[1] < ts - DAY_MS:
+            self.accounts[account] = [ts, ts, 1]
+        else:
+            rec[1] = max(rec[1], ts)
+            rec[2] += 1
+        self.last_ts = max(self.last_ts, ts)
+
+    def expire(self, now_ms: int) -> None:
+        cutoff = now_ms - DAY_MS
+        stale = [a for a, rec in self.accounts.items() if rec[1] < cutoff]
+        for a in stale:
+            del self.accounts[a]
+        self.sums.expire(now_ms=now_ms)
+
+
+@dataclass(slots=True)
+class _Campaign:
+    first_ms: int
+    severity: str
+    alerted_size: int
+    last_alert_ms: int
+    members: set[str] = field(default_factory=set)
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else 0.0
+
+
+def pivots_of(e: RequestEvent, s: RequestSignals, subnet: str) -> list[Pivot]:
+    out: list[Pivot] = [("subnet", subnet)]
+    if e.payment_fingerprint:
+        out.append(("payment", e.payment_fingerprint))
+    if e.tls_ja4:
+        out.append(("tls", f"{e.tls_ja4}|{e.user_agent or ''}"))
+    if e.prompt_template_hash:
+        out.append(("template", e.prompt_template_hash))
+    if e.prompt_simhash and s.harvest >= 0.5:
+        value = int(e.prompt_simhash, 16)
+        mask = (1 << _SIM_BAND_BITS) - 1
+        for band in range(_SIM_BANDS):
+            out.append(("simhash", f"{band}:{(value >> (band * _SIM_BAND_BITS)) & mask:x}"))
+    if s.young and e.account_created_ms is not None:
+        out.append(("created", str(e.account_created_ms // HOUR_MS)))
+    return out
+
+
+class CampaignLinker:
+    """Incremental account-linkage graph with periodic connected components."""
+
+    name = DETECTOR_NAME
+
+    def __init__(self, settings: DetectionSettings) -> None:
+        self.settings = settings
+        self.accounts: dict[str, AccountState] = {}
+        self.pivots: dict[Pivot, PivotState] = {}
+        self._solo: dict[Pivot, tuple[str, int, list[float]]] = {}
+        self.campaigns: dict[str, _Campaign] = {}
+        self._next_tick: int | None = None
+        #: Event time past which the next tick runs (its boundary plus the grace period):
+        #: ticks depend on event order only, not on how events were batched.
+        self.next_due_ms: int = 2**62
+        self.global_sums = _sums()
+        #: Per-tick memo of "account shares a /24 with another account" (by object id).
+        self._infra_cache: dict[int, bool] = {}
+        self._last_expire_ms = 0
+        #: Memos reused across ticks until the entity changes (or the hourly refresh):
+        #: pivot → (version, evidence or None); account → (version, passes member gate).
+        self._pivot_memo: dict[Pivot, tuple[int, Evidence | None]] = {}
+        self._member_memo: dict[str, tuple[int, bool]] = {}
+        #: Links accumulate across ticks and are rebuilt hourly (the decay).
+        self._uf = UnionFind()
+        self._pivot_kinds: dict[str, dict[str, int]] = {}
+
+    # ---- per request ----------------------------------------------------------------
+    def observe(self, e: RequestEvent, s: RequestSignals, subnet: str) -> None:
+        values = [
+            1.0,
+            s.harvest,
+            float(s.mismatch),
+            float(s.young),
+            float(s.risky_ip),
+            float(s.age_known),
+            float(e.completion_tokens),
+            float(s.rate_limited),
+        ]
+        acc = self.accounts.get(e.account_id)
+        if acc is None:
+            acc = self.accounts[e.account_id] = AccountState(e.account_created_ms)
+        acc.sums.add(e.ts_ms, values)
+        acc.version += 1
+        acc.last_ts = max(acc.last_ts, e.ts_ms)
+        if subnet in acc.subnets or len(acc.subnets) < _MAX_SUBNETS:
+            acc.subnets[subnet] = e.ts_ms
+        self.global_sums.add(e.ts_ms, values)
+        for key in pivots_of(e, s, subnet):
+            p = self.pivots.get(key)
+            if p is not None:
+                p.add(e.account_id, e.ts_ms, values)
+                continue
+            solo = self._solo.get(key)
+            if solo is None or solo[1] < e.ts_ms - DAY_MS:
+                self._solo[key] = (e.account_id, e.ts_ms, values)
+            elif solo[0] != e.account_id:
+                p = self.pivots[key] = PivotState()
+                p.add(solo[0], solo[1], solo[2])
+                p.add(e.account_id, e.ts_ms, values)
+                del self._solo[key]
+            else:
+                self._solo[key] = (e.account_id, e.ts_ms, values)
+        if self._next_tick is None:
+            tick = self.settings.linkage_tick_ms
+            self._next_tick = e.ts_ms - e.ts_ms % tick + tick
+            self.next_due_ms = self._next_tick + self.settings.grace_ms
+
+    # ---- evidence -----------------------------------------------------------------------
+    def _shared_infra(self, acc: AccountState, cutoff: int) -> bool:
+        cache = self._infra_cache
+        hit = cache.get(id(acc))
+        if hit is not None:
+            return hit
+        cache[id(acc)] = False
+        for subnet, ts in acc.subnets.items():
+            if ts >= cutoff:
+                p = self.pivots.get(("subnet", subnet))
+                if p is not None and len(p.accounts) >= 2:
+                    cache[id(acc)] = True
+                    return True
+        return False
+
+    def account_view(self, account_id: str, now_ms: int) -> dict[str, float] | None:
+        """24 h evidence of one account (None if unknown)."""
+        acc = self.accounts.get(account_id)
+        if acc is None:
+            return None
+        v = acc.sums.view(now_ms=now_ms)
+        req = v[F_REQ]
+        return {
+            "requests": req,
+            "harvest": _ratio(v[F_HARVEST], req),
+            "mismatch": _ratio(v[F_MISMATCH], req),
+            "young": _ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
+            "risky_ip": _ratio(v[F_RISKY], req),
+            "shared_infra": float(self._shared_infra(acc, now_ms - DAY_MS)),
+        }
+
+    def _member_ok(self, view: dict[str, float]) -> bool:
+        return view["harvest"] >= self.settings.member_min_harvest and (
+            view["young"] >= FAMILY_THRESHOLD
+            or view["mismatch"] >= FAMILY_THRESHOLD
+            or view["risky_ip"] >= FAMILY_THRESHOLD
+            or view["shared_infra"] >= 1.0
+        )
+
+    def _cohort_evidence(self, key: Pivot, p: PivotState, now_ms: int) -> Evidence | None:
+        v = p.sums.view(now_ms=now_ms)
+        req = v[F_REQ]
+        harvest = _ratio(v[F_HARVEST], req)
+        if harvest < self.settings.min_harvest:
+            return None
+        cutoff = now_ms - DAY_MS
+        ev = Evidence(
+            accounts=len(p.accounts),
+            harvest=harvest,
+            youth=_ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
+            mismatch=_ratio(v[F_MISMATCH], req),
+            infrastructure=1.0 if key[0] == "subnet" else _ratio(v[F_RISKY], req),
+            coordination=homogeneity([rec[2] for rec in p.accounts.values()]),
+        )
+        if ev.families >= 2 or ev.infrastructure >= FAMILY_THRESHOLD:
+            return ev
+        # Only when it could decide: the (costlier) share of members on shared addresses.
+        shared = sum(
+            1
+            for a in p.accounts
+            if (acc := self.accounts.get(a)) and self._shared_infra(acc, cutoff)
+        )
+        return Evidence(
+            accounts=ev.accounts,
+            harvest=ev.harvest,
+            youth=ev.youth,
+            mismatch=ev.mismatch,
+            infrastructure=max(ev.infrastructure, _ratio(shared, len(p.accounts))),
+            coordination=ev.coordination,
+        )
+
+    def cluster_evidence(self, members: Iterable[str], now_ms: int) -> Evidence:
+        tot = [0.0] * N_FIELDS
+        counts = []
+        shared = 0
+        n = 0
+        cutoff = now_ms - DAY_MS
+        for a in members:
+            acc = self.accounts[a]
+            v = acc.sums.view(now_ms=now_ms)
+            for i in range(N_FIELDS):
+                tot[i] += v[i]
+            counts.append(v[F_REQ])
+            shared += self._shared_infra(acc, cutoff)
+            n += 1
+        req = tot[F_REQ]
+        return Evidence(
+            accounts=n,
+            harvest=_ratio(tot[F_HARVEST], req),
+            youth=_ratio(tot[F_YOUNG], tot[F_AGE_KNOWN]),
+            mismatch=_ratio(tot[F_MISMATCH], req),
+            infrastructure=max(_ratio(shared, n), _ratio(tot[F_RISKY], req)),
+            coordination=homogeneity(counts),
+        )
+
+    # ---- periodic linkage ---------------------------------------------------------------
+    def before_event(self, ts_ms: int, *, emitted_ms: int) -> list[AlertEvent]:
+        """Run the tick an event at ``ts_ms`` would pass (call before :meth:`observe`)."""
+        if ts_ms <= self.next_due_ms:
+            return []
+        return self.tick(self.next_due_ms, emitted_ms=emitted_ms)
+
+    def tick(self, now_ms: int, *, emitted_ms: int) -> list[AlertEvent]:
+        """Expire, link, score and emit with the evidence complete at ``now_ms``."""
+        tick_ms = self.settings.linkage_tick_ms
+        boundary = now_ms - self.settings.grace_ms
+        self._next_tick = boundary - boundary % tick_ms + tick_ms
+        self.next_due_ms = self._next_tick + self.settings.grace_ms
+        now = now_ms
+        self._infra_cache = {}
+        if now - self._last_expire_ms >= HOUR_MS:  # expiry and full refresh are hourly
+            self._expire(now)
+            self._last_expire_ms = now
+            self._pivot_memo.clear()
+            self._member_memo.clear()
+            self._uf = UnionFind()
+            self._pivot_kinds = {}
+            for p in self.pivots.values():
+                p.linked = set()
+                p.anchor = None
+        st = self.settings
+        uf = self._uf
+        member_memo = self._member_memo
+        pivot_memo = self._pivot_memo
+        pivot_kinds = self._pivot_kinds
+        for key, p in self.pivots.items():
+            if len(p.accounts) < st.min_cohort_accounts:
+                continue
+            memo = pivot_memo.get(key)
+            if memo is not None and memo[0] == p.version:
+                ev = memo[1]
+            else:
+                ev = self._cohort_evidence(key, p, now)
+                pivot_memo[key] = (p.version, ev)
+            if ev is None or not ev.suspicious(
+                min_accounts=st.min_cohort_accounts, min_harvest=st.min_harvest
+            ):
+                continue
+            members = [p.anchor] if p.anchor is not None else []
+            linked = p.linked
+            if len(linked) >= len(p.accounts):
+                continue
+            for a in p.accounts:
+                if a in linked:
+                    continue
+                acc = self.accounts.get(a)
+                if acc is None:
+                    continue
+                m = member_memo.get(a)
+                if m is not None and m[0] == acc.version:
+                    ok = m[1]
+                else:
+                    view = self.account_view(a, now)
+                    ok = view is not None and self._member_ok(view)
+                    member_memo[a] = (acc.version, ok)
+                if ok:
+                    members.append(a)
+                    linked.add(a)
+                    kinds = pivot_kinds.setdefault(a, {})
+                    kinds[key[0]] = kinds.get(key[0], 0) + 1
+            if members:
+                p.anchor = members[0]
+            for a, b in zip(members, members[1:], strict=False):
+                uf.union(a, b)
+        alerts: list[AlertEvent] = []
+        for group in uf.groups().values():
+            members = sorted(str(a) for a in group)
+            if len(members) < st.min_cluster_accounts:
+                continue
+            ev = self.cluster_evidence(members, now)
+            if not ev.suspicious(min_accounts=st.min_cluster_accounts, min_harvest=st.min_harvest):
+                continue
+            kinds: dict[str, int] = {}
+            for a in members:
+                for k in pivot_kinds.get(a, {}):
+                    kinds[k] = kinds.get(k, 0) + 1
+            alerts += self._emit(members, ev, kinds, now, emitted_ms)
+        return alerts
+
+    def _expire(self, now: int) -> None:
+        cutoff = now - DAY_MS
+        for key in [k for k, p in self.pivots.items() if p.last_ts < cutoff]:
+            del self.pivots[key]
+        for p in self.pivots.values():
+            p.expire(now)
+        for key in [k for k, s in self._solo.items() if s[1] < cutoff]:
+            del self._solo[key]
+        idle = now - _ACCOUNT_IDLE_MS
+        for a in [a for a, acc in self.accounts.items() if acc.last_ts < idle]:
+            del self.accounts[a]
+        for acc in self.accounts.values():
+            for s in [s for s, ts in acc.subnets.items() if ts < cutoff]:
+                del acc.subnets[s]
+        self.global_sums.expire(now_ms=now)
+
+    # ---- alerts -----------------------------------------------------------------------------
+    def _severity(self, ev: Evidence) -> Severity:
+        if ev.families >= 3 and ev.accounts >= 50:
+            return "critical"
+        if ev.families >= 3 or ev.accounts >= 20:
+            return "high"
+        return "medium"
+
+    def _reasons(self, ev: Evidence, now: int) -> list[Reason]:
+        g = self.global_sums.view(now_ms=now)
+        req = g[F_REQ]
+        base = {
+            "harvest": _ratio(g[F_HARVEST], req),
+            "youth": _ratio(g[F_YOUNG], g[F_AGE_KNOWN]),
+            "mismatch": _ratio(g[F_MISMATCH], req),
+            "infrastructure": _ratio(g[F_RISKY], req),
+            "coordination": None,
+        }
+        values = {"harvest": ev.harvest, **ev.family_values()}
+        ranked = sorted(values, key=lambda k: values[k] - (base[k] or 0.0), reverse=True)
+        out = []
+        for k in ranked[:4]:
+            b = base[k]
+            out.append(
+                Reason(
+                    feature=k,
+                    value=round(values[k], 4),
+                    baseline=None if b is None else round(b, 4),
+                    detail=f"{values[k]:.2f} in cluster"
+                    + ("" if b is None else f" vs {b:.2f} overall"),
+                )
+            )
+        return out
+
+    def _campaign_id(self, members: list[str]) -> str:
+        votes: dict[str, int] = {}
+        for a in members:
+            cid = self.accounts[a].campaign_id
+            if cid is not None:
+                votes[cid] = votes.get(cid, 0) + 1
+        if votes:
+            return max(sorted(votes), key=lambda c: votes[c])
+        return "cmp-" + hashlib.blake2b(members[0].encode(), digest_size=6).hexdigest()
+
+    def _emit(
+        self, members: list[str], ev: Evidence, kinds: dict[str, int], now: int, emitted_ms: int
+    ) -> list[AlertEvent]:
+        cid = self._campaign_id(members)
+        severity = self._severity(ev)
+        camp = self.campaigns.get(cid)
+        out: list[AlertEvent] = []
+        total_req = 0
+        for a in members:
+            total_req += int(self.accounts[a].sums.view(now_ms=now)[F_REQ])
+        subnets = {s for a in members for s in self.accounts[a].subnets}
+        reasons = self._reasons(ev, now)
+        evidence: dict[str, int | float] = {
+            "accounts": len(members),
+            "requests": total_req,
+            "distinct_subnets": len(subnets),
+            "families": ev.families,
+            **{f"linked_via_{k}": n for k, n in sorted(kinds.items())},
+        }
+        start = now - DAY_MS
+        new_or_escalated = (
+            camp is None
+            or _RANK[severity] > _RANK[camp.severity]
+            or (len(members) >= 2 * camp.alerted_size and now - camp.last_alert_ms >= HOUR_MS)
+        )
+        if camp is None:
+            camp = self.campaigns[cid] = _Campaign(now, severity, 0, now)
+        if new_or_escalated:
+            out.append(
+                self._alert(
+                    "campaign",
+                    cid,
+                    cid,
+                    severity,
+                    ev.score,
+                    start,
+                    now,
+                    emitted_ms,
+                    reasons,
+                    evidence,
+                )
+            )
+            camp.alerted_size = len(members)
+            camp.last_alert_ms = now
+            camp.severity = max(severity, camp.severity, key=lambda s: _RANK[s])
+        for a in members:
+            acc = self.accounts[a]
+            acc.campaign_id = cid
+            camp.members.add(a)
+            if (
+                acc.alerted is not None
+                and acc.alerted[0] == cid
+                and _RANK[acc.alerted[1]] >= _RANK[severity]
+            ):
+                continue
+            acc.alerted = (cid, severity)
+            view = acc.sums.view(now_ms=now)
+            out.append(
+                self._alert(
+                    "account",
+                    a,
+                    cid,
+                    severity,
+                    ev.score,
+                    start,
+                    now,
+                    emitted_ms,
+                    reasons,
+                    {
+                        "requests": int(view[F_REQ]),
+                        "campaign_accounts": len(members),
+                        "campaign_requests": total_req,
+                    },
+                )
+            )
+        return out
+
+    def _alert(
+        self,
+        etype: str,
+        eid: str,
+        cid: str,
+        severity: Severity,
+        score: float,
+        start: int,
+        end: int,
+        emitted_ms: int,
+        reasons: list[Reason],
+        evidence: dict[str, int | float],
+    ) -> AlertEvent:
+        action, ttl = _ACTION[severity]
+        return AlertEvent(
+            alert_id=alert_id_for(etype, eid, self.name, start, end),
+            ts_ms=end,
+            emitted_ms=emitted_ms,
+            entity_type=etype,  # type: ignore[arg-type]
+            entity_id=eid,
+            campaign_id=cid,
+            severity=severity,
+            score=round(score, 6),
+            detectors=[self.name],
+            reasons=reasons,
+            window_start_ms=start,
+            window_end_ms=end,
+            evidence=evidence,
+            action=action,
+            action_ttl_s=ttl,
+        )
