@@ -29,7 +29,7 @@ FAMILY_THRESHOLD = 0.5
 
 
 def homogeneity(counts: Sequence[float], *, min_median: float = 3.0) -> float:
-    """1 − CV of per-member request counts (0 when members are too quiet to judge).
+    """1 - CV of per-member request counts (0 when members are too quiet to judge).
 
     >>> homogeneity([26, 25, 27, 26]) > 0.9, homogeneity([1, 300, 4, 2, 90]) == 0.0
     (True, True)

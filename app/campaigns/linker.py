@@ -21,6 +21,7 @@ Entries idle for 24 h (pivots) / 48 h (accounts) expire, which is the time decay
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -362,11 +363,11 @@ class CampaignLinker:
                 if ok:
                     members.append(a)
                     linked.add(a)
-                    kinds = pivot_kinds.setdefault(a, {})
-                    kinds[key[0]] = kinds.get(key[0], 0) + 1
+                    via = pivot_kinds.setdefault(a, {})
+                    via[key[0]] = via.get(key[0], 0) + 1
             if members:
                 p.anchor = members[0]
-            for a, b in zip(members, members[1:], strict=False):
+            for a, b in itertools.pairwise(members):
                 uf.union(a, b)
         alerts: list[AlertEvent] = []
         for group in uf.groups().values():
