@@ -65,6 +65,16 @@ class Engine:
         self.dedup = dedup if dedup is not None else Deduper(cooldown_ms=settings.cooldown_ms)
         self.linker = linker if linker is not None else CampaignLinker(settings)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Checkpoint everything but the clock (pickle); a restored engine uses wall time."""
+        state = dict(self.__dict__)
+        state.pop("_clock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._clock = wall_clock_ms
+
     @property
     def watermark_ms(self) -> int | None:
         return None if self.windows.max_event_ts_ms is None else self.windows.watermark_ms

@@ -305,7 +305,11 @@ class CampaignLinker:
         """Run the tick an event at ``ts_ms`` would pass (call before :meth:`observe`)."""
         if ts_ms <= self.next_due_ms:
             return []
-        return self.tick(self.next_due_ms, emitted_ms=emitted_ms)
+        # The latest boundary the event passes (quiet intervals need no tick of their own).
+        grace = self.settings.grace_ms
+        boundary = ts_ms - grace - 1
+        boundary -= boundary % self.settings.linkage_tick_ms
+        return self.tick(boundary + grace, emitted_ms=emitted_ms)
 
     def tick(self, now_ms: int, *, emitted_ms: int) -> list[AlertEvent]:
         """Expire, link, score and emit with the evidence complete at ``now_ms``."""

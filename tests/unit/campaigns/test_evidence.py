@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from app.campaigns.evidence import Evidence, homogeneity
+
+
+def ev(**kw: float) -> Evidence:
+    base = dict(accounts=20, harvest=0.9, youth=0.0, mismatch=0.0, infrastructure=0.0,
+                coordination=0.0)
+    base.update(kw)
+    return Evidence(**base)  # type: ignore[arg-type]
+
+
+def test_one_shared_indicator_is_not_enough() -> None:
+    assert not ev(youth=1.0).suspicious(min_accounts=5, min_harvest=0.75)
+    assert ev(youth=1.0, mismatch=0.9).suspicious(min_accounts=5, min_harvest=0.75)
+
+
+def test_harvest_and_size_gates() -> None:
+    strong = dict(youth=1.0, mismatch=1.0, infrastructure=1.0, coordination=1.0)
+    assert not ev(harvest=0.5, **strong).suspicious(min_accounts=5, min_harvest=0.75)
+    assert not ev(accounts=4, **strong).suspicious(min_accounts=5, min_harvest=0.75)
+
+
+def test_score_grows_with_evidence() -> None:
+    assert ev(youth=1, mismatch=1, infrastructure=1).score > ev(youth=1, mismatch=1).score
+    assert 0 <= ev().score <= 1
+
+
+def test_homogeneity() -> None:
+    assert homogeneity([10, 10, 10]) == 1.0
+    assert homogeneity([1, 1, 1, 1]) == 0.0  # too quiet to judge
+    assert homogeneity([5, 50, 500]) == 0.0
+    assert homogeneity([5, 6]) == 0.0  # too few members

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from app.events import RequestEvent
+from app.features.request import request_signals
+from tests.conftest import event_dict
+
+DAY = 86_400_000
+
+
+def ev(**kw: object) -> RequestEvent:
+    return RequestEvent.model_validate(event_dict(**kw))
+
+
+def test_harvest_components() -> None:
+    assert request_signals(ev()).harvest == 0.0
+    assert request_signals(ev(category="coding")).harvest == 0.35
+    full = ev(category="agentic", thinking=True, completion_tokens=4096, max_tokens=4096,
+              tool_count=2)
+    s = request_signals(full)
+    assert s.at_max and s.long_output and s.tools and s.harvest == pytest.approx(1.0)
+    assert request_signals(ev(completion_tokens=5000)).long_output  # long without max_tokens
+
+
+def test_mismatch_needs_both_countries() -> None:
+    assert request_signals(ev(country="US", billing_country="SG")).mismatch
+    assert not request_signals(ev(country="US")).mismatch
+    assert not request_signals(ev(country="US", billing_country="US")).mismatch
+
+
+def test_youth_and_unknown_age() -> None:
+    t = 1_767_225_600_000
+    assert request_signals(ev(ts_ms=t, account_created_ms=t - 2 * DAY)).young
+    old = request_signals(ev(ts_ms=t, account_created_ms=t - 400 * DAY))
+    assert not old.young and old.age_known
+    unknown = request_signals(ev(ts_ms=t))
+    assert not unknown.young and not unknown.age_known
+
+
+def test_risky_ip_kinds() -> None:
+    for kind in ("proxy", "datacenter", "vpn", "tor"):
+        assert request_signals(ev(ip_kind=kind)).risky_ip
+    for kind in ("residential", "mobile", "unknown"):
+        assert not request_signals(ev(ip_kind=kind)).risky_ip

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.windows.hll import HyperLogLog
+from app.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS, SlidingSums
+
+
+def test_views_of_different_spans() -> None:
+    w = SlidingSums(n_fields=1)
+    for minute in range(0, 180, 5):  # one request every 5 minutes for 3 hours
+        w.add(minute * 60_000, (1.0,))
+    now = 180 * 60_000
+    assert w.view(now_ms=now, span_ms=TEN_MIN_MS) == [2.0]
+    assert w.view(now_ms=now, span_ms=HOUR_MS) == [12.0]
+    assert w.view(now_ms=now) == [36.0]
+
+
+def test_expiry_keeps_running_total_exact() -> None:
+    w = SlidingSums(n_fields=2)
+    w.add(0, (1.0, 10.0))
+    w.add(DAY_MS, (2.0, 20.0))
+    assert w.view(now_ms=DAY_MS + TEN_MIN_MS) == [2.0, 20.0]
+    assert len(w) == 1  # the old bucket is gone: memory follows activity
+
+
+def test_out_of_order_event_inside_horizon_lands_in_its_bucket() -> None:
+    w = SlidingSums(n_fields=1)
+    w.add(3 * HOUR_MS, (1.0,))
+    w.add(HOUR_MS, (1.0,))  # late but within 24 h
+    assert w.view(now_ms=3 * HOUR_MS + 1, span_ms=TEN_MIN_MS) == [1.0]
+    assert w.view(now_ms=3 * HOUR_MS + 1) == [2.0]
+    assert w.view(now_ms=DAY_MS + HOUR_MS + TEN_MIN_MS) == [1.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3 * DAY_MS), st.floats(0, 100)), max_size=60),
+       st.integers(0, DAY_MS))
+def test_view_matches_brute_force(events: list[tuple[int, float]], after: int) -> None:
+    w = SlidingSums(n_fields=1)
+    for ts, v in events:  # any order: late events land in their buckets
+        w.add(ts, (v,))
+    now = max((ts for ts, _ in events), default=0) + after
+    expected = sum(v for ts, v in events if ts - ts % TEN_MIN_MS + TEN_MIN_MS > now - DAY_MS)
+    assert abs(w.view(now_ms=now)[0] - expected) < 1e-6 * max(1.0, expected)
+
+
+def test_hll_error_is_small() -> None:
+    h = HyperLogLog()
+    for i in range(50_000):
+        h.add(f"a{i}")
+        h.add(f"a{i}")  # duplicates do not count
+    assert abs(len(h) - 50_000) / 50_000 < 0.05
+    assert len(HyperLogLog()) == 0
