@@ -21,7 +21,6 @@ Entries idle for 24 h (pivots) / 48 h (accounts) expire, which is the time decay
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -78,8 +77,9 @@ class PivotState:
 
     def __init__(self) -> None:
         self.sums = _sums()
-        #: account → [first_ts, last_ts, requests] within the 24 h view.
-        self.accounts: dict[str, list[int]] = {}
+        #: account → [first_ts, last_ts, requests, harvest, mismatch, risky_ip, young]:
+        #: the account's traffic *on this pivot* within the 24 h view.
+        self.accounts: dict[str, list[float]] = {}
         self.last_ts = 0
         self.version = 0
         #: Members already joined in the linker's union-find (reset hourly) and the
@@ -92,10 +92,22 @@ class PivotState:
         self.version += 1
         rec = self.accounts.get(account)
         if rec is None or rec[1] < ts - DAY_MS:
-            self.accounts[account] = [ts, ts, 1]
+            self.accounts[account] = [
+                ts,
+                ts,
+                1,
+                values[F_HARVEST],
+                values[F_MISMATCH],
+                values[F_RISKY],
+                values[F_YOUNG],
+            ]
         else:
             rec[1] = max(rec[1], ts)
             rec[2] += 1
+            rec[3] += values[F_HARVEST]
+            rec[4] += values[F_MISMATCH]
+            rec[5] += values[F_RISKY]
+            rec[6] += values[F_YOUNG]
         self.last_ts = max(self.last_ts, ts)
 
     def expire(self, now_ms: int) -> None:
@@ -159,10 +171,13 @@ class CampaignLinker:
         #: Memos reused across ticks until the entity changes (or the hourly refresh):
         #: pivot → (version, evidence or None); account → (version, passes member gate).
         self._pivot_memo: dict[Pivot, tuple[int, Evidence | None]] = {}
-        self._member_memo: dict[str, tuple[int, bool]] = {}
+        self._member_memo: dict[tuple[str, Pivot], tuple[int, bool]] = {}
         #: Links accumulate across ticks and are rebuilt hourly (the decay).
         self._uf = UnionFind()
         self._pivot_kinds: dict[str, dict[str, int]] = {}
+        #: Suspicious pivots each account qualified on (it joins a cluster only once it
+        #: qualifies on pivots of two different kinds: one shared indicator is no link).
+        self._candidate: dict[str, set[Pivot]] = {}
 
     # ---- per request ----------------------------------------------------------------
     def observe(self, e: RequestEvent, s: RequestSignals, subnet: str) -> None:
@@ -236,12 +251,16 @@ class CampaignLinker:
             "shared_infra": float(self._shared_infra(acc, now_ms - DAY_MS)),
         }
 
-    def _member_ok(self, view: dict[str, float]) -> bool:
-        return view["harvest"] >= self.settings.member_min_harvest and (
-            view["young"] >= FAMILY_THRESHOLD
-            or view["mismatch"] >= FAMILY_THRESHOLD
-            or view["risky_ip"] >= FAMILY_THRESHOLD
-            or view["shared_infra"] >= 1.0
+    def _member_ok(self, rec: list[float], acc: AccountState, cutoff: int) -> bool:
+        """Does this account's traffic *on the pivot* look like the cohort's?"""
+        n = rec[2]
+        if rec[3] / n < self.settings.member_min_harvest:
+            return False
+        return (
+            rec[6] / n >= FAMILY_THRESHOLD
+            or rec[4] / n >= FAMILY_THRESHOLD
+            or rec[5] / n >= FAMILY_THRESHOLD
+            or self._shared_infra(acc, cutoff)
         )
 
     def _cohort_evidence(self, key: Pivot, p: PivotState, now_ms: int) -> Evidence | None:
@@ -326,6 +345,7 @@ class CampaignLinker:
             self._member_memo.clear()
             self._uf = UnionFind()
             self._pivot_kinds = {}
+            self._candidate = {}
             for p in self.pivots.values():
                 p.linked = set()
                 p.anchor = None
@@ -347,32 +367,39 @@ class CampaignLinker:
                 min_accounts=st.min_cohort_accounts, min_harvest=st.min_harvest
             ):
                 continue
-            members = [p.anchor] if p.anchor is not None else []
             linked = p.linked
             if len(linked) >= len(p.accounts):
                 continue
-            for a in p.accounts:
+            for a, rec in p.accounts.items():
                 if a in linked:
                     continue
                 acc = self.accounts.get(a)
                 if acc is None:
                     continue
-                m = member_memo.get(a)
+                memo_key = (a, key)
+                m = member_memo.get(memo_key)
                 if m is not None and m[0] == acc.version:
                     ok = m[1]
                 else:
-                    view = self.account_view(a, now)
-                    ok = view is not None and self._member_ok(view)
-                    member_memo[a] = (acc.version, ok)
+                    ok = self._member_ok(rec, acc, now - DAY_MS)
+                    member_memo[memo_key] = (acc.version, ok)
                 if ok:
-                    members.append(a)
-                    linked.add(a)
-                    via = pivot_kinds.setdefault(a, {})
-                    via[key[0]] = via.get(key[0], 0) + 1
-            if members:
-                p.anchor = members[0]
-            for a, b in itertools.pairwise(members):
-                uf.union(a, b)
+                    self._candidate.setdefault(a, set()).add(key)
+        for a, keys in self._candidate.items():
+            if len({k[0] for k in keys}) < 2:
+                continue
+            via = pivot_kinds.setdefault(a, {})
+            for key in keys:
+                piv = self.pivots.get(key)
+                if piv is None or a in piv.linked:
+                    continue
+                piv.linked.add(a)
+                via[key[0]] = via.get(key[0], 0) + 1
+                if piv.anchor is None:
+                    piv.anchor = a
+                else:
+                    uf.union(piv.anchor, a)
+            uf.add(a)
         alerts: list[AlertEvent] = []
         for group in uf.groups().values():
             members = sorted(str(a) for a in group)

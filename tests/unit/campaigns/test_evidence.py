@@ -4,8 +4,9 @@ from app.campaigns.evidence import Evidence, homogeneity
 
 
 def ev(**kw: float) -> Evidence:
-    base = dict(accounts=20, harvest=0.9, youth=0.0, mismatch=0.0, infrastructure=0.0,
-                coordination=0.0)
+    base = dict(
+        accounts=20, harvest=0.9, youth=0.0, mismatch=0.0, infrastructure=0.0, coordination=0.0
+    )
     base.update(kw)
     return Evidence(**base)  # type: ignore[arg-type]
 

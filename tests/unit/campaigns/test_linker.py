@@ -15,18 +15,35 @@ DAY = 86_400_000
 
 def req(n: int, account: str, ts: int, **kw: object) -> dict[str, object]:
     base: dict[str, object] = {
-        "event_id": f"{account}-{n}", "ts_ms": ts, "account_id": account,
-        "client_ip": "203.0.113.5", "model": "m", "prompt_tokens": 2000,
-        "completion_tokens": 300, "category": "chat", "country": "US", "billing_country": "US",
-        "account_created_ms": ts - 500 * DAY, "ip_kind": "residential",
+        "event_id": f"{account}-{n}",
+        "ts_ms": ts,
+        "account_id": account,
+        "client_ip": "203.0.113.5",
+        "model": "m",
+        "prompt_tokens": 2000,
+        "completion_tokens": 300,
+        "category": "chat",
+        "country": "US",
+        "billing_country": "US",
+        "account_created_ms": ts - 500 * DAY,
+        "ip_kind": "residential",
     }
     base.update(kw)
     return base
 
 
 def harvest(n: int, account: str, ts: int, **kw: object) -> dict[str, object]:
-    return req(n, account, ts, category="coding", thinking=True, completion_tokens=8192,
-               max_tokens=8192, tool_count=3, **kw)
+    return req(
+        n,
+        account,
+        ts,
+        category="coding",
+        thinking=True,
+        completion_tokens=8192,
+        max_tokens=8192,
+        tool_count=3,
+        **kw,
+    )
 
 
 def run(events: list[dict[str, object]], chunk: int = 1_000) -> list[AlertEvent]:
@@ -38,8 +55,16 @@ def run(events: list[dict[str, object]], chunk: int = 1_000) -> list[AlertEvent]
     return out + eng.flush().alerts
 
 
-def ring(accounts: int, *, hours: int = 6, prefix: str = "x", start: int = T0,
-         net: int = 51, created_days: float = 2, **kw: object) -> list[dict[str, object]]:
+def ring(
+    accounts: int,
+    *,
+    hours: int = 6,
+    prefix: str = "x",
+    start: int = T0,
+    net: int = 51,
+    created_days: float = 2,
+    **kw: object,
+) -> list[dict[str, object]]:
     """Young accounts sharing a payment method, proxies, billing elsewhere, every 20 min."""
     out = []
     for i in range(accounts):
@@ -48,8 +73,11 @@ def ring(accounts: int, *, hours: int = 6, prefix: str = "x", start: int = T0,
             fields: dict[str, object] = {
                 "payment_fingerprint": f"{prefix}-card",
                 "account_created_ms": T0 - int(created_days * DAY),
-                "client_ip": f"198.{net}.{100 + i % 3}.{i + 1}", "ip_kind": "proxy",
-                "country": "BR", "billing_country": "SG"}
+                "client_ip": f"198.{net}.{100 + i % 3}.{i + 1}",
+                "ip_kind": "proxy",
+                "country": "BR",
+                "billing_country": "SG",
+            }
             fields.update(kw)
             out.append(harvest(k, f"{prefix}{i}", ts, **fields))
     return out
@@ -78,9 +106,18 @@ def test_office_behind_nat_sharing_payment_is_not_a_campaign() -> None:
     events = []
     for i in range(30):
         for k in range(12):
-            events.append(req(k, f"office{i}", T0 + (i * 7 + k * 29) * MIN,
-                              payment_fingerprint="corp-card", org_id="corp",
-                              client_ip="192.0.2.10", category="coding", thinking=True))
+            events.append(
+                req(
+                    k,
+                    f"office{i}",
+                    T0 + (i * 7 + k * 29) * MIN,
+                    payment_fingerprint="corp-card",
+                    org_id="corp",
+                    client_ip="192.0.2.10",
+                    category="coding",
+                    thinking=True,
+                )
+            )
     assert [a for a in run(events) if a.entity_type in ("campaign", "account")] == []
 
 
@@ -88,10 +125,20 @@ def test_popular_agent_template_is_not_a_campaign() -> None:
     events = []
     for i in range(60):
         for k in range(10):
-            events.append(req(k, f"dev{i}", T0 + (i * 3 + k * 41) * MIN,
-                              client_ip=f"203.0.{i}.7", prompt_template_hash="agent-sys",
-                              tls_ja4="ja4", user_agent="agent/1", category="agentic",
-                              tool_count=9, thinking=(k % 2 == 0)))
+            events.append(
+                req(
+                    k,
+                    f"dev{i}",
+                    T0 + (i * 3 + k * 41) * MIN,
+                    client_ip=f"203.0.{i}.7",
+                    prompt_template_hash="agent-sys",
+                    tls_ja4="ja4",
+                    user_agent="agent/1",
+                    category="agentic",
+                    tool_count=9,
+                    thinking=(k % 2 == 0),
+                )
+            )
     assert run(events) == []
 
 
@@ -104,8 +151,9 @@ def test_young_accounts_sharing_payment_but_not_harvesting_are_not_flagged() -> 
 
 
 def test_late_joiner_gets_the_existing_campaign_id() -> None:
-    events = ring(8) + ring(1, prefix="late", start=T0 + 4 * 3_600_000,
-                            payment_fingerprint="x-card")
+    events = ring(8) + ring(
+        1, prefix="late", start=T0 + 4 * 3_600_000, payment_fingerprint="x-card"
+    )
     alerts = run(events)
     cid = next(a.campaign_id for a in alerts if a.entity_type == "campaign")
     late = [a for a in alerts if a.entity_id == "late0"]
@@ -135,9 +183,16 @@ def test_idle_state_expires() -> None:
 
 
 def test_pivot_memory_follows_sharing_not_traffic() -> None:
-    events = [req(k, f"solo{i}", T0 + k * MIN, client_ip=f"10.{i // 250}.{i % 250}.1",
-                  payment_fingerprint=f"card{i}")
-              for i, k in itertools.product(range(300), range(3))]
+    events = [
+        req(
+            k,
+            f"solo{i}",
+            T0 + k * MIN,
+            client_ip=f"10.{i // 250}.{i % 250}.1",
+            payment_fingerprint=f"card{i}",
+        )
+        for i, k in itertools.product(range(300), range(3))
+    ]
     eng = Engine(DetectionSettings(), clock=lambda: 0)
     eng.process([RequestEvent.model_validate(e) for e in events])
     # 300 accounts with their own subnet and card: no shared pivot state at all.

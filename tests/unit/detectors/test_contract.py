@@ -21,10 +21,14 @@ from app.events import AlertEvent, RequestEvent
 from app.events.schema import schema_documents
 from app.simulate.basic import BasicTraffic, generate_basic
 
-MIX = BasicTraffic(benign_accounts=150, abusive_accounts=6, duration_ms=3 * 3_600_000,
-                   abuse_start_offset_ms=2 * 3_600_000, seed=21)
-BENIGN = BasicTraffic(benign_accounts=150, abusive_accounts=0, duration_ms=3 * 3_600_000,
-                      seed=21)
+MIX = BasicTraffic(
+    benign_accounts=150,
+    abusive_accounts=6,
+    duration_ms=3 * 3_600_000,
+    abuse_start_offset_ms=2 * 3_600_000,
+    seed=21,
+)
+BENIGN = BasicTraffic(benign_accounts=150, abusive_accounts=0, duration_ms=3 * 3_600_000, seed=21)
 
 
 def _events(cfg: BasicTraffic) -> list[RequestEvent]:
@@ -48,22 +52,37 @@ class BaselineDetector:
     """Baselines wrapped to emit AlertEvents through the same contract."""
 
     def __init__(self, kind: str) -> None:
-        self.b = PerAccountRateBaseline(max_per_hour=50) if kind == "rate" else \
-            SubnetDistinctAccountsBaseline(min_accounts=3)
+        self.b = (
+            PerAccountRateBaseline(max_per_hour=50)
+            if kind == "rate"
+            else SubnetDistinctAccountsBaseline(min_accounts=3)
+        )
 
     def _alerts(self, flags: list) -> list[AlertEvent]:  # type: ignore[type-arg]
         from app.events.alert import alert_id_for
 
-        return [AlertEvent(alert_id=alert_id_for("account", f.entity_id, f.detector, f.ts_ms,
-                                                 f.ts_ms), ts_ms=f.ts_ms, emitted_ms=0,
-                           entity_type="account", entity_id=f.entity_id, severity=f.severity,
-                           score=1.0, detectors=[f.detector], reasons=[],
-                           window_start_ms=f.ts_ms, window_end_ms=f.ts_ms, evidence={},
-                           action="observe", action_ttl_s=0) for f in flags]
+        return [
+            AlertEvent(
+                alert_id=alert_id_for("account", f.entity_id, f.detector, f.ts_ms, f.ts_ms),
+                ts_ms=f.ts_ms,
+                emitted_ms=0,
+                entity_type="account",
+                entity_id=f.entity_id,
+                severity=f.severity,
+                score=1.0,
+                detectors=[f.detector],
+                reasons=[],
+                window_start_ms=f.ts_ms,
+                window_end_ms=f.ts_ms,
+                evidence={},
+                action="observe",
+                action_ttl_s=0,
+            )
+            for f in flags
+        ]
 
     def feed(self, events: list[RequestEvent]) -> list[AlertEvent]:
-        return self._alerts(self.b.process([(e.ts_ms, e.account_id, e.client_ip)
-                                            for e in events]))
+        return self._alerts(self.b.process([(e.ts_ms, e.account_id, e.client_ip) for e in events]))
 
     def finish(self) -> list[AlertEvent]:
         flush = getattr(self.b, "flush", None)

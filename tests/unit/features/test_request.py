@@ -16,8 +16,9 @@ def ev(**kw: object) -> RequestEvent:
 def test_harvest_components() -> None:
     assert request_signals(ev()).harvest == 0.0
     assert request_signals(ev(category="coding")).harvest == 0.35
-    full = ev(category="agentic", thinking=True, completion_tokens=4096, max_tokens=4096,
-              tool_count=2)
+    full = ev(
+        category="agentic", thinking=True, completion_tokens=4096, max_tokens=4096, tool_count=2
+    )
     s = request_signals(full)
     assert s.at_max and s.long_output and s.tools and s.harvest == pytest.approx(1.0)
     assert request_signals(ev(completion_tokens=5000)).long_output  # long without max_tokens

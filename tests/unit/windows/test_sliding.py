@@ -35,8 +35,10 @@ def test_out_of_order_event_inside_horizon_lands_in_its_bucket() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3 * DAY_MS), st.floats(0, 100)), max_size=60),
-       st.integers(0, DAY_MS))
+@given(
+    st.lists(st.tuples(st.integers(0, 3 * DAY_MS), st.floats(0, 100)), max_size=60),
+    st.integers(0, DAY_MS),
+)
 def test_view_matches_brute_force(events: list[tuple[int, float]], after: int) -> None:
     w = SlidingSums(n_fields=1)
     for ts, v in events:  # any order: late events land in their buckets
