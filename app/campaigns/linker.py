@@ -24,12 +24,15 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from app.alerts.dedup import Deduper
 from app.campaigns.evidence import FAMILY_THRESHOLD, Evidence, homogeneity
 from app.campaigns.unionfind import UnionFind
 from app.config import DetectionSettings
+from app.detectors.account_window import WindowModel
 from app.events import AlertEvent, Reason, RequestEvent
 from app.events.alert import Action, Severity, alert_id_for
 from app.features.request import RequestSignals
+from app.windows.hll import HyperLogLog
 from app.windows.sliding import DAY_MS, HOUR_MS, SlidingSums
 
 __all__ = ["DETECTOR_NAME", "AccountState", "CampaignLinker", "PivotState"]
@@ -44,6 +47,34 @@ _ACCOUNT_IDLE_MS = 2 * DAY_MS
 _MAX_SUBNETS = 16
 
 Pivot = tuple[str, str]
+
+#: Pivot kinds that never link accounts on their own (an ASN holds millions of
+#: unrelated customers); they still get windows, a River model and entity alerts.
+_NON_LINKING = frozenset({"asn"})
+#: Entity River models: pivot kind → AlertEvent entity_type.
+ENTITY_TYPES = {
+    "subnet": "subnet",
+    "asn": "asn",
+    "tls": "fingerprint",
+    "payment": "fingerprint",
+    "template": "fingerprint",
+}
+ENTITY_FEATURES = (
+    "accounts",
+    "requests_1h",
+    "requests_24h",
+    "requests_per_account",
+    "harvest",
+    "youth",
+    "mismatch",
+    "risky_ip",
+    "completion_mean",
+    "rate_limited",
+    "coordination",
+)
+_ENTITY_LOG = frozenset(
+    {"accounts", "requests_1h", "requests_24h", "requests_per_account", "completion_mean"}
+)
 
 _ACTION: dict[Severity, tuple[Action, int]] = {
     "low": ("observe", 0),
@@ -72,8 +103,13 @@ class AccountState:
         self.version = 0
 
 
+#: Accounts tracked exactly per pivot; beyond this a HyperLogLog counts the rest, so a
+#: pivot shared by a whole population (a popular SDK fingerprint) stays bounded.
+MAX_PIVOT_ACCOUNTS = 20_000
+
+
 class PivotState:
-    __slots__ = ("accounts", "anchor", "last_ts", "linked", "sums", "version")
+    __slots__ = ("accounts", "anchor", "last_ts", "linked", "overflow", "sums", "version")
 
     def __init__(self) -> None:
         self.sums = _sums()
@@ -86,11 +122,24 @@ class PivotState:
         #: member they were joined to.
         self.linked: set[str] = set()
         self.anchor: str | None = None
+        self.overflow: HyperLogLog | None = None
+
+    @property
+    def distinct_accounts(self) -> int:
+        """Accounts seen in the 24 h view (approximate once past the exact-tracking cap)."""
+        extra = len(self.overflow) if self.overflow is not None else 0
+        return len(self.accounts) + extra
 
     def add(self, account: str, ts: int, values: list[float]) -> None:
         self.sums.add(ts, values)
         self.version += 1
         rec = self.accounts.get(account)
+        if rec is None and len(self.accounts) >= MAX_PIVOT_ACCOUNTS:
+            if self.overflow is None:
+                self.overflow = HyperLogLog()
+            self.overflow.add(account)
+            self.last_ts = max(self.last_ts, ts)
+            return
         if rec is None or rec[1] < ts - DAY_MS:
             self.accounts[account] = [
                 ts,
@@ -115,6 +164,12 @@ class PivotState:
         stale = [a for a, rec in self.accounts.items() if rec[1] < cutoff]
         for a in stale:
             del self.accounts[a]
+        if (
+            self.overflow is not None
+            and self.sums.last_bucket_ms is not None
+            and self.sums.last_bucket_ms < cutoff
+        ):
+            self.overflow = None
         self.sums.expire(now_ms=now_ms)
 
 
@@ -146,6 +201,8 @@ def pivots_of(e: RequestEvent, s: RequestSignals, subnet: str) -> list[Pivot]:
             out.append(("simhash", f"{band}:{(value >> (band * _SIM_BAND_BITS)) & mask:x}"))
     if s.young and e.account_created_ms is not None:
         out.append(("created", str(e.account_created_ms // HOUR_MS)))
+    if e.asn is not None:
+        out.append(("asn", str(e.asn)))
     return out
 
 
@@ -178,6 +235,17 @@ class CampaignLinker:
         #: Suspicious pivots each account qualified on (it joins a cluster only once it
         #: qualifies on pivots of two different kinds: one shared indicator is no link).
         self._candidate: dict[str, set[Pivot]] = {}
+        #: One River model per entity kind, scored on hourly window summaries.
+        self.entity_models = {
+            kind: WindowModel(
+                settings,
+                name=f"{kind}_window_hst",
+                features=ENTITY_FEATURES,
+                log_features=_ENTITY_LOG,
+            )
+            for kind in ENTITY_TYPES
+        }
+        self._entity_dedup = Deduper(cooldown_ms=settings.cooldown_ms)
 
     # ---- per request ----------------------------------------------------------------
     def observe(self, e: RequestEvent, s: RequestSignals, subnet: str) -> None:
@@ -271,7 +339,7 @@ class CampaignLinker:
             return None
         cutoff = now_ms - DAY_MS
         ev = Evidence(
-            accounts=len(p.accounts),
+            accounts=p.distinct_accounts,
             harvest=harvest,
             youth=_ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
             mismatch=_ratio(v[F_MISMATCH], req),
@@ -319,6 +387,43 @@ class CampaignLinker:
             coordination=homogeneity(counts),
         )
 
+    def linked_evidence(self, members: Iterable[str], now_ms: int) -> Evidence:
+        """Cluster evidence from the members' traffic on the pivots that linked them.
+
+        A hijacked account's own benign traffic does not dilute what it does on the
+        campaign's infrastructure; a member's volume is its busiest linking pivot's.
+        """
+        n = 0
+        req = harvest = mismatch = risky = young = 0.0
+        counts: list[float] = []
+        shared = 0
+        cutoff = now_ms - DAY_MS
+        for a in members:
+            busiest = 0.0
+            for key in self._candidate.get(a, ()):
+                p = self.pivots.get(key)
+                rec = p.accounts.get(a) if p is not None else None
+                if rec is None:
+                    continue
+                req += rec[2]
+                harvest += rec[3]
+                mismatch += rec[4]
+                risky += rec[5]
+                young += rec[6]
+                busiest = max(busiest, rec[2])
+            counts.append(busiest)
+            acc = self.accounts.get(a)
+            shared += bool(acc is not None and self._shared_infra(acc, cutoff))
+            n += 1
+        return Evidence(
+            accounts=n,
+            harvest=_ratio(harvest, req),
+            youth=_ratio(young, req),
+            mismatch=_ratio(mismatch, req),
+            infrastructure=max(_ratio(shared, n), _ratio(risky, req)),
+            coordination=homogeneity(counts),
+        )
+
     # ---- periodic linkage ---------------------------------------------------------------
     def before_event(self, ts_ms: int, *, emitted_ms: int) -> list[AlertEvent]:
         """Run the tick an event at ``ts_ms`` would pass (call before :meth:`observe`)."""
@@ -338,8 +443,10 @@ class CampaignLinker:
         self.next_due_ms = self._next_tick + self.settings.grace_ms
         now = now_ms
         self._infra_cache = {}
-        if now - self._last_expire_ms >= HOUR_MS:  # expiry and full refresh are hourly
+        entity_alerts: list[AlertEvent] = []
+        if now - self._last_expire_ms >= HOUR_MS:  # expiry, refresh, entity models: hourly
             self._expire(now)
+            entity_alerts = self._score_entities(now, emitted_ms)
             self._last_expire_ms = now
             self._pivot_memo.clear()
             self._member_memo.clear()
@@ -355,7 +462,7 @@ class CampaignLinker:
         pivot_memo = self._pivot_memo
         pivot_kinds = self._pivot_kinds
         for key, p in self.pivots.items():
-            if len(p.accounts) < st.min_cohort_accounts:
+            if len(p.accounts) < st.min_cohort_accounts or key[0] in _NON_LINKING:
                 continue
             memo = pivot_memo.get(key)
             if memo is not None and memo[0] == p.version:
@@ -400,12 +507,12 @@ class CampaignLinker:
                 else:
                     uf.union(piv.anchor, a)
             uf.add(a)
-        alerts: list[AlertEvent] = []
+        alerts: list[AlertEvent] = entity_alerts
         for group in uf.groups().values():
             members = sorted(str(a) for a in group)
             if len(members) < st.min_cluster_accounts:
                 continue
-            ev = self.cluster_evidence(members, now)
+            ev = self.linked_evidence(members, now)
             if not ev.suspicious(min_accounts=st.min_cluster_accounts, min_harvest=st.min_harvest):
                 continue
             kinds: dict[str, int] = {}
@@ -414,6 +521,80 @@ class CampaignLinker:
                     kinds[k] = kinds.get(k, 0) + 1
             alerts += self._emit(members, ev, kinds, now, emitted_ms)
         return alerts
+
+    def entity_features(self, p: PivotState, now_ms: int) -> dict[str, float]:
+        """Window summary of one pivot entity (24 h view, plus its last hour)."""
+        v = p.sums.view(now_ms=now_ms)
+        req = v[F_REQ]
+        n = p.distinct_accounts
+        return {
+            "accounts": float(n),
+            "requests_1h": p.sums.view(now_ms=now_ms, span_ms=HOUR_MS)[F_REQ],
+            "requests_24h": req,
+            "requests_per_account": _ratio(req, n),
+            "harvest": _ratio(v[F_HARVEST], req),
+            "youth": _ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
+            "mismatch": _ratio(v[F_MISMATCH], req),
+            "risky_ip": _ratio(v[F_RISKY], req),
+            "completion_mean": _ratio(v[F_COMPLETION], req),
+            "rate_limited": _ratio(v[F_429], req),
+            "coordination": homogeneity([rec[2] for rec in p.accounts.values()]),
+        }
+
+    def _score_entities(self, now: int, emitted_ms: int) -> list[AlertEvent]:
+        """Score every shared entity's window with its kind's River model.
+
+        An anomalous entity whose traffic is harvest-like and shows at least one
+        evidence family gets a ``low``/``observe`` entity alert (infrastructure for
+        on-call to look at; accounts are only acted on through campaigns).
+        """
+        out: list[AlertEvent] = []
+        for key, p in self.pivots.items():
+            model = self.entity_models.get(key[0])
+            if model is None or len(p.accounts) < 2:
+                continue
+            f = self.entity_features(p, now)
+            verdict = model.score({**f, "requests": f["requests_24h"]})
+            if not verdict.anomalous or f["harvest"] < self.settings.min_harvest:
+                continue
+            if max(f["youth"], f["mismatch"], f["risky_ip"]) < FAMILY_THRESHOLD:
+                continue
+            etype = ENTITY_TYPES[key[0]]
+            eid = key[1] if etype in ("subnet", "asn") else f"{key[0]}:{key[1]}"
+            if not self._entity_dedup.admit((etype, eid), "low", ts_ms=now):
+                continue
+            reasons = [
+                Reason(
+                    feature=k,
+                    value=round(f[k], 4),
+                    baseline=None
+                    if verdict.baseline.get(k) is None
+                    else round(float(verdict.baseline[k] or 0.0), 4),
+                    detail=f"{f[k]:.3g} vs median {verdict.baseline.get(k) or 0:.3g}",
+                )
+                for k in ("accounts", "harvest", "youth", "mismatch", "risky_ip")
+            ]
+            out.append(
+                AlertEvent(
+                    alert_id=alert_id_for(etype, eid, model.name, now - DAY_MS, now),
+                    ts_ms=now,
+                    emitted_ms=emitted_ms,
+                    entity_type=etype,  # type: ignore[arg-type]
+                    entity_id=eid,
+                    campaign_id=None,
+                    severity="low",
+                    score=round(verdict.score, 6),
+                    detectors=[model.name],
+                    reasons=reasons,
+                    window_start_ms=now - DAY_MS,
+                    window_end_ms=now,
+                    evidence={"accounts": len(p.accounts), "requests": int(f["requests_24h"])},
+                    action="observe",
+                    action_ttl_s=0,
+                )
+            )
+        self._entity_dedup.expire(now_ms=now)
+        return out
 
     def _expire(self, now: int) -> None:
         cutoff = now - DAY_MS

@@ -24,7 +24,7 @@ from river import anomaly, preprocessing, stats
 from app.config import DetectionSettings
 from app.features.account import ACCOUNT_FEATURES
 
-__all__ = ["DETECTOR_NAME", "AccountWindowDetector", "Verdict"]
+__all__ = ["DETECTOR_NAME", "AccountWindowDetector", "Verdict", "WindowModel"]
 
 DETECTOR_NAME = "account_window_hst"
 
@@ -43,29 +43,45 @@ class Verdict:
     baseline: dict[str, float | None]
 
 
-def _model_input(features: dict[str, float]) -> dict[str, float]:
-    return {
-        k: (math.log1p(max(v, 0.0)) if k in _LOG_FEATURES else float(v))
-        for k, v in features.items()
-        if k in ACCOUNT_FEATURES
-    }
+class WindowModel:
+    """``log1p → MinMaxScaler → HalfSpaceTrees`` over one entity type's window summaries.
 
+    Online and picklable; adaptive threshold = max(``min_score``, running quantile of
+    learned scores); silent during warm-up and below ``min_requests``; flagged windows
+    are not learned.
+    """
 
-class AccountWindowDetector:
-    """Online, picklable detector for per-account window features."""
-
-    name = DETECTOR_NAME
-
-    def __init__(self, settings: DetectionSettings) -> None:
+    def __init__(
+        self,
+        settings: DetectionSettings,
+        *,
+        name: str,
+        features: tuple[str, ...],
+        log_features: frozenset[str],
+        n_trees: int = 15,
+    ) -> None:
         self.settings = settings
+        self.name = name
+        self.features = features
+        self.log_features = log_features
         self._scaler = preprocessing.MinMaxScaler()
         self._trees = anomaly.HalfSpaceTrees(
-            n_trees=15, height=8, window_size=250, seed=settings.seed
+            n_trees=n_trees, height=8, window_size=250, seed=settings.seed
         )
         self._score_q = stats.Quantile(settings.threshold_quantile)
-        self._medians = {f: stats.Quantile(0.5) for f in ACCOUNT_FEATURES}
+        self._medians = {f: stats.Quantile(0.5) for f in features}
         self.windows_learned = 0
         self.windows_flagged = 0
+
+    def _model_input(self, features: dict[str, float]) -> dict[str, float]:
+        return {
+            k: (
+                math.log1p(max(features.get(k, 0.0), 0.0))
+                if k in self.log_features
+                else float(features.get(k, 0.0))
+            )
+            for k in self.features
+        }
 
     @property
     def warm(self) -> bool:
@@ -82,7 +98,7 @@ class AccountWindowDetector:
         """
         if features.get("requests", 0.0) < self.settings.min_model_requests:
             return Verdict(score=0.0, threshold=1.0, anomalous=False, baseline={})
-        x = _model_input(features)
+        x = self._model_input(features)
         scaled = self._scaler.transform_one(x)
         score = float(min(max(self._trees.score_one(scaled), 0.0), 1.0))
         q = self._score_q.get()
@@ -103,3 +119,16 @@ class AccountWindowDetector:
                 med.update(features.get(f, 0.0))
             self.windows_learned += 1
         return Verdict(score=score, threshold=threshold, anomalous=anomalous, baseline=baseline)
+
+
+class AccountWindowDetector(WindowModel):
+    """The per-account model: closed account windows (:mod:`app.features.account`)."""
+
+    def __init__(self, settings: DetectionSettings) -> None:
+        super().__init__(
+            settings,
+            name=DETECTOR_NAME,
+            features=ACCOUNT_FEATURES,
+            log_features=_LOG_FEATURES,
+            n_trees=15,
+        )

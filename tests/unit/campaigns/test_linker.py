@@ -197,3 +197,36 @@ def test_pivot_memory_follows_sharing_not_traffic() -> None:
     eng.process([RequestEvent.model_validate(e) for e in events])
     # 300 accounts with their own subnet and card: no shared pivot state at all.
     assert not [k for k in eng.linker.pivots if k[0] in ("payment", "subnet")]
+
+
+def test_pivot_account_tracking_is_capped(monkeypatch: object) -> None:
+    import app.campaigns.linker as linker_mod
+
+    monkeypatch.setattr(linker_mod, "MAX_PIVOT_ACCOUNTS", 50)  # type: ignore[attr-defined]
+    events = [
+        req(0, f"u{i}", T0 + i * 1_000, tls_ja4="popular", user_agent="sdk") for i in range(400)
+    ]
+    eng = Engine(DetectionSettings(), clock=lambda: 0)
+    eng.process([RequestEvent.model_validate(e) for e in events])
+    p = eng.linker.pivots[("tls", "popular|sdk")]
+    assert len(p.accounts) == 50
+    assert 330 <= p.distinct_accounts <= 470  # the rest counted by the HyperLogLog
+
+
+def test_entity_models_learn_hourly_window_summaries() -> None:
+    events = []
+    for i in range(40):
+        for k in range(30):
+            events.append(
+                req(
+                    k,
+                    f"n{i}",
+                    T0 + (i * 13 + k * 23) * MIN,
+                    client_ip=f"192.0.{i % 8}.{i + 2}",
+                    asn=64_500 + i % 4,
+                )
+            )
+    eng = Engine(DetectionSettings(), clock=lambda: 0)
+    eng.process([RequestEvent.model_validate(e) for e in events])
+    models = eng.linker.entity_models
+    assert models["subnet"].windows_learned > 0 and models["asn"].windows_learned > 0
