@@ -38,6 +38,8 @@ class Metrics:
     open_windows: Gauge
     assigned_partitions: Gauge
     worker_up: Gauge
+    campaigns_active: Gauge
+    tracked_entities: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -115,4 +117,15 @@ class Metrics:
                 registry=r,
             ),
             worker_up=Gauge("hydrawatch_worker_up", "1 while the worker's agents run", registry=r),
+            campaigns_active=Gauge(
+                "hydrawatch_campaigns_active",
+                "Campaigns alerted on in the last 24 h of event time",
+                registry=r,
+            ),
+            tracked_entities=Gauge(
+                "hydrawatch_tracked_entities",
+                "Entities held in memory by kind (accounts, pivots, solo indicator values)",
+                ["kind"],
+                registry=r,
+            ),
         )

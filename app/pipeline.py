@@ -144,5 +144,9 @@ class Pipeline:
             sum(e.windows.open_windows for e in self.engines.values())
         )
         m.batch_events.observe(out.accepted + out.late)
+        if newest is not None:
+            m.campaigns_active.set(self.linker.active_campaigns(newest))
+        for kind, n in self.linker.sizes().items():
+            m.tracked_entities.labels(kind=kind).set(n)
         m.batch_processing_seconds.observe(time.perf_counter() - t0)
         return out

@@ -288,6 +288,13 @@ class CampaignLinker:
             self._next_tick = e.ts_ms - e.ts_ms % tick + tick
             self.next_due_ms = self._next_tick + self.settings.grace_ms
 
+    def active_campaigns(self, now_ms: int) -> int:
+        return sum(1 for c in self.campaigns.values() if c.last_alert_ms >= now_ms - DAY_MS)
+
+    def sizes(self) -> dict[str, int]:
+        return {"accounts": len(self.accounts), "pivots": len(self.pivots),
+                "solo_indicators": len(self._solo)}
+
     # ---- evidence -----------------------------------------------------------------------
     def _shared_infra(self, acc: AccountState, cutoff: int) -> bool:
         cache = self._infra_cache
