@@ -235,6 +235,10 @@ class CampaignLinker:
         #: Suspicious pivots each account qualified on (it joins a cluster only once it
         #: qualifies on pivots of two different kinds: one shared indicator is no link).
         self._candidate: dict[str, set[Pivot]] = {}
+        #: Accounts with qualifying pivots not yet applied to the union-find.
+        self._pending: set[str] = set()
+        #: first member → (size, computed at, evidence) of clusters scored recently.
+        self._cluster_memo: dict[str, tuple[int, int, Evidence]] = {}
         #: One River model per entity kind, scored on hourly window summaries.
         self.entity_models = {
             kind: WindowModel(
@@ -245,7 +249,7 @@ class CampaignLinker:
             )
             for kind in ENTITY_TYPES
         }
-        self._entity_dedup = Deduper(cooldown_ms=settings.cooldown_ms)
+        self._entity_dedup = Deduper(cooldown_ms=DAY_MS)  # one observe-level alert a day
 
     # ---- per request ----------------------------------------------------------------
     def observe(self, e: RequestEvent, s: RequestSignals, subnet: str) -> None:
@@ -292,8 +296,11 @@ class CampaignLinker:
         return sum(1 for c in self.campaigns.values() if c.last_alert_ms >= now_ms - DAY_MS)
 
     def sizes(self) -> dict[str, int]:
-        return {"accounts": len(self.accounts), "pivots": len(self.pivots),
-                "solo_indicators": len(self._solo)}
+        return {
+            "accounts": len(self.accounts),
+            "pivots": len(self.pivots),
+            "solo_indicators": len(self._solo),
+        }
 
     # ---- evidence -----------------------------------------------------------------------
     def _shared_infra(self, acc: AccountState, cutoff: int) -> bool:
@@ -460,6 +467,8 @@ class CampaignLinker:
             self._uf = UnionFind()
             self._pivot_kinds = {}
             self._candidate = {}
+            self._pending = set()
+            self._cluster_memo = {}
             for p in self.pivots.values():
                 p.linked = set()
                 p.anchor = None
@@ -498,10 +507,15 @@ class CampaignLinker:
                     ok = self._member_ok(rec, acc, now - DAY_MS)
                     member_memo[memo_key] = (acc.version, ok)
                 if ok:
-                    self._candidate.setdefault(a, set()).add(key)
-        for a, keys in self._candidate.items():
+                    keys = self._candidate.setdefault(a, set())
+                    if key not in keys:
+                        keys.add(key)
+                        self._pending.add(a)
+        for a in sorted(self._pending):
+            keys = self._candidate[a]
             if len({k[0] for k in keys}) < 2:
                 continue
+            self._pending.discard(a)
             via = pivot_kinds.setdefault(a, {})
             for key in keys:
                 piv = self.pivots.get(key)
@@ -519,7 +533,12 @@ class CampaignLinker:
             members = sorted(str(a) for a in group)
             if len(members) < st.min_cluster_accounts:
                 continue
-            ev = self.linked_evidence(members, now)
+            cached = self._cluster_memo.get(members[0])
+            if cached is not None and cached[0] == len(members) and now - cached[1] < HOUR_MS:
+                ev = cached[2]  # unchanged membership: re-score at most hourly
+            else:
+                ev = self.linked_evidence(members, now)
+                self._cluster_memo[members[0]] = (len(members), now, ev)
             if not ev.suspicious(min_accounts=st.min_cluster_accounts, min_harvest=st.min_harvest):
                 continue
             kinds: dict[str, int] = {}
@@ -670,6 +689,23 @@ class CampaignLinker:
         severity = self._severity(ev)
         camp = self.campaigns.get(cid)
         out: list[AlertEvent] = []
+        new_or_escalated = (
+            camp is None
+            or _RANK[severity] > _RANK[camp.severity]
+            or (len(members) >= 2 * camp.alerted_size and now - camp.last_alert_ms >= HOUR_MS)
+        )
+        to_alert = []
+        for a in members:
+            acc = self.accounts[a]
+            acc.campaign_id = cid
+            if not (
+                acc.alerted is not None
+                and acc.alerted[0] == cid
+                and _RANK[acc.alerted[1]] >= _RANK[severity]
+            ):
+                to_alert.append(a)
+        if not new_or_escalated and not to_alert:
+            return out  # nothing new: skip the aggregate work
         total_req = 0
         for a in members:
             total_req += int(self.accounts[a].sums.view(now_ms=now)[F_REQ])
@@ -683,11 +719,6 @@ class CampaignLinker:
             **{f"linked_via_{k}": n for k, n in sorted(kinds.items())},
         }
         start = now - DAY_MS
-        new_or_escalated = (
-            camp is None
-            or _RANK[severity] > _RANK[camp.severity]
-            or (len(members) >= 2 * camp.alerted_size and now - camp.last_alert_ms >= HOUR_MS)
-        )
         if camp is None:
             camp = self.campaigns[cid] = _Campaign(now, severity, 0, now)
         if new_or_escalated:
@@ -708,16 +739,9 @@ class CampaignLinker:
             camp.alerted_size = len(members)
             camp.last_alert_ms = now
             camp.severity = max(severity, camp.severity, key=lambda s: _RANK[s])
-        for a in members:
+        camp.members.update(members)
+        for a in to_alert:
             acc = self.accounts[a]
-            acc.campaign_id = cid
-            camp.members.add(a)
-            if (
-                acc.alerted is not None
-                and acc.alerted[0] == cid
-                and _RANK[acc.alerted[1]] >= _RANK[severity]
-            ):
-                continue
             acc.alerted = (cid, severity)
             view = acc.sums.view(now_ms=now)
             out.append(
