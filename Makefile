@@ -45,7 +45,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy app
 
 bench: $(RUN_STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 schemas: $(RUN_STAMP)
 	$(BIN)/hydrawatch schemas --out-dir schemas

@@ -1,25 +1,178 @@
-"""Throughput benchmark — placeholder until the performance issue lands.
+"""End-to-end throughput benchmark on the embedded broker (``make bench``).
 
-It runs the offline core over the example file and prints events/s; it is not the
-end-to-end Kafka benchmark the performance issue asks for.
+1. simulate N events (the hydra scenario, sized by --scale) and pre-load them into a
+   fresh input topic as batch envelopes, partitioned by account;
+2. raw baseline: one aiokafka consumer reads every message and decodes every event with
+   orjson, nothing else;
+3. hydrawatch: one worker process consumes the same topic from the start through the
+   full pipeline until its metrics show every event processed;
+4. prints events/s for both, the ratio, the worker's peak RSS and RSS per active
+   account, and writes a JSON result under benchmarks/results/.
+
+Not yet measured here (see docs/performance.md once the performance work lands):
+produce-to-alert latency at half load, two workers in one group.
 """
 
 from __future__ import annotations
 
-from app.config import DetectionSettings
-from app.offline import detect_file
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from app.broker import TansuBroker, ensure_topics
+from app.simulate.run import build, produce_to_kafka
+from app.simulate.scenario import load_scenario
+from app.stream.launcher import WorkerProcess, metric_value
+
+RESULTS = Path(__file__).with_name("results")
+
+
+async def _raw_consume(bootstrap: str, topic: str, expected: int) -> tuple[int, float]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    n = 0
+    t0 = time.perf_counter()
+    try:
+        while n < expected:
+            batches = await consumer.getmany(timeout_ms=1_000, max_records=10_000)
+            for records in batches.values():
+                for r in records:
+                    value = orjson.loads(r.value)
+                    n += len(value) if isinstance(value, list) else 1
+            if time.perf_counter() - t0 > 600:
+                break
+    finally:
+        await consumer.stop()
+    return n, time.perf_counter() - t0
+
+
+def _rss_kb(pid: int, field: str = "VmHWM") -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
 
 
 def main() -> None:
-    summary = detect_file(
-        "schemas/examples/request_events.jsonl",
-        settings=DetectionSettings(),
-        on_alert=lambda a: None,
-    )
-    print(
-        f"offline core: {summary.events:,} events in {summary.seconds:.2f}s "
-        f"= {summary.events_per_s:,.0f} events/s, {summary.alerts} alerts"
-    )
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scale", type=float, default=0.13, help="hydra scale (0.13 ≈ 1M events)")
+    ap.add_argument("--days", type=float, default=3.0)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--timeout-s", type=float, default=900.0)
+    args = ap.parse_args()
+
+    scenario = load_scenario("hydra").with_overrides(days=args.days)
+    sim = build(scenario, scale=args.scale)
+    result: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "scenario": "hydra",
+        "scale": args.scale,
+        "partitions": args.partitions,
+    }
+    with TansuBroker() as broker:
+        tag = uuid.uuid4().hex[:8]
+        topics = {
+            "input": f"bench-{tag}.requests",
+            "alerts": f"bench-{tag}.alerts",
+            "dlq": f"bench-{tag}.dlq",
+        }
+        ensure_topics(broker.bootstrap, list(topics.values()), partitions=args.partitions)
+        t0 = time.perf_counter()
+        summary = produce_to_kafka(
+            sim,
+            bootstrap=broker.bootstrap,
+            topic=topics["input"],
+            rate=0,
+            partitions=args.partitions,
+            batch_events=1_000,
+        )
+        produce_s = time.perf_counter() - t0
+        n = summary.events
+        result["events"] = n
+        result["preload"] = {"seconds": round(produce_s, 2), "events_per_s": round(n / produce_s)}
+        print(f"pre-loaded {n:,} events in {produce_s:.1f}s ({n / produce_s:,.0f} ev/s)")
+
+        got, raw_s = asyncio.run(_raw_consume(broker.bootstrap, topics["input"], n))
+        result["raw_baseline"] = {
+            "events": got,
+            "seconds": round(raw_s, 2),
+            "events_per_s": round(got / raw_s),
+        }
+        print(
+            f"raw aiokafka+orjson baseline: {got:,} events in {raw_s:.1f}s "
+            f"({got / raw_s:,.0f} ev/s)"
+        )
+
+        worker = WorkerProcess(
+            broker_url=broker.handle.url,
+            app_id=f"bench-{tag}",
+            env={
+                "HYDRAWATCH_INPUT_TOPIC": topics["input"],
+                "HYDRAWATCH_ALERT_TOPIC": topics["alerts"],
+                "HYDRAWATCH_DLQ_TOPIC": topics["dlq"],
+                "HYDRAWATCH_TOPIC_PARTITIONS": str(args.partitions),
+                "HYDRAWATCH_MAX_FUTURE_SKEW_MS": "none",
+                "HYDRAWATCH_LOGLEVEL": "warning",
+            },
+        )
+        with worker:
+            worker.wait_assigned(min_partitions=args.partitions, timeout_s=120)
+            t0 = time.perf_counter()
+            done = 0.0
+            samples: dict[str, float] = {}
+            while time.perf_counter() - t0 < args.timeout_s:
+                samples = worker.metrics()
+                done = metric_value(samples, "hydrawatch_events_consumed_total")
+                if done >= n:
+                    break
+                time.sleep(0.5)
+            hw_s = time.perf_counter() - t0
+            peak_kb = _rss_kb(worker.pid or 0)
+            accounts = metric_value(samples, "hydrawatch_tracked_entities", kind="accounts")
+            alerts = metric_value(samples, "hydrawatch_alerts_emitted_total")
+        result["hydrawatch"] = {
+            "events": int(done),
+            "seconds": round(hw_s, 2),
+            "events_per_s": round(done / hw_s) if hw_s else 0,
+            "alerts": int(alerts),
+            "peak_rss_mb": round(peak_kb / 1024, 1),
+            "tracked_accounts": int(accounts),
+            "rss_kb_per_tracked_account": round(peak_kb / accounts, 2) if accounts else None,
+            "completed": done >= n,
+        }
+        ratio = (done / hw_s) / (got / raw_s) if hw_s and raw_s and got else 0.0
+        result["ratio_to_raw"] = round(ratio, 4)
+        print(
+            f"hydrawatch worker: {int(done):,} events in {hw_s:.1f}s "
+            f"({done / hw_s:,.0f} ev/s), ratio to raw {ratio:.3f}, "
+            f"peak RSS {peak_kb / 1024:,.0f} MB, {int(alerts)} alerts"
+        )
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
