@@ -59,6 +59,21 @@ Count = Annotated[int, Field(strict=True, ge=0, le=MAX_TOKENS)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
+def _is_canonical_ipv4(value: str) -> bool:
+    """Dotted quad with octets 0-255 and no leading zeros (what ipaddress accepts as is).
+
+    >>> [_is_canonical_ipv4(x) for x in ("10.0.0.1", "10.0.0.01", "256.1.1.1", "1.2.3")]
+    [True, False, False, False]
+    """
+    parts = value.split(".")
+    if len(parts) != 4:
+        return False
+    for p in parts:
+        if not p.isdigit() or not p.isascii() or (len(p) > 1 and p[0] == "0") or int(p) > 255:
+            return False
+    return True
+
+
 def subnet_of(ip: str) -> str:
     """The /24 (IPv4) or /48 (IPv6) network of a normalised address.
 
@@ -111,6 +126,8 @@ class RequestEvent(BaseModel):
     @field_validator("client_ip")
     @classmethod
     def _normalise_ip(cls, value: str) -> str:
+        if _is_canonical_ipv4(value):  # hot path: already in canonical dotted-quad form
+            return value
         try:
             return str(ipaddress.ip_address(value))
         except ValueError:

@@ -60,3 +60,31 @@ def test_raw_text_is_redacted_in_dead_letters_and_dropped_from_valid_events() ->
     ok = decode_message(orjson.dumps([event_dict(messages=[{"content": "hi there"}])]))
     assert len(ok.events) == 1 and ok.raw_text_dropped == 1
     assert b"hi there" not in ok.events[0].model_dump_json().encode()
+
+
+def test_fast_batch_path_agrees_with_per_element_validation() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from app.events.request import RequestEvent
+
+    mutations = st.sampled_from([
+        {}, {"prompt_tokens": -1}, {"client_ip": "nope"}, {"ts_ms": "x"}, {"status": None},
+        {"country": "usa"}, {"thinking": True}, {"extra": [1, 2]}, {"prompt": "secret"},
+    ])
+
+    @settings(max_examples=80, deadline=None)
+    @given(st.lists(mutations, min_size=1, max_size=12))
+    def check(muts: list[dict[str, object]]) -> None:
+        batch = [event_dict(event_id=str(i), **m) for i, m in enumerate(muts)]
+        expected = []
+        for obj in batch:
+            try:
+                expected.append(RequestEvent.model_validate(obj))
+            except Exception:
+                pass
+        got = decode_message(orjson.dumps(batch))
+        assert got.events == expected
+        assert len(got.events) + len(got.dead) == len(batch)
+
+    check()
