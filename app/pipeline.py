@@ -63,7 +63,11 @@ class Pipeline:
         eng = self.engines.get(partition)
         if eng is None:
             eng = self.engines[partition] = Engine(
-                self.settings.detection, clock=self._clock, detector=self.detector, dedup=self.dedup
+                self.settings.detection,
+                clock=self._clock,
+                detector=self.detector,
+                dedup=self.dedup,
+                linker=self.linker,
             )
         return eng
 

@@ -70,3 +70,22 @@ def test_no_identifiers_in_label_values() -> None:
         for s in fam.samples:
             for v in s.labels.values():
                 assert "SECRET" not in v and "198.51" not in v
+
+
+def test_linkage_spans_the_partitions_of_a_worker() -> None:
+    """A campaign whose accounts hash to different partitions is still one campaign."""
+    from tests.unit.campaigns.test_linker import ring
+
+    p, m = make(max_future_skew_ms=None)
+    events = sorted(ring(10), key=lambda e: int(e["ts_ms"]))  # type: ignore[call-overload]
+    by_part = [[e for e in events if int(str(e["account_id"])[1:]) % 2 == k] for k in (0, 1)]
+    alerts = []
+    for i in range(0, max(len(b) for b in by_part), 50):
+        for k, part in enumerate(by_part):
+            chunk = part[i : i + 50]
+            if chunk:
+                alerts += p.handle([orjson.dumps(chunk)], [k]).alerts
+    assert p.engines[0].linker is p.engines[1].linker is p.linker
+    members = {a.entity_id for a in alerts if a.entity_type == "account" and a.campaign_id}
+    assert members == {f"x{i}" for i in range(10)}
+    assert metric_value(samples(m), "hydrawatch_tracked_entities", kind="accounts") == 10

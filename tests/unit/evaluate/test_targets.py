@@ -14,8 +14,10 @@ from app.evaluate.run import evaluate_scenario
 
 @pytest.fixture(scope="module")
 def reports() -> dict[str, dict]:  # type: ignore[type-arg]
-    return {name: evaluate_scenario(name, settings=DetectionSettings(), scale=0.02, seed=11)
-            for name in ("hydra", "mixed")}
+    return {
+        name: evaluate_scenario(name, settings=DetectionSettings(), scale=0.02, seed=11)
+        for name in ("hydra", "mixed")
+    }
 
 
 def _hw(report: dict) -> dict:  # type: ignore[type-arg]
@@ -45,4 +47,7 @@ def test_benign_false_positives(reports: dict, name: str) -> None:  # type: igno
 
 def test_baselines_are_reported_beside(reports: dict) -> None:  # type: ignore[type-arg]
     assert set(reports["hydra"]["detectors"]) == {
-        "hydrawatch", "baseline_account_rate", "baseline_subnet_accounts"}
+        "hydrawatch",
+        "baseline_account_rate",
+        "baseline_subnet_accounts",
+    }

@@ -68,10 +68,19 @@ def test_fast_batch_path_agrees_with_per_element_validation() -> None:
 
     from app.events.request import RequestEvent
 
-    mutations = st.sampled_from([
-        {}, {"prompt_tokens": -1}, {"client_ip": "nope"}, {"ts_ms": "x"}, {"status": None},
-        {"country": "usa"}, {"thinking": True}, {"extra": [1, 2]}, {"prompt": "secret"},
-    ])
+    mutations = st.sampled_from(
+        [
+            {},
+            {"prompt_tokens": -1},
+            {"client_ip": "nope"},
+            {"ts_ms": "x"},
+            {"status": None},
+            {"country": "usa"},
+            {"thinking": True},
+            {"extra": [1, 2]},
+            {"prompt": "secret"},
+        ]
+    )
 
     @settings(max_examples=80, deadline=None)
     @given(st.lists(mutations, min_size=1, max_size=12))
