@@ -67,7 +67,6 @@ def test_raw_text_is_redacted_in_dead_letters_and_dropped_from_valid_events() ->
 def test_fast_batch_path_agrees_with_per_element_validation() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
-
     from pydantic import ValidationError
 
     from app.events.request import RequestEvent
