@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(0.2, gt=0)
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(50_000, ge=1)
+    gc_gen0_threshold: int = Field(
+        50_000,
+        ge=700,
+        description="Cyclic-GC generation-0 threshold in the worker "
+        "(Python's 700 makes full collections dominate under load)",
+    )
     max_future_skew_ms: int | None = Field(
         3_600_000, description="Reject events this far ahead of the wall clock (None: off)"
     )

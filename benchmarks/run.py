@@ -9,8 +9,9 @@
 4. prints events/s for both, the ratio, the worker's peak RSS and RSS per active
    account, and writes a JSON result under benchmarks/results/.
 
-Not yet measured here (see docs/performance.md once the performance work lands):
-produce-to-alert latency at half load, two workers in one group.
+5. with --two-workers (default), two workers in one consumer group over the same topic.
+
+Not yet measured here: produce-to-alert latency at half load.
 """
 
 from __future__ import annotations
@@ -74,12 +75,74 @@ def _rss_kb(pid: int, field: str = "VmHWM") -> int:
     return 0
 
 
+def _worker_env(topics: dict[str, str], partitions: int) -> dict[str, str]:
+    return {
+        "HYDRAWATCH_INPUT_TOPIC": topics["input"],
+        "HYDRAWATCH_ALERT_TOPIC": topics["alerts"],
+        "HYDRAWATCH_DLQ_TOPIC": topics["dlq"],
+        "HYDRAWATCH_TOPIC_PARTITIONS": str(partitions),
+        "HYDRAWATCH_MAX_FUTURE_SKEW_MS": "none",
+        "HYDRAWATCH_LOGLEVEL": "warning",
+    }
+
+
+def _two_workers(
+    broker: TansuBroker, topics: dict[str, str], tag: str, n: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Two workers in a fresh group over the same topic: combined events/s."""
+    group = f"bench2-{tag}"
+    a = WorkerProcess(
+        broker_url=broker.handle.url, app_id=group, env=_worker_env(topics, args.partitions)
+    ).start()
+    b = WorkerProcess(
+        broker_url=broker.handle.url, app_id=group, env=_worker_env(topics, args.partitions)
+    ).start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                parts = [
+                    metric_value(w.metrics(), "hydrawatch_assigned_partitions") for w in (a, b)
+                ]
+            except OSError:
+                parts = [0.0, 0.0]
+            if all(p >= 1 for p in parts) and sum(parts) == args.partitions:
+                break
+            time.sleep(0.3)
+        t0 = time.perf_counter()
+        done = 0.0
+        while time.perf_counter() - t0 < args.timeout_s:
+            done = sum(
+                metric_value(w.metrics(), "hydrawatch_events_consumed_total") for w in (a, b)
+            )
+            if done >= n:
+                break
+            time.sleep(0.5)
+        secs = time.perf_counter() - t0
+    finally:
+        a.stop()
+        b.stop()
+    print(f"two workers: {int(done):,} events in {secs:.1f}s ({done / secs:,.0f} ev/s)")
+    return {
+        "events": int(done),
+        "seconds": round(secs, 2),
+        "events_per_s": round(done / secs) if secs else 0,
+        "completed": done >= n,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scale", type=float, default=0.13, help="hydra scale (0.13 ≈ 1M events)")
     ap.add_argument("--days", type=float, default=3.0)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--timeout-s", type=float, default=900.0)
+    ap.add_argument(
+        "--two-workers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure two workers in one consumer group",
+    )
     args = ap.parse_args()
 
     scenario = load_scenario("hydra").with_overrides(days=args.days)
@@ -128,14 +191,7 @@ def main() -> None:
         worker = WorkerProcess(
             broker_url=broker.handle.url,
             app_id=f"bench-{tag}",
-            env={
-                "HYDRAWATCH_INPUT_TOPIC": topics["input"],
-                "HYDRAWATCH_ALERT_TOPIC": topics["alerts"],
-                "HYDRAWATCH_DLQ_TOPIC": topics["dlq"],
-                "HYDRAWATCH_TOPIC_PARTITIONS": str(args.partitions),
-                "HYDRAWATCH_MAX_FUTURE_SKEW_MS": "none",
-                "HYDRAWATCH_LOGLEVEL": "warning",
-            },
+            env=_worker_env(topics, args.partitions),
         )
         with worker:
             worker.wait_assigned(min_partitions=args.partitions, timeout_s=120)
@@ -162,6 +218,8 @@ def main() -> None:
             "rss_kb_per_tracked_account": round(peak_kb / accounts, 2) if accounts else None,
             "completed": done >= n,
         }
+        if args.two_workers:
+            result["two_workers"] = _two_workers(broker, topics, tag, n, args)
         ratio = (done / hw_s) / (got / raw_s) if hw_s and raw_s and got else 0.0
         result["ratio_to_raw"] = round(ratio, 4)
         print(
