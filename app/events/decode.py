@@ -14,6 +14,7 @@ are kept.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,9 @@ DEFAULT_MAX_BATCH_EVENTS = 50_000
 _MAX_DETAIL_CHARS = 500
 #: Fast path: a whole clean batch envelope validated by pydantic-core in one call.
 _BATCH = TypeAdapter(list[RequestEvent])
-_RAW_TEXT_MARKERS = tuple(f'"{k}"'.encode() for k in sorted(RAW_TEXT_FIELDS))
+_RAW_TEXT_KEY = re.compile(
+    rb'"(?:' + b"|".join(re.escape(k.encode()) for k in sorted(RAW_TEXT_FIELDS)) + rb')"'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,7 @@ def decode_message(
             )
         )
         return out
-    if raw[:1] == b"[" and not any(m in raw for m in _RAW_TEXT_MARKERS):
+    if raw[:1] == b"[" and _RAW_TEXT_KEY.search(raw) is None:
         try:
             events = _BATCH.validate_json(raw)
         except ValidationError:

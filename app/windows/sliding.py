@@ -14,6 +14,7 @@ total (added on insert, subtracted on expiry), shorter views sum the newest buck
 from __future__ import annotations
 
 from collections import deque
+from operator import add
 from collections.abc import Sequence
 
 __all__ = ["DAY_MS", "HOUR_MS", "TEN_MIN_MS", "SlidingSums"]
@@ -46,14 +47,14 @@ class SlidingSums:
         if b and b[-1][0] == start:
             vec = b[-1][1]
         elif not b or b[-1][0] < start:
-            vec = [0.0] * self.n_fields
+            vec = list(values)  # a new bucket starts as a copy of the first vector
             b.append((start, vec))
+            self._total[:] = map(add, self._total, values)
+            return
         else:  # late event inside the horizon: find (or insert) its bucket
             vec = self._older_bucket(start)
-        total = self._total
-        for i, v in enumerate(values):
-            vec[i] += v
-            total[i] += v
+        vec[:] = map(add, vec, values)
+        self._total[:] = map(add, self._total, values)
 
     def _older_bucket(self, start: int) -> list[float]:
         items = list(self._buckets)
