@@ -14,8 +14,8 @@ total (added on insert, subtracted on expiry), shorter views sum the newest buck
 from __future__ import annotations
 
 from collections import deque
-from operator import add
 from collections.abc import Sequence
+from operator import add
 
 __all__ = ["DAY_MS", "HOUR_MS", "TEN_MIN_MS", "SlidingSums"]
 
