@@ -152,15 +152,11 @@ def benign_accounts(w: World) -> list[AccountPlan]:
             first = created + int(w.rng.uniform(60_000, 3 * HOUR_MS))
         endpoints = vpn if w.rng.random() < spec.vpn_share else _home_endpoints(w, country)
         interactive = bool(w.rng.random() < 0.7)
-        ts = renewal_arrivals(
-            w.rng,
-            start_ms=first,
-            end_ms=end,
+        ts = w.human_arrivals(
             rate_per_day=w.daily_rate(spec.median_requests_per_day),
-            cv=w.client_cv(),
-            hourly=w.hourly(interactive),
-            weekday=w.weekday,
             tz_offset_h=tz,
+            start_ms=first,
+            interactive=interactive,
         )
         billing = country if w.rng.random() > 0.03 else w.country()[0]
         plans.append(
@@ -201,16 +197,7 @@ def _corp_nat(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]
         for _ in range(scaled(spec.accounts, w.scale, floor=10)):
             agent = bool(w.rng.random() < 0.5)
             client = CODING_AGENT if agent else SDK_PYTHON
-            ts = renewal_arrivals(
-                w.rng,
-                start_ms=w.scenario.start_ms,
-                end_ms=w.scenario.end_ms,
-                rate_per_day=w.daily_rate(8.0, cap=600),
-                cv=w.client_cv(),
-                hourly=w.hourly(True),
-                weekday=w.weekday,
-                tz_offset_h=tz,
-            )
+            ts = w.human_arrivals(rate_per_day=w.daily_rate(8.0, cap=600), tz_offset_h=tz)
             plans.append(
                 AccountPlan(
                     account_id=w.next_id("acct"),
@@ -247,16 +234,7 @@ def _university(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPla
         for _ in range(scaled(spec.accounts, w.scale, floor=10)):
             # Students sign up in a burst at the start of the semester.
             created = semester + int(w.rng.uniform(0, 2 * DAY_MS))
-            ts = renewal_arrivals(
-                w.rng,
-                start_ms=w.scenario.start_ms,
-                end_ms=w.scenario.end_ms,
-                rate_per_day=w.daily_rate(5.0, cap=300),
-                cv=w.client_cv(),
-                hourly=w.hourly(True),
-                weekday=w.weekday,
-                tz_offset_h=tz + 4,
-            )
+            ts = w.human_arrivals(rate_per_day=w.daily_rate(5.0, cap=300), tz_offset_h=tz + 4)
             inp, out = w.token_profiles()
             traffic = Traffic(
                 categories=("coding", "reasoning", "writing", "chat"),
@@ -304,15 +282,10 @@ def _cloud_app(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan
         org, pay = w.next_id("org"), w.next_id("pay")
         tpl = (f"tpl-app-{w.next_id('a')}",)
         for _ in range(scaled(spec.accounts, w.scale, floor=2)):
-            ts = renewal_arrivals(
-                w.rng,
-                start_ms=w.scenario.start_ms,
-                end_ms=w.scenario.end_ms,
+            ts = w.human_arrivals(
                 rate_per_day=float(w.rng.uniform(300, 4_000)),
-                cv=float(w.rng.uniform(1, 2.5)),
-                hourly=w.hourly(True),
-                weekday=w.weekday,
                 tz_offset_h=tz,
+                cv=float(w.rng.uniform(1, 2.5)),
             )
             inp, out = w.token_profiles()
             traffic = Traffic(
@@ -424,16 +397,7 @@ def _agent_framework(w: World, spec: HardNegativeSpec, group: str) -> list[Accou
                 rate_limited_share=0.03,
                 turn_index_max=60,
             )
-            ts = renewal_arrivals(
-                w.rng,
-                start_ms=w.scenario.start_ms,
-                end_ms=w.scenario.end_ms,
-                rate_per_day=w.daily_rate(30.0, cap=3_000),
-                cv=w.client_cv(),
-                hourly=w.hourly(True),
-                weekday=w.weekday,
-                tz_offset_h=tz,
-            )
+            ts = w.human_arrivals(rate_per_day=w.daily_rate(30.0, cap=3_000), tz_offset_h=tz)
             eps = (
                 _home_endpoints(w, country)
                 if w.rng.random() < 0.6
@@ -478,16 +442,7 @@ def _release_burst(w: World, spec: HardNegativeSpec, group: str) -> list[Account
             daily = w.daily_rate(4.0, cap=1_000)
             ts = np.concatenate(
                 [
-                    renewal_arrivals(
-                        w.rng,
-                        start_ms=w.scenario.start_ms,
-                        end_ms=w.scenario.end_ms,
-                        rate_per_day=daily,
-                        cv=w.client_cv(),
-                        hourly=w.hourly(True),
-                        weekday=w.weekday,
-                        tz_offset_h=tz,
-                    ),
+                    w.human_arrivals(rate_per_day=daily, tz_offset_h=tz),
                     renewal_arrivals(
                         w.rng,
                         start_ms=release + int(w.rng.uniform(0, 3 * HOUR_MS)),

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from app.simulate.arrivals import renewal_arrivals
 from app.simulate.calibrate import load_params
 from app.simulate.plan import Endpoint, TokenProfile
 from app.simulate.scenario import Scenario
@@ -77,6 +78,28 @@ class World:
     def daily_rate(self, median: float, *, cap: float = 20_000.0) -> float:
         sigma = self.servegen["client_rate_lognormal"]["sigma"]
         return float(min(median * np.exp(sigma * self.rng.standard_normal()), cap))
+
+    def human_arrivals(
+        self,
+        *,
+        rate_per_day: float,
+        tz_offset_h: float,
+        cv: float | None = None,
+        start_ms: int | None = None,
+        interactive: bool = True,
+    ) -> np.ndarray:
+        """One account's request times until the scenario ends, with calibrated burstiness
+        (ServeGen CV unless ``cv`` is given) and daily/weekly cycles in its time zone."""
+        return renewal_arrivals(
+            self.rng,
+            start_ms=self.scenario.start_ms if start_ms is None else start_ms,
+            end_ms=self.scenario.end_ms,
+            rate_per_day=rate_per_day,
+            cv=self.client_cv() if cv is None else cv,
+            hourly=self.hourly(interactive),
+            weekday=self.weekday,
+            tz_offset_h=tz_offset_h,
+        )
 
     def token_profiles(self) -> tuple[TokenProfile, TokenProfile]:
         """Input and output profiles of one random ServeGen client."""
