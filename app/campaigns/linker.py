@@ -85,15 +85,16 @@ _ACTION: dict[Severity, tuple[Action, int]] = {
 _RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
-def _sums() -> SlidingSums:
-    return SlidingSums(n_fields=N_FIELDS, bucket_ms=600_000, horizon_ms=DAY_MS)
+def _sums(bucket_ms: int = 600_000) -> SlidingSums:
+    return SlidingSums(n_fields=N_FIELDS, bucket_ms=bucket_ms, horizon_ms=DAY_MS)
 
 
 class AccountState:
     __slots__ = ("alerted", "campaign_id", "created_ms", "last_ts", "subnets", "sums", "version")
 
     def __init__(self, created_ms: int | None) -> None:
-        self.sums = _sums()
+        # Accounts only need their 24 h totals: hourly buckets keep them small.
+        self.sums = _sums(HOUR_MS)
         self.created_ms = created_ms
         self.last_ts = 0
         self.subnets: dict[str, int] = {}
