@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.alerts.dedup import Deduper
 from app.campaigns.evidence import FAMILY_THRESHOLD, Evidence, homogeneity
@@ -180,7 +180,6 @@ class _Campaign:
     severity: str
     alerted_size: int
     last_alert_ms: int
-    members: set[str] = field(default_factory=set)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -376,30 +375,6 @@ class CampaignLinker:
             mismatch=ev.mismatch,
             infrastructure=max(ev.infrastructure, _ratio(shared, len(p.accounts))),
             coordination=ev.coordination,
-        )
-
-    def cluster_evidence(self, members: Iterable[str], now_ms: int) -> Evidence:
-        tot = [0.0] * N_FIELDS
-        counts = []
-        shared = 0
-        n = 0
-        cutoff = now_ms - DAY_MS
-        for a in members:
-            acc = self.accounts[a]
-            v = acc.sums.view(now_ms=now_ms)
-            for i in range(N_FIELDS):
-                tot[i] += v[i]
-            counts.append(v[F_REQ])
-            shared += self._shared_infra(acc, cutoff)
-            n += 1
-        req = tot[F_REQ]
-        return Evidence(
-            accounts=n,
-            harvest=_ratio(tot[F_HARVEST], req),
-            youth=_ratio(tot[F_YOUNG], tot[F_AGE_KNOWN]),
-            mismatch=_ratio(tot[F_MISMATCH], req),
-            infrastructure=max(_ratio(shared, n), _ratio(tot[F_RISKY], req)),
-            coordination=homogeneity(counts),
         )
 
     def linked_evidence(self, members: Iterable[str], now_ms: int) -> Evidence:
@@ -740,7 +715,6 @@ class CampaignLinker:
             camp.alerted_size = len(members)
             camp.last_alert_ms = now
             camp.severity = max(severity, camp.severity, key=lambda s: _RANK[s])
-        camp.members.update(members)
         for a in to_alert:
             acc = self.accounts[a]
             acc.alerted = (cid, severity)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import orjson
 
 from app.simulate.plan import AccountPlan, Endpoint, Traffic
 
@@ -223,10 +222,6 @@ def write_labels(plans: list[AccountPlan], fh: IO[str], first_campaign_ms: dict[
     for p in plans:
         first = first_campaign_ms.get(p.account_id)
         w.writerow([p.account_id, p.campaign_id or "", p.group, "" if first is None else first])
-
-
-def dumps(event: dict[str, Any]) -> bytes:
-    return orjson.dumps(event)
 
 
 def labels_path_for(events_path: Path) -> Path:
