@@ -39,6 +39,11 @@ class DetectionSettings(BaseModel):
     )
     seed: int = 42
     linkage_tick_ms: int = Field(600_000, ge=10_000, description="Campaign linkage period")
+    linkage_refresh_ms: int = Field(
+        4 * 3_600_000,
+        ge=600_000,
+        description="Links are rebuilt from current evidence this often (their decay)",
+    )
     min_cohort_accounts: int = Field(5, ge=2, description="Accounts on a pivot to score it")
     min_cluster_accounts: int = Field(5, ge=2, description="Accounts in a campaign, at least")
     min_harvest: float = Field(

@@ -110,7 +110,17 @@ MAX_PIVOT_ACCOUNTS = 20_000
 
 
 class PivotState:
-    __slots__ = ("accounts", "anchor", "last_ts", "linked", "overflow", "sums", "version")
+    __slots__ = (
+        "accounts",
+        "anchor",
+        "dirty",
+        "last_ts",
+        "linked",
+        "overflow",
+        "scanned",
+        "sums",
+        "version",
+    )
 
     def __init__(self) -> None:
         self.sums = _sums()
@@ -119,11 +129,16 @@ class PivotState:
         self.accounts: dict[str, list[float]] = {}
         self.last_ts = 0
         self.version = 0
-        #: Members already joined in the linker's union-find (reset hourly) and the
+        #: Members already joined in the linker's union-find (reset at each links refresh) and the
         #: member they were joined to.
         self.linked: set[str] = set()
         self.anchor: str | None = None
         self.overflow: HyperLogLog | None = None
+        #: Accounts whose record changed since the last tick looked at this pivot, and
+        #: whether a tick has examined every member since the last links refresh: after a
+        #: full scan only changed members are re-examined.
+        self.dirty: set[str] = set()
+        self.scanned = False
 
     @property
     def distinct_accounts(self) -> int:
@@ -141,6 +156,7 @@ class PivotState:
             self.overflow.add(account)
             self.last_ts = max(self.last_ts, ts)
             return
+        self.dirty.add(account)
         if rec is None or rec[1] < ts - DAY_MS:
             self.accounts[account] = [
                 ts,
@@ -225,12 +241,15 @@ class CampaignLinker:
         #: Per-tick memo of "account shares a /24 with another account" (by object id).
         self._infra_cache: dict[int, bool] = {}
         self._last_expire_ms = 0
-        #: Memos reused across ticks until the entity changes (or the hourly refresh):
+        self._last_refresh_ms = 0
+        #: Memos reused across ticks until the entity changes (or the hourly / links refresh):
         #: pivot → (version, evidence or None); account → (version, passes member gate).
         self._pivot_memo: dict[Pivot, tuple[int, Evidence | None]] = {}
         self._member_memo: dict[tuple[str, Pivot], tuple[int, bool]] = {}
-        #: Links accumulate across ticks and are rebuilt hourly (the decay).
+        #: Links accumulate across ticks and are rebuilt every ``linkage_refresh_ms`` (the decay).
         self._uf = UnionFind()
+        #: The union-find's groups (sorted members), recomputed only after it changed.
+        self._groups: list[list[str]] | None = None
         self._pivot_kinds: dict[str, dict[str, int]] = {}
         #: Suspicious pivots each account qualified on (it joins a cluster only once it
         #: qualifies on pivots of two different kinds: one shared indicator is no link).
@@ -434,13 +453,17 @@ class CampaignLinker:
         now = now_ms
         self._infra_cache = {}
         entity_alerts: list[AlertEvent] = []
-        if now - self._last_expire_ms >= HOUR_MS:  # expiry, refresh, entity models: hourly
+        if now - self._last_expire_ms >= HOUR_MS:  # expiry and entity models: hourly
             self._expire(now)
             entity_alerts = self._score_entities(now, emitted_ms)
             self._last_expire_ms = now
             self._pivot_memo.clear()
+        if now - self._last_refresh_ms >= self.settings.linkage_refresh_ms:
+            # Links decay: rebuilt from the evidence still inside the 24 h views.
+            self._last_refresh_ms = now
             self._member_memo.clear()
             self._uf = UnionFind()
+            self._groups = None
             self._pivot_kinds = {}
             self._candidate = {}
             self._pending = set()
@@ -448,13 +471,18 @@ class CampaignLinker:
             for p in self.pivots.values():
                 p.linked = set()
                 p.anchor = None
+                p.scanned = False
         st = self.settings
         uf = self._uf
         member_memo = self._member_memo
         pivot_memo = self._pivot_memo
         pivot_kinds = self._pivot_kinds
         for key, p in self.pivots.items():
+            changed = p.dirty
+            if changed:
+                p.dirty = set()
             if len(p.accounts) < st.min_cohort_accounts or key[0] in _NON_LINKING:
+                p.scanned = False
                 continue
             memo = pivot_memo.get(key)
             if memo is not None and memo[0] == p.version:
@@ -465,13 +493,22 @@ class CampaignLinker:
             if ev is None or not ev.suspicious(
                 min_accounts=st.min_cohort_accounts, min_harvest=st.min_harvest
             ):
+                p.scanned = False
                 continue
             linked = p.linked
             if len(linked) >= len(p.accounts):
                 continue
-            for a, rec in p.accounts.items():
-                if a in linked:
-                    continue
+            candidate = self._candidate
+            members = p.accounts
+            if p.scanned:  # only members with new traffic here can newly qualify
+                todo = [a for a in changed if a in members]
+            else:
+                todo = list(members)
+                p.scanned = True
+            for a in todo:
+                if a in linked or key in candidate.get(a, ()):
+                    continue  # already qualified on this pivot since the links refresh
+                rec = members[a]
                 acc = self.accounts.get(a)
                 if acc is None:
                     continue
@@ -483,10 +520,8 @@ class CampaignLinker:
                     ok = self._member_ok(rec, acc, now - DAY_MS)
                     member_memo[memo_key] = (acc.version, ok)
                 if ok:
-                    keys = self._candidate.setdefault(a, set())
-                    if key not in keys:
-                        keys.add(key)
-                        self._pending.add(a)
+                    candidate.setdefault(a, set()).add(key)
+                    self._pending.add(a)
         for a in sorted(self._pending):
             keys = self._candidate[a]
             if len({k[0] for k in keys}) < 2:
@@ -505,8 +540,10 @@ class CampaignLinker:
                     uf.union(piv.anchor, a)
             uf.add(a)
         alerts: list[AlertEvent] = entity_alerts
-        for group in uf.groups().values():
-            members = sorted(str(a) for a in group)
+        if self._groups is None or uf.changed:
+            self._groups = [sorted(str(a) for a in g) for g in uf.groups().values()]
+            uf.changed = False
+        for members in self._groups:
             if len(members) < st.min_cluster_accounts:
                 continue
             cached = self._cluster_memo.get(members[0])

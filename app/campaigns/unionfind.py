@@ -17,11 +17,14 @@ class UnionFind:
     def __init__(self) -> None:
         self._parent: dict[Hashable, Hashable] = {}
         self._size: dict[Hashable, int] = {}
+        #: Set on every new element or merge; a caller may reset it to cache groups.
+        self.changed = False
 
     def add(self, x: Hashable) -> None:
         if x not in self._parent:
             self._parent[x] = x
             self._size[x] = 1
+            self.changed = True
 
     def find(self, x: Hashable) -> Hashable:
         self.add(x)
@@ -39,6 +42,7 @@ class UnionFind:
             ra, rb = rb, ra
         self._parent[rb] = ra
         self._size[ra] += self._size[rb]
+        self.changed = True
 
     def groups(self) -> dict[Hashable, list[Hashable]]:
         out: dict[Hashable, list[Hashable]] = {}

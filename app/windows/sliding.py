@@ -57,14 +57,18 @@ class SlidingSums:
         self._total[:] = map(add, self._total, values)
 
     def _older_bucket(self, start: int) -> list[float]:
-        items = list(self._buckets)
-        for s, vec in items:
+        # Late events land in one of the newest buckets: search from the right.
+        b = self._buckets
+        for i in range(len(b) - 1, -1, -1):
+            s = b[i][0]
             if s == start:
+                return b[i][1]
+            if s < start:
+                vec = [0.0] * self.n_fields
+                b.insert(i + 1, (start, vec))
                 return vec
         vec = [0.0] * self.n_fields
-        items.append((start, vec))
-        items.sort(key=lambda x: x[0])
-        self._buckets = deque(items)
+        b.appendleft((start, vec))
         return vec
 
     def expire(self, *, now_ms: int) -> None:
