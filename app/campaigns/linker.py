@@ -499,16 +499,16 @@ class CampaignLinker:
             if len(linked) >= len(p.accounts):
                 continue
             candidate = self._candidate
-            members = p.accounts
+            on_pivot = p.accounts
             if p.scanned:  # only members with new traffic here can newly qualify
-                todo = [a for a in changed if a in members]
+                todo = [a for a in changed if a in on_pivot]
             else:
-                todo = list(members)
+                todo = list(on_pivot)
                 p.scanned = True
             for a in todo:
                 if a in linked or key in candidate.get(a, ()):
                     continue  # already qualified on this pivot since the links refresh
-                rec = members[a]
+                rec = on_pivot[a]
                 acc = self.accounts.get(a)
                 if acc is None:
                     continue
