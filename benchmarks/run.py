@@ -9,9 +9,10 @@
 4. prints events/s for both, the ratio, the worker's peak RSS and RSS per active
    account, and writes a JSON result under benchmarks/results/.
 
-5. with --two-workers (default), two workers in one consumer group over the same topic.
-
-Not yet measured here: produce-to-alert latency at half load.
+5. at a fixed offered load of half the one-worker rate, p50/p99 latency from produce to
+   alert (``benchmarks/latency.py``: every alert is timed from the message that
+   completed its evidence);
+6. with --two-workers (default), two workers in one consumer group over the same topic.
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ from typing import Any
 import orjson
 
 from app.broker import TansuBroker, ensure_topics
+from app.config import DetectionSettings
 from app.simulate.run import build, produce_to_kafka
 from app.simulate.scenario import load_scenario
 from app.stream.launcher import WorkerProcess, metric_value
+
+try:  # run as a script (python benchmarks/run.py) or as a module
+    from latency import measure_latency  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    from benchmarks.latency import measure_latency
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -133,7 +140,7 @@ def _two_workers(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=float, default=0.13, help="hydra scale (0.13 ≈ 1M events)")
+    ap.add_argument("--scale", type=float, default=0.14, help="hydra scale (0.14 ≈ 1M events)")
     ap.add_argument("--days", type=float, default=3.0)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--timeout-s", type=float, default=900.0)
@@ -143,6 +150,15 @@ def main() -> None:
         default=True,
         help="also measure two workers in one consumer group",
     )
+    ap.add_argument(
+        "--latency",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure produce-to-alert latency at half the one-worker rate",
+    )
+    ap.add_argument("--latency-scale", type=float, default=0.04)
+    ap.add_argument("--latency-days", type=float, default=1.5)
+    ap.add_argument("--latency-batch", type=int, default=100, help="events per message")
     args = ap.parse_args()
 
     scenario = load_scenario("hydra").with_overrides(days=args.days)
@@ -216,8 +232,28 @@ def main() -> None:
             "peak_rss_mb": round(peak_kb / 1024, 1),
             "tracked_accounts": int(accounts),
             "rss_kb_per_tracked_account": round(peak_kb / accounts, 2) if accounts else None,
+            "rss_mb_per_100k_tracked_accounts": (
+                round(peak_kb / accounts * 100_000 / 1024, 1) if accounts else None
+            ),
             "completed": done >= n,
         }
+        if args.latency and done and hw_s:
+            rate = 0.5 * done / hw_s
+            lat = measure_latency(
+                broker,
+                _worker_env(topics, args.partitions),
+                rate=rate,
+                scale=args.latency_scale,
+                days=args.latency_days,
+                partitions=args.partitions,
+                batch_events=args.latency_batch,
+                grace_ms=DetectionSettings().grace_ms,
+            )
+            result["latency_at_half_load"] = lat.as_dict()
+            print(
+                f"latency at {rate:,.0f} ev/s offered: {lat.matched} alerts timed, "
+                f"p50 {lat.percentile(0.5)} s, p99 {lat.percentile(0.99)} s"
+            )
         if args.two_workers:
             result["two_workers"] = _two_workers(broker, topics, tag, n, args)
         ratio = (done / hw_s) / (got / raw_s) if hw_s and raw_s and got else 0.0
