@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
 	@echo "make test   - create .venv with test extras, run the whole suite (PYTEST_ARGS=...)"
 	@echo "make lint   - ruff + mypy"
-	@echo "make bench  - throughput benchmark (placeholder until the performance issue)"
+	@echo "make bench  - throughput + latency benchmark on the embedded broker (BENCH_ARGS=...)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hydrawatch needs Python >= 3.11, found " + sys.version.split()[0])'
