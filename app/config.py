@@ -39,6 +39,22 @@ class DetectionSettings(BaseModel):
     )
     seed: int = 42
     linkage_tick_ms: int = Field(600_000, ge=10_000, description="Campaign linkage period")
+    dedupe_window_ms: int = Field(
+        600_000, ge=0, description="Event ids remembered this long (event time) to drop repeats"
+    )
+    max_dedupe_ids: int = Field(
+        200_000, ge=0, description="Event ids remembered per partition, at most"
+    )
+    max_tracked_accounts: int = Field(
+        1_000_000,
+        ge=100,
+        description="Linkage state for at most this many accounts (oldest tracked evicted)",
+    )
+    max_solo_indicators: int = Field(
+        2_000_000,
+        ge=100,
+        description="Indicator values seen by one account only, at most (oldest evicted)",
+    )
     linkage_refresh_ms: int = Field(
         4 * 3_600_000,
         ge=600_000,
@@ -100,6 +116,12 @@ class Settings(BaseSettings):
         description="Cyclic-GC generation-0 threshold in the worker "
         "(Python's 700 makes full collections dominate under load)",
     )
+    checkpoint_topic_override: str | None = Field(
+        None, description="State snapshots topic (default: <app_id>.checkpoints)"
+    )
+    checkpoint_interval_s: float = Field(
+        30.0, ge=0, description="State snapshot period (0: no checkpoints)"
+    )
     max_future_skew_ms: int | None = Field(
         3_600_000, description="Reject events this far ahead of the wall clock (None: off)"
     )
@@ -113,6 +135,10 @@ class Settings(BaseSettings):
     ssl_cafile: str | None = None
 
     detection: DetectionSettings = DetectionSettings()
+
+    @property
+    def checkpoint_topic(self) -> str:
+        return self.checkpoint_topic_override or f"{self.app_id}.checkpoints"
 
     @property
     def bootstrap_servers(self) -> str:

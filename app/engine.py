@@ -35,6 +35,7 @@ class BatchResult:
     alerts: list[AlertEvent] = field(default_factory=list)
     accepted: int = 0
     late: int = 0
+    duplicates: int = 0
     windows_closed: int = 0
 
 
@@ -64,6 +65,10 @@ class Engine:
         self.detector = detector if detector is not None else AccountWindowDetector(settings)
         self.dedup = dedup if dedup is not None else Deduper(cooldown_ms=settings.cooldown_ms)
         self.linker = linker if linker is not None else CampaignLinker(settings)
+        #: event_id → event time of recently accepted events (insertion ≈ time order):
+        #: a repeated id within ``dedupe_window_ms`` (a producer retry, a re-delivered
+        #: message) is counted once.
+        self.seen: dict[str, int] = {}
 
     def __getstate__(self) -> dict[str, object]:
         """Checkpoint everything but the clock (pickle); a restored engine uses wall time."""
@@ -85,11 +90,20 @@ class Engine:
         add = self.windows.add
         linker = self.linker
         observe = linker.observe
+        seen = self.seen
+        cap = self.settings.max_dedupe_ids
         for e in sorted(events, key=_ts):
+            if e.event_id in seen:
+                result.duplicates += 1
+                continue
             w = add(e.account_id, e.ts_ms)
             if w is None:
                 result.late += 1
                 continue
+            if cap:
+                seen[e.event_id] = e.ts_ms
+                if len(seen) > cap:
+                    del seen[next(iter(seen))]
             if e.ts_ms > linker.next_due_ms:
                 result.alerts += linker.before_event(e.ts_ms, emitted_ms=self._clock())
             observe(e, request_signals(e), subnet_of(e.client_ip))
@@ -103,7 +117,21 @@ class Engine:
             )
             result.accepted += 1
         self._score(self.windows.close_ready(), result)
+        self._forget_seen()
         return result
+
+    def _forget_seen(self) -> None:
+        seen = self.seen
+        if not seen or self.windows.max_event_ts_ms is None:
+            return
+        horizon = self.windows.max_event_ts_ms - self.settings.dedupe_window_ms
+        stale = []
+        for event_id, ts in seen.items():
+            if ts >= horizon:
+                break
+            stale.append(event_id)
+        for event_id in stale:
+            del seen[event_id]
 
     def flush(self) -> BatchResult:
         """Close and score every open window (end of a finite input)."""

@@ -40,6 +40,17 @@ class Metrics:
     worker_up: Gauge
     campaigns_active: Gauge
     tracked_entities: Gauge
+    events_duplicate: Counter
+    state_evictions: Counter
+    messages_skipped: Counter
+    messages_replayed: Counter
+    input_position: Gauge
+    last_batch_timestamp: Gauge
+    checkpoints_written: Counter
+    checkpoint_failures: Counter
+    checkpoint_bytes: Gauge
+    checkpoint_seconds: Histogram
+    state_restored: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -126,6 +137,59 @@ class Metrics:
                 "hydrawatch_tracked_entities",
                 "Entities held in memory by kind (accounts, pivots, solo indicator values)",
                 ["kind"],
+                registry=r,
+            ),
+            events_duplicate=Counter(
+                "hydrawatch_events_duplicate",
+                "Valid events dropped because their event_id was seen within the dedupe window",
+                registry=r,
+            ),
+            state_evictions=Counter(
+                "hydrawatch_state_evictions",
+                "Accounts / solo indicators forgotten to stay within the memory caps",
+                registry=r,
+            ),
+            messages_skipped=Counter(
+                "hydrawatch_messages_skipped",
+                "Re-delivered input messages already included in the restored state",
+                registry=r,
+            ),
+            messages_replayed=Counter(
+                "hydrawatch_messages_replayed",
+                "Input messages read back between a restored snapshot and the consumer position",
+                registry=r,
+            ),
+            input_position=Gauge(
+                "hydrawatch_input_position",
+                "Next input offset not yet applied to the state, per input partition",
+                ["partition"],
+                registry=r,
+            ),
+            last_batch_timestamp=Gauge(
+                "hydrawatch_last_batch_timestamp_seconds",
+                "Wall time of the last processed batch (a broker outage shows as it ageing)",
+                registry=r,
+            ),
+            checkpoints_written=Counter(
+                "hydrawatch_checkpoints_written", "State snapshots written", registry=r
+            ),
+            checkpoint_failures=Counter(
+                "hydrawatch_checkpoint_failures",
+                "State snapshots that could not be written (retried at the next interval)",
+                registry=r,
+            ),
+            checkpoint_bytes=Gauge(
+                "hydrawatch_checkpoint_bytes", "Compressed size of the last snapshot", registry=r
+            ),
+            checkpoint_seconds=Histogram(
+                "hydrawatch_checkpoint_seconds",
+                "Wall time to serialise and write one snapshot",
+                buckets=_LATENCY_BUCKETS,
+                registry=r,
+            ),
+            state_restored=Counter(
+                "hydrawatch_state_restored",
+                "Input partitions whose state was restored from a snapshot",
                 registry=r,
             ),
         )

@@ -6,9 +6,10 @@ what comes back; ``hydrawatch detect`` drives the same engine over a file.
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from app.alerts import Deduper
@@ -19,7 +20,10 @@ from app.engine import Engine, wall_clock_ms
 from app.events import AlertEvent, DeadLetter, RequestEvent, decode_message
 from app.metrics import Metrics
 
-__all__ = ["Pipeline", "PipelineOutput", "SourcedDeadLetter"]
+__all__ = ["SNAPSHOT_VERSION", "Pipeline", "PipelineOutput", "SourcedDeadLetter"]
+
+#: Bumped whenever the pickled state layout changes; older snapshots are ignored.
+SNAPSHOT_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,9 @@ class PipelineOutput:
     dead: list[SourcedDeadLetter] = field(default_factory=list)
     accepted: int = 0
     late: int = 0
+    duplicates: int = 0
+    #: messages below their partition's applied offset (already in the state)
+    skipped: int = 0
 
 
 class Pipeline:
@@ -58,6 +65,10 @@ class Pipeline:
         #: One engine (windows + watermark) per input partition; accounts are
         #: partitioned by key, so each account's windows live in exactly one.
         self.engines: dict[int, Engine] = {}
+        #: Per input partition, the offset of the next message not yet applied.
+        self.next_offset: dict[int, int] = {}
+        self._evicted_reported = 0
+        self._positions: set[str] = set()
 
     def engine(self, partition: int) -> Engine:
         eng = self.engines.get(partition)
@@ -75,25 +86,104 @@ class Pipeline:
         """Forget the windows of partitions this worker no longer owns."""
         for p in partitions:
             self.engines.pop(p, None)
+            self.next_offset.pop(p, None)
+            if str(p) in self._positions:
+                self.metrics.input_position.remove(str(p))
+                self._positions.discard(str(p))
+
+    # ---- checkpoints ----------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """The whole state and the offsets it includes (consistent between batches)."""
+        return pickle.dumps(
+            {
+                "version": SNAPSHOT_VERSION,
+                "engines": self.engines,
+                "detector": self.detector,
+                "dedup": self.dedup,
+                "linker": self.linker,
+                "next_offset": dict(self.next_offset),
+            },
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+
+    def restore(self, state: bytes, partitions: Collection[int]) -> list[int]:
+        """Adopt the snapshot's state for ``partitions`` this pipeline does not hold yet.
+
+        A pipeline with no partitions adopts the snapshot's models and linkage graph
+        whole; one that already runs (a partition moved to it in a rebalance) adopts the
+        partitions' windows and offsets and keeps its own models and graph, so the
+        moved accounts' linkage evidence builds up again from the stream.
+        Returns the partitions restored. Snapshots of another version are ignored.
+        """
+        snap = pickle.loads(state)
+        if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
+            return []
+        wanted = [p for p in partitions if p not in self.engines and p in snap["next_offset"]]
+        if not wanted:
+            return []
+        if not self.engines:
+            self.detector = snap["detector"]
+            self.dedup = snap["dedup"]
+            self.linker = snap["linker"]
+            self._evicted_reported = self.linker.evicted
+        for p in wanted:
+            eng = snap["engines"].get(p)
+            if eng is not None:
+                eng.detector, eng.dedup, eng.linker = self.detector, self.dedup, self.linker
+                eng._clock = self._clock
+                self.engines[p] = eng
+            self.next_offset[p] = snap["next_offset"][p]
+        return wanted
+
+    def replay_from(self, partition: int, offset: int) -> int | None:
+        """Where to read back from before applying ``offset`` (None: nothing missing)."""
+        nxt = self.next_offset.get(partition)
+        return nxt if nxt is not None and offset > nxt else None
 
     def handle(
-        self, values: Sequence[bytes | None], partitions: Sequence[int] | None = None
+        self,
+        values: Sequence[bytes | None],
+        partitions: Sequence[int] | None = None,
+        offsets: Sequence[int] | None = None,
     ) -> PipelineOutput:
-        """Process the values of one consumed batch (``partitions[i]``: source of ``values[i]``)."""
+        """Process the values of one consumed batch (``partitions[i]``: source of ``values[i]``).
+
+        With ``offsets``, a message below its partition's applied offset (a re-delivery
+        of something the state already includes) is skipped, and the applied offsets
+        advance: what a snapshot taken after this call includes.
+        """
         t0 = time.perf_counter()
         s = self.settings
         out = PipelineOutput()
+        #: position of each (kept) value in the caller's batch, when some were skipped
+        source_index: list[int] | None = None
+        if offsets is not None:
+            if partitions is None:
+                raise ValueError("offsets need partitions")
+            keep = []
+            nxt = self.next_offset
+            for i, (p, o) in enumerate(zip(partitions, offsets, strict=True)):
+                if o < nxt.get(p, -1):
+                    out.skipped += 1
+                    continue
+                keep.append(i)
+                nxt[p] = o + 1
+            if out.skipped:
+                source_index = keep
+                values = [values[i] for i in keep]
+                partitions = [partitions[i] for i in keep]
         by_partition: dict[int, list[RequestEvent]] = {}
         raw_text = 0
         now_ms = self._clock()
         max_ts_ms = None if s.max_future_skew_ms is None else now_ms + s.max_future_skew_ms
-        for i, value in enumerate(values):
+        for k, value in enumerate(values):
+            i = k if source_index is None else source_index[k]
             decoded = decode_message(
                 value, max_message_bytes=s.max_message_bytes, max_batch_events=s.max_batch_events
             )
             raw_text += decoded.raw_text_dropped
             out.dead.extend(SourcedDeadLetter(i, d) for d in decoded.dead)
-            part = partitions[i] if partitions is not None else 0
+            part = partitions[k] if partitions is not None else 0
             events = by_partition.get(part)
             if events is None:
                 events = by_partition[part] = []
@@ -122,10 +212,24 @@ class Pipeline:
             out.alerts.extend(result.alerts)
             out.accepted += result.accepted
             out.late += result.late
+            out.duplicates += result.duplicates
             windows_closed += result.windows_closed
 
         m = self.metrics
         m.messages_consumed.inc(len(values))
+        if out.skipped:
+            m.messages_skipped.inc(out.skipped)
+        if out.duplicates:
+            m.events_duplicate.inc(out.duplicates)
+        evicted = self.linker.evicted
+        if evicted > self._evicted_reported:
+            m.state_evictions.inc(evicted - self._evicted_reported)
+        self._evicted_reported = evicted
+        if offsets is not None:
+            for p in set(partitions or ()):
+                self._positions.add(str(p))
+                m.input_position.labels(partition=str(p)).set(self.next_offset[p])
+        m.last_batch_timestamp.set(time.time())
         m.events_consumed.inc(out.accepted + out.late)
         if out.late:
             m.events_late.inc(out.late)

@@ -242,6 +242,8 @@ class CampaignLinker:
         self._infra_cache: dict[int, bool] = {}
         self._last_expire_ms = 0
         self._last_refresh_ms = 0
+        #: Accounts and solo indicators dropped to stay within the configured caps.
+        self.evicted = 0
         #: Memos reused across ticks until the entity changes (or the hourly / links refresh):
         #: pivot → (version, evidence or None); account → (version, passes member gate).
         self._pivot_memo: dict[Pivot, tuple[int, Evidence | None]] = {}
@@ -284,6 +286,10 @@ class CampaignLinker:
         ]
         acc = self.accounts.get(e.account_id)
         if acc is None:
+            if len(self.accounts) >= self.settings.max_tracked_accounts:
+                # A flood of new account ids: forget the longest-tracked account.
+                del self.accounts[next(iter(self.accounts))]
+                self.evicted += 1
             acc = self.accounts[e.account_id] = AccountState(e.account_created_ms)
         acc.sums.add(e.ts_ms, values)
         acc.version += 1
@@ -298,6 +304,9 @@ class CampaignLinker:
                 continue
             solo = self._solo.get(key)
             if solo is None or solo[1] < e.ts_ms - DAY_MS:
+                if solo is None and len(self._solo) >= self.settings.max_solo_indicators:
+                    del self._solo[next(iter(self._solo))]
+                    self.evicted += 1
                 self._solo[key] = (e.account_id, e.ts_ms, values)
             elif solo[0] != e.account_id:
                 p = self.pivots[key] = PivotState()
@@ -543,7 +552,12 @@ class CampaignLinker:
         if self._groups is None or uf.changed:
             self._groups = [sorted(str(a) for a in g) for g in uf.groups().values()]
             uf.changed = False
-        for members in self._groups:
+        tracked = self.accounts
+        for group in self._groups:
+            if len(group) < st.min_cluster_accounts:
+                continue
+            # Links outlive an account's state until the next refresh (expired or evicted).
+            members = [a for a in group if a in tracked]
             if len(members) < st.min_cluster_accounts:
                 continue
             cached = self._cluster_memo.get(members[0])

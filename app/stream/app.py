@@ -7,16 +7,25 @@ waits for the broker's acknowledgements before the batch's offsets are acked.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import ssl
+import time
 from typing import Any
 
 import faust
 
+from app.broker.admin import security_kwargs
 from app.config import Settings
+from app.events import DeadLetter
 from app.metrics import Metrics
 from app.pipeline import Pipeline, PipelineOutput
+from app.stream.checkpoint import CheckpointStore
 
-__all__ = ["create_app", "credentials_for"]
+__all__ = ["create_app", "credentials_for", "read_range"]
+
+log = logging.getLogger("hydrawatch.stream")
 
 _AGENT_NAME = "hydrawatch.ingest"
 
@@ -43,16 +52,51 @@ def credentials_for(settings: Settings) -> Any:
     return faust.SSLCredentials(ctx)
 
 
-def _dlq_headers(out_dead: Any, message: Any, input_topic: str) -> list[tuple[str, bytes]]:
-    letter = out_dead.letter
+def _dlq_headers(
+    letter: DeadLetter, source: tuple[bytes | None, int, int], input_topic: str
+) -> list[tuple[str, bytes]]:
+    _, partition, offset = source
     return [
         ("hydrawatch-reason", letter.reason.encode()),
         ("hydrawatch-detail", letter.detail.encode()),
         ("hydrawatch-source-topic", input_topic.encode()),
-        ("hydrawatch-source-partition", str(message.partition).encode()),
-        ("hydrawatch-source-offset", str(message.offset).encode()),
+        ("hydrawatch-source-partition", str(partition).encode()),
+        ("hydrawatch-source-offset", str(offset).encode()),
         ("hydrawatch-source-index", b"" if letter.index is None else str(letter.index).encode()),
     ]
+
+
+def read_range(
+    settings: Settings, partition: int, start: int, end: int, *, timeout_s: float = 60.0
+) -> list[tuple[bytes | None, bytes | None, int]]:
+    """(key, value, offset) of the input messages ``start <= offset < end`` (blocking)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    tp = TopicPartition(settings.input_topic, partition)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=settings.max_message_bytes + 1024,
+        **security_kwargs(settings),
+    )
+    out: list[tuple[bytes | None, bytes | None, int]] = []
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        deadline = time.monotonic() + timeout_s
+        while consumer.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"replay of partition {partition} [{start}, {end}) stopped at "
+                    f"{consumer.position(tp)} after {timeout_s:.0f}s"
+                )
+            for records in consumer.poll(timeout_ms=200).values():
+                out.extend((r.key, r.value, r.offset) for r in records if r.offset < end)
+    finally:
+        consumer.close()
+    return out
 
 
 def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | None = None) -> Any:
@@ -80,8 +124,21 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
     alerts_topic = app.topic(settings.alert_topic, key_serializer="raw", value_serializer="raw")
     dlq_topic = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
     core = pipeline if pipeline is not None else Pipeline(settings, metrics)
+    store: CheckpointStore | None = None
+    if settings.checkpoint_interval_s > 0:
+        store = CheckpointStore(
+            settings.bootstrap_servers,
+            settings.checkpoint_topic,
+            owner=f"{settings.app_id}-{os.getpid()}",
+            source=settings.input_topic,
+            client_kwargs=security_kwargs(settings),
+        )
+    #: Held while a batch is applied and its output published, and while the state is
+    #: snapshotted or restored: a snapshot never includes unpublished alerts.
+    lock = asyncio.Lock()
+    status = {"unpublished": False, "last_checkpoint": time.monotonic()}
 
-    async def publish(out: PipelineOutput, batch: list[Any]) -> None:
+    async def publish(out: PipelineOutput, sources: list[tuple[bytes | None, int, int]]) -> None:
         pending = []
         for alert in out.alerts:
             pending.append(
@@ -90,12 +147,12 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
                 )
             )
         for dead in out.dead:
-            message = batch[dead.message_index].message
+            src = sources[dead.message_index]
             pending.append(
                 await dlq_topic.send(
-                    key=message.key,
+                    key=src[0],
                     value=dead.letter.raw,
-                    headers=_dlq_headers(dead, message, settings.input_topic),
+                    headers=_dlq_headers(dead.letter, src, settings.input_topic),
                 )
             )
         for fut in pending:  # broker acks before the batch's offsets are acked
@@ -103,21 +160,113 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
         if out.dead:
             metrics.dead_letters_published.inc(len(out.dead))
 
+    async def apply(
+        values: list[bytes | None], sources: list[tuple[bytes | None, int, int]]
+    ) -> None:
+        status["unpublished"] = True
+        out = core.handle(values, [s[1] for s in sources], [s[2] for s in sources])
+        await publish(out, sources)
+        status["unpublished"] = False
+
+    async def replay(partition: int, start: int, end: int) -> None:
+        """Apply the messages between a restored snapshot and where consumption resumed."""
+        records = await asyncio.to_thread(read_range, settings, partition, start, end)
+        log.info(
+            "partition %d: replaying %d messages [%d, %d)", partition, len(records), start, end
+        )
+        step = max(1, settings.batch_max_messages)
+        for i in range(0, len(records), step):
+            chunk = records[i : i + step]
+            await apply([r[1] for r in chunk], [(r[0], partition, r[2]) for r in chunk])
+        metrics.messages_replayed.inc(len(records))
+
+    async def checkpoint(reason: str) -> None:
+        if store is None or not core.engines or status["unpublished"]:
+            return
+        t0 = time.perf_counter()
+        try:
+            state = core.snapshot()
+            sid, size = await asyncio.to_thread(store.write, dict(core.next_offset), state)
+        except Exception as exc:  # a failed snapshot is retried, never fatal
+            metrics.checkpoint_failures.inc()
+            log.warning("checkpoint (%s) failed: %s", reason, exc)
+            return
+        finally:
+            status["last_checkpoint"] = time.monotonic()
+        metrics.checkpoints_written.inc()
+        metrics.checkpoint_bytes.set(size)
+        metrics.checkpoint_seconds.observe(time.perf_counter() - t0)
+        log.info("checkpoint %s (%s): %d bytes", sid, reason, size)
+
     @app.agent(source, name=_AGENT_NAME)
     async def ingest(stream: Any) -> None:
         async for batch in stream.take_events(
             settings.batch_max_messages, within=settings.batch_within_s
         ):
-            out = core.handle(
-                [event.value for event in batch], [event.message.partition for event in batch]
-            )
-            await publish(out, batch)
+            async with lock:
+                firsts: dict[int, int] = {}
+                for event in batch:
+                    firsts.setdefault(event.message.partition, event.message.offset)
+                for partition, offset in firsts.items():
+                    start = core.replay_from(partition, offset)
+                    if start is not None:
+                        await replay(partition, start, offset)
+                await apply(
+                    [event.value for event in batch],
+                    [
+                        (event.message.key, event.message.partition, event.message.offset)
+                        for event in batch
+                    ],
+                )
+                if (
+                    store is not None
+                    and time.monotonic() - status["last_checkpoint"]
+                    >= settings.checkpoint_interval_s
+                ):
+                    await checkpoint("interval")
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
+        async with lock:  # hand over fresh state to whoever gets these partitions
+            await checkpoint("revoked")
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
         mine = {tp.partition for tp in assigned if tp.topic == settings.input_topic}
-        core.drop_partitions([p for p in core.engines if p not in mine])
+        async with lock:
+            core.drop_partitions([p for p in core.engines if p not in mine])
+            new = sorted(p for p in mine if p not in core.engines)
+            if store is not None and new:
+                await restore(new)
         metrics.assigned_partitions.set(len(mine))
+
+    async def restore(partitions: list[int]) -> None:
+        assert store is not None
+        try:
+            latest = await asyncio.to_thread(store.latest)
+        except Exception as exc:  # start empty rather than not at all
+            log.error(
+                "could not read checkpoints, starting partitions %s empty: %s", partitions, exc
+            )
+            return
+        by_snapshot: dict[str, list[int]] = {}
+        for p in partitions:
+            if p in latest:
+                by_snapshot.setdefault(latest[p].snapshot_id, []).append(p)
+        for sid, parts in sorted(by_snapshot.items(), key=lambda kv: -len(kv[1])):
+            snap = latest[parts[0]]
+            done = core.restore(CheckpointStore.state_of(snap), parts)
+            metrics.state_restored.inc(len(done))
+            for p in done:
+                metrics.input_position.labels(partition=str(p)).set(core.next_offset[p])
+            log.info("restored partitions %s from checkpoint %s", done, sid)
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(sender: Any, **_: Any) -> None:
+        async with lock:
+            await checkpoint("shutdown")
+        if store is not None:
+            await asyncio.to_thread(store.close)
 
     @app.task
     async def mark_up() -> None:

@@ -33,6 +33,14 @@ def run_worker(settings: Settings) -> None:
             replication=settings.topic_replication,
             client_kwargs=kw,
         )
+        if settings.checkpoint_interval_s > 0:  # snapshots are read in order: one partition
+            ensure_topics(
+                settings.bootstrap_servers,
+                [settings.checkpoint_topic],
+                partitions=1,
+                replication=settings.topic_replication,
+                client_kwargs=kw,
+            )
     if settings.metrics_port:
         start_http_server(
             settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry

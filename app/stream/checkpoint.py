@@ -1,0 +1,182 @@
+"""State checkpoints on a Kafka topic: coalesced snapshots that carry their source offsets.
+
+A snapshot is the whole processing state of one worker (windows, models, linkage
+graph, dedup memories) *and*, per input partition, the offset of the next message it
+has not applied. It is written as zlib-compressed chunks, one record per produce
+request (the embedded broker's ListOffsets is only right for one-record batches), with
+headers naming the snapshot, the chunk and the partitions/offsets it covers.
+
+A restarted worker, or one that takes over a partition, reads the topic to its end,
+takes for each partition the newest *complete* snapshot that covers it, restores that
+state and resumes from the snapshot's offset — never from a consumer-group commit,
+which may be ahead of (or behind) what the state includes. Messages below a
+partition's restored offset are skipped; messages between it and where the consumer
+resumed are read back first. Re-processed events therefore count once, and the alerts
+they re-emit carry the same ``alert_id``.
+
+Retention: records are keyed by snapshot id and never compacted; give the topic a
+time retention (e.g. ``retention.ms`` = 1 day) in production.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CheckpointStore", "Snapshot"]
+
+log = logging.getLogger("hydrawatch.checkpoint")
+
+_H_ID = "hw-snapshot"
+_H_CHUNK = "hw-chunk"
+_H_CHUNKS = "hw-chunks"
+_H_OFFSETS = "hw-offsets"
+_H_OWNER = "hw-owner"
+_H_SOURCE = "hw-source"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    snapshot_id: str
+    owner: str
+    #: input partition → next offset not included in the state
+    offsets: Mapping[int, int]
+    blob: bytes
+    #: position of its last chunk in the checkpoint topic (newer = larger)
+    position: int
+
+
+class CheckpointStore:
+    """Write and read snapshots on one single-partition topic (kafka-python, blocking)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        *,
+        owner: str,
+        source: str,
+        client_kwargs: Mapping[str, Any] | None = None,
+        chunk_bytes: int = 512 * 1024,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.owner = owner
+        #: the input topic whose partitions the snapshots' offsets refer to
+        self.source = source
+        self.client_kwargs = dict(client_kwargs or {})
+        self.chunk_bytes = chunk_bytes
+        self._producer: Any = None
+
+    def _get_producer(self) -> Any:
+        if self._producer is None:
+            from kafka import KafkaProducer
+
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                linger_ms=0,
+                acks="all",
+                max_request_size=self.chunk_bytes + 64 * 1024,
+                **self.client_kwargs,
+            )
+        return self._producer
+
+    def write(self, offsets: Mapping[int, int], state: bytes) -> tuple[str, int]:
+        """Store one snapshot; returns (snapshot id, compressed bytes). Blocks until acked."""
+        blob = zlib.compress(state, 1)
+        sid = f"{self.owner}-{time.time_ns()}-{uuid.uuid4().hex[:6]}"
+        chunks = [blob[i : i + self.chunk_bytes] for i in range(0, len(blob), self.chunk_bytes)]
+        chunks = chunks or [b""]
+        producer = self._get_producer()
+        offs = json.dumps({str(p): o for p, o in offsets.items()}).encode()
+        for i, chunk in enumerate(chunks):
+            headers = [
+                (_H_ID, sid.encode()),
+                (_H_CHUNK, str(i).encode()),
+                (_H_CHUNKS, str(len(chunks)).encode()),
+                (_H_OWNER, self.owner.encode()),
+                (_H_SOURCE, self.source.encode()),
+            ]
+            if i == len(chunks) - 1:
+                headers.append((_H_OFFSETS, offs))
+            # one record per produce request: wait for each acknowledgement
+            producer.send(
+                self.topic, key=f"{sid}/{i}".encode(), value=chunk, headers=headers, partition=0
+            ).get(timeout=60)
+        return sid, len(blob)
+
+    def latest(self, *, timeout_s: float = 30.0) -> dict[int, Snapshot]:
+        """For each input partition, the newest complete snapshot covering it."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        tp = TopicPartition(self.topic, 0)
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            fetch_max_wait_ms=50,
+            max_partition_fetch_bytes=max(1024 * 1024, 2 * self.chunk_bytes),
+            **self.client_kwargs,
+        )
+        parts: dict[str, dict[int, bytes]] = {}
+        complete: list[Snapshot] = []
+        try:
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            end = consumer.end_offsets([tp])[tp]
+            deadline = time.monotonic() + timeout_s
+            while consumer.position(tp) < end:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"checkpoint topic {self.topic!r}: read {consumer.position(tp)} of "
+                        f"{end} records in {timeout_s:.0f}s"
+                    )
+                for records in consumer.poll(timeout_ms=200).values():
+                    for r in records:
+                        h = {k: v for k, v in (r.headers or [])}
+                        try:
+                            sid = h[_H_ID].decode()
+                            idx = int(h[_H_CHUNK])
+                            total = int(h[_H_CHUNKS])
+                        except (KeyError, ValueError):
+                            log.warning("checkpoint record at %d has no snapshot headers", r.offset)
+                            continue
+                        if h.get(_H_SOURCE, b"").decode() != self.source:
+                            continue  # another input topic's state
+                        got = parts.setdefault(sid, {})
+                        got[idx] = r.value or b""
+                        if _H_OFFSETS in h and len(got) == total:
+                            blob = b"".join(got[i] for i in range(total))
+                            offsets = {int(p): int(o) for p, o in json.loads(h[_H_OFFSETS]).items()}
+                            complete.append(
+                                Snapshot(
+                                    snapshot_id=sid,
+                                    owner=h.get(_H_OWNER, b"").decode(),
+                                    offsets=offsets,
+                                    blob=blob,
+                                    position=r.offset,
+                                )
+                            )
+                            del parts[sid]
+        finally:
+            consumer.close()
+        newest: dict[int, Snapshot] = {}
+        for snap in complete:  # in topic order: later wins
+            for p in snap.offsets:
+                newest[p] = snap
+        return newest
+
+    @staticmethod
+    def state_of(snapshot: Snapshot) -> bytes:
+        return zlib.decompress(snapshot.blob)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None
