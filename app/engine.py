@@ -87,7 +87,8 @@ class Engine:
     def process(self, events: Iterable[RequestEvent]) -> BatchResult:
         """Add a batch of events, close the windows the watermark passed, score them."""
         result = BatchResult()
-        add = self.windows.add
+        windows = self.windows
+        add = windows.add
         linker = self.linker
         observe = linker.observe
         seen = self.seen
@@ -100,6 +101,10 @@ class Engine:
             if w is None:
                 result.late += 1
                 continue
+            if windows.ready:
+                # Close as soon as the watermark passes, not at the end of the batch: the
+                # outcome must not depend on how the stream was cut into batches.
+                self._score(windows.close_ready(), result)
             if cap:
                 seen[e.event_id] = e.ts_ms
                 if len(seen) > cap:

@@ -77,6 +77,7 @@ def read_range(
         bootstrap_servers=settings.bootstrap_servers,
         group_id=None,
         enable_auto_commit=False,
+        auto_offset_reset="earliest",  # below the log start: from the oldest retained
         fetch_max_wait_ms=50,
         max_partition_fetch_bytes=settings.max_message_bytes + 1024,
         **security_kwargs(settings),
@@ -260,6 +261,11 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
             for p in done:
                 metrics.input_position.labels(partition=str(p)).set(core.next_offset[p])
             log.info("restored partitions %s from checkpoint %s", done, sid)
+        for p in partitions:
+            # No snapshot holds anything of this partition: the state includes none of it,
+            # whatever the group committed, so everything before the consumer's position
+            # is read back (from the start of the partition's retention).
+            core.next_offset.setdefault(p, 0)
 
     @app.on_before_shutdown.connect
     async def on_shutdown(sender: Any, **_: Any) -> None:

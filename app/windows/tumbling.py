@@ -43,6 +43,14 @@ class TumblingWindows(Generic[K, S]):
         self._buckets: dict[int, dict[K, S]] = {}
         self._max_ts_ms = _NO_WATERMARK
         self.late_events = 0
+        #: start of the oldest open window (None: none open)
+        self._first_start: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Has the watermark passed the end of the oldest open window?"""
+        first = self._first_start
+        return first is not None and first + self.window_ms <= self._max_ts_ms - self.grace_ms
 
     @property
     def watermark_ms(self) -> int:
@@ -68,6 +76,8 @@ class TumblingWindows(Generic[K, S]):
         bucket = self._buckets.get(start)
         if bucket is None:
             bucket = self._buckets[start] = {}
+            if self._first_start is None or start < self._first_start:
+                self._first_start = start
         state = bucket.get(key)
         if state is None:
             state = bucket[key] = self._factory()
@@ -77,11 +87,15 @@ class TumblingWindows(Generic[K, S]):
         """Pop every window whose end the watermark has reached, oldest first."""
         wm = self.watermark_ms
         for start in sorted(s for s in self._buckets if s + self.window_ms <= wm):
-            for key, state in self._buckets.pop(start).items():
+            bucket = self._buckets.pop(start)
+            self._first_start = min(self._buckets, default=None)
+            for key, state in bucket.items():
                 yield start, key, state
 
     def close_all(self) -> Iterator[tuple[int, K, S]]:
         """Pop every open window (end of input), oldest first."""
         for start in sorted(self._buckets):
-            for key, state in self._buckets.pop(start).items():
+            bucket = self._buckets.pop(start)
+            self._first_start = min(self._buckets, default=None)
+            for key, state in bucket.items():
                 yield start, key, state

@@ -1,65 +1,7 @@
-"""Integration fixtures: a real Kafka-protocol broker and real worker processes.
-
-Broker: ``KAFKA_BOOTSTRAP`` if set, testcontainers Kafka if a Docker engine answers,
-the embedded tansu broker otherwise (one per test session). Every test gets its own
-topics and consumer group, so tests never see each other's data.
-"""
+"""Integration tests share the broker fixtures of ``tests/conftest.py``."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from tests.conftest import PARTITIONS, Topics
 
-import pytest
-
-from app.broker import BrokerHandle, broker_for_tests, ensure_topics
-from app.stream.launcher import WorkerProcess
-
-PARTITIONS = 4
-
-
-@dataclass(frozen=True)
-class Topics:
-    input: str
-    alerts: str
-    dlq: str
-
-    def env(self) -> dict[str, str]:
-        return {
-            "HYDRAWATCH_INPUT_TOPIC": self.input,
-            "HYDRAWATCH_ALERT_TOPIC": self.alerts,
-            "HYDRAWATCH_DLQ_TOPIC": self.dlq,
-            "HYDRAWATCH_TOPIC_PARTITIONS": str(PARTITIONS),
-        }
-
-
-@pytest.fixture(scope="session")
-def broker() -> Iterator[BrokerHandle]:
-    with broker_for_tests() as handle:
-        yield handle
-
-
-@pytest.fixture
-def topics(broker: BrokerHandle) -> Topics:
-    tag = uuid.uuid4().hex[:8]
-    t = Topics(f"it-{tag}.requests", f"it-{tag}.alerts", f"it-{tag}.dlq")
-    ensure_topics(broker.bootstrap, [t.input, t.alerts, t.dlq], partitions=PARTITIONS)
-    return t
-
-
-@pytest.fixture
-def start_worker(broker: BrokerHandle, topics: Topics) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start ``hydrawatch worker`` processes in one fresh consumer group; all stopped after."""
-    group = f"hydrawatch-it-{uuid.uuid4().hex[:8]}"
-    started: list[WorkerProcess] = []
-
-    def start(**env: str) -> WorkerProcess:
-        w = WorkerProcess(broker_url=broker.url, app_id=group, env={**topics.env(), **env})
-        started.append(w.start())
-        return w
-
-    yield start
-    for w in started:
-        rc = w.stop()
-        assert rc in (0, -9, None), f"worker exit code {rc}:\n{w.log_tail()}"
+__all__ = ["PARTITIONS", "Topics"]

@@ -1,0 +1,158 @@
+"""Shared pieces of the fault-injection tests: traffic, runs to completion, alert reads."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+from app.broker import ensure_topics
+from app.simulate.basic import BasicTraffic, generate_basic
+from app.stream.launcher import WorkerProcess, metric_value
+from tests.conftest import PARTITIONS
+from tests.integration.helpers import partition_for, produce_batches
+
+__all__ = [
+    "TRAFFIC",
+    "Run",
+    "alert_ids",
+    "produce_traffic",
+    "read_all",
+    "wait_for",
+    "wait_position",
+]
+
+#: ~65k events over 8 h: 400 benign accounts, 6 abusive ones from hour 3.
+TRAFFIC = BasicTraffic(
+    benign_accounts=400,
+    abusive_accounts=6,
+    duration_ms=8 * 3_600_000,
+    abuse_start_offset_ms=3 * 3_600_000,
+    seed=5,
+)
+BATCH = 200
+
+
+def produce_traffic(
+    bootstrap: str, topic: str, *, partitions: int = PARTITIONS
+) -> tuple[list[dict[str, Any]], int]:
+    """Produce TRAFFIC as batch envelopes; returns (events, number of messages)."""
+    events = generate_basic(TRAFFIC)
+    produce_batches(bootstrap, topic, events, partitions=partitions, batch_size=BATCH)
+    per_part: dict[int, int] = {}
+    for e in events:
+        p = partition_for(e["account_id"], partitions)
+        per_part[p] = per_part.get(p, 0) + 1
+    return events, sum(-(-n // BATCH) for n in per_part.values())
+
+
+def wait_for(
+    check: Callable[[], bool], *, timeout_s: float, what: str, log: Callable[[], str] = str
+) -> float:
+    """Poll ``check`` until true; returns the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        with contextlib.suppress(OSError):
+            if check():
+                return time.monotonic() - t0
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}\n{log()}")
+
+
+def position(w: WorkerProcess) -> float:
+    return metric_value(w.metrics(), "hydrawatch_input_position")
+
+
+def wait_position(w: WorkerProcess, messages: int, *, timeout_s: float = 120) -> float:
+    """Wait until the worker's applied offsets cover all ``messages``."""
+    return wait_for(
+        lambda: position(w) >= messages,
+        timeout_s=timeout_s,
+        what=f"input position {messages}",
+        log=w.log_tail,
+    )
+
+
+def read_all(bootstrap: str, topic: str, *, settle_s: float = 3.0) -> list[dict[str, Any]]:
+    """Every record of ``topic`` (all partitions), once nothing new came for ``settle_s``."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
+    )
+    out: list[dict[str, Any]] = []
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < settle_s:
+            batch = consumer.poll(timeout_ms=200)
+            for records in batch.values():
+                out.extend(orjson.loads(r.value) for r in records)
+                quiet_since = time.monotonic()
+    finally:
+        consumer.close()
+    return out
+
+
+def alert_ids(alerts: list[dict[str, Any]]) -> set[str]:
+    return {a["alert_id"] for a in alerts}
+
+
+@dataclass
+class Run:
+    """One consumer group (app id) with its own alert and DLQ topics over a shared input."""
+
+    broker_url: str
+    bootstrap: str
+    input_topic: str
+    partitions: int = PARTITIONS
+    env: dict[str, str] = field(default_factory=dict)
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        ensure_topics(self.bootstrap, [self.alerts, self.dlq], partitions=self.partitions)
+
+    @property
+    def app_id(self) -> str:
+        return f"rel-{self.tag}"
+
+    @property
+    def alerts(self) -> str:
+        return f"rel-{self.tag}.alerts"
+
+    @property
+    def dlq(self) -> str:
+        return f"rel-{self.tag}.dlq"
+
+    def worker(self, **env: str) -> WorkerProcess:
+        w = WorkerProcess(
+            broker_url=self.broker_url,
+            app_id=self.app_id,
+            env={
+                "HYDRAWATCH_INPUT_TOPIC": self.input_topic,
+                "HYDRAWATCH_ALERT_TOPIC": self.alerts,
+                "HYDRAWATCH_DLQ_TOPIC": self.dlq,
+                "HYDRAWATCH_TOPIC_PARTITIONS": str(self.partitions),
+                "HYDRAWATCH_CHECKPOINT_INTERVAL_S": "1",
+                "HYDRAWATCH_MAX_FUTURE_SKEW_MS": "none",
+                **self.env,
+                **env,
+            },
+        )
+        self.workers.append(w.start())
+        return w
+
+    def stop_all(self) -> None:
+        for w in self.workers:
+            w.stop()
+
+    def read_alerts(self) -> list[dict[str, Any]]:
+        return read_all(self.bootstrap, self.alerts)
