@@ -50,6 +50,11 @@ class DetectionSettings(BaseModel):
         ge=100,
         description="Linkage state for at most this many accounts (oldest tracked evicted)",
     )
+    max_pivots: int = Field(
+        200_000,
+        ge=100,
+        description="Shared indicator values tracked, at most (oldest evicted)",
+    )
     max_solo_indicators: int = Field(
         2_000_000,
         ge=100,

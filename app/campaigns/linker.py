@@ -309,6 +309,9 @@ class CampaignLinker:
                     self.evicted += 1
                 self._solo[key] = (e.account_id, e.ts_ms, values)
             elif solo[0] != e.account_id:
+                if len(self.pivots) >= self.settings.max_pivots:
+                    del self.pivots[next(iter(self.pivots))]
+                    self.evicted += 1
                 p = self.pivots[key] = PivotState()
                 p.add(solo[0], solo[1], solo[2])
                 p.add(e.account_id, e.ts_ms, values)
