@@ -63,9 +63,11 @@ def test_worker_survives_a_30s_broker_outage(own_broker: TansuBroker) -> None:
         resumed = time.monotonic()
         produce_batches(own_broker.bootstrap, topic, events[half:], partitions=PARTITIONS)
         wait_for(
-            lambda: metric_value(w.metrics(), "hydrawatch_events_consumed_total")
-            + metric_value(w.metrics(), "hydrawatch_events_duplicate_total")
-            >= len(events),
+            lambda: (
+                metric_value(w.metrics(), "hydrawatch_events_consumed_total")
+                + metric_value(w.metrics(), "hydrawatch_events_duplicate_total")
+                >= len(events)
+            ),
             timeout_s=120,
             what="everything processed after the outage",
             log=w.log_tail,
@@ -76,10 +78,11 @@ def test_worker_survives_a_30s_broker_outage(own_broker: TansuBroker) -> None:
     finally:
         run.stop_all()
     consumed = metric_value(after, "hydrawatch_events_consumed_total")
+    failures = metric_value(after, "hydrawatch_checkpoint_failures_total")
     print(
         f"outage {OUTAGE_S:.0f}s: worker up throughout, last batch {age_s:.0f}s old during "
         f"it, all {len(events)} events processed {catch_up_s:.1f}s after the broker came "
-        f"back; checkpoint failures {metric_value(after, 'hydrawatch_checkpoint_failures_total'):.0f}, "
+        f"back; checkpoint failures {failures:.0f}, "
         f"re-delivered messages skipped "
         f"{metric_value(after, 'hydrawatch_messages_skipped_total'):.0f}"
     )

@@ -45,9 +45,11 @@ def test_partitions_and_state_move_to_the_survivor_and_back(broker: BrokerHandle
         )
         sent = produce_batches(broker.bootstrap, topic, before, partitions=PARTITIONS)
         wait_for(
-            lambda: metric_value(a.metrics(), "hydrawatch_events_consumed_total")
-            + metric_value(b.metrics(), "hydrawatch_events_consumed_total")
-            >= sent,
+            lambda: (
+                metric_value(a.metrics(), "hydrawatch_events_consumed_total")
+                + metric_value(b.metrics(), "hydrawatch_events_consumed_total")
+                >= sent
+            ),
             timeout_s=60,
             what="the warm-up traffic processed",
         )
@@ -59,9 +61,7 @@ def test_partitions_and_state_move_to_the_survivor_and_back(broker: BrokerHandle
         b_position = position(b)
         t_kill = time.monotonic()
         b.kill()
-        wait_for(
-            lambda: assigned(a) == PARTITIONS, timeout_s=60, what="the survivor takes over"
-        )
+        wait_for(lambda: assigned(a) == PARTITIONS, timeout_s=60, what="the survivor takes over")
         takeover_s = time.monotonic() - t_kill
         restored = metric_value(a.metrics(), "hydrawatch_state_restored_total")
         assert restored >= 1, a.log_tail()

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from app.config import DetectionSettings
-from app.engine import Engine
+from app.engine import BatchResult, Engine
 from app.events import RequestEvent
 from app.simulate.basic import ABUSIVE_PREFIX, BasicTraffic, generate_basic
 
@@ -68,3 +71,50 @@ def test_one_alert_per_cooldown() -> None:
     alerts = eng.process(events(CFG)).alerts + eng.flush().alerts
     ids = [a.entity_id for a in alerts]
     assert len(ids) == len(set(ids))
+
+
+def _window_counts(
+    events: list[RequestEvent], batch: int
+) -> tuple[dict[tuple[str, int], float], int]:
+    """Requests per closed (account, window) and late events, processing in arrival order."""
+    from app.features import account_features
+
+    settings = DetectionSettings(window_ms=60_000, grace_ms=10_000)
+    eng = Engine(settings, clock=lambda: 0)
+    counts: dict[tuple[str, int], float] = {}
+    late = 0
+
+    def record(closed):  # type: ignore[no-untyped-def]
+        for start, account, state in closed:
+            counts[(account, start)] = account_features(state)["requests"]
+            yield start, account, state
+
+    original = eng._score
+    eng._score = lambda closed, out: original(record(closed), out)  # type: ignore[method-assign]
+    for i in range(0, len(events), batch):
+        late += eng.process(events[i : i + batch]).late
+    eng._score(eng.windows.close_all(), BatchResult())
+    return counts, late
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(min_value=1, max_value=50))
+def test_out_of_order_within_grace_counts_like_in_order(rng, batch: int) -> None:  # type: ignore[no-untyped-def]
+    t0 = 1_767_225_600_000
+    base = {"client_ip": "10.0.0.1", "model": "m", "prompt_tokens": 1, "completion_tokens": 1}
+    events = [
+        RequestEvent.model_validate(
+            {**base, "event_id": str(i), "account_id": f"a{i % 7}", "ts_ms": t0 + i * 1_000}
+        )
+        for i in range(600)
+    ]
+    # Arrival order: each event delayed by up to 9 s (< the 10 s grace) of stream time.
+    arrival = sorted(events, key=lambda e: e.ts_ms + rng.randint(0, 9_000))
+    in_order, late_sorted = _window_counts(events, batch)
+    shuffled, late_shuffled = _window_counts(arrival, batch)
+    assert late_sorted == late_shuffled == 0
+    assert shuffled == in_order
+    # Beyond the grace period: late, counted, not added.
+    too_late = [*events, events[0].model_copy(update={"event_id": "old"})]
+    _, late = _window_counts(too_late, batch)
+    assert late == 1
