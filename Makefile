@@ -12,7 +12,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 help:
 	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
 	@echo "make test   - create .venv with test extras, run the whole suite (PYTEST_ARGS=...)"
-	@echo "make lint   - ruff + mypy"
+	@echo "make lint   - ruff + format check + mypy + pip-audit (AUDIT=skip where PyPI's vulnerability API is unreachable)"
 	@echo "make bench  - throughput + latency benchmark on the embedded broker (BENCH_ARGS=...)"
 
 $(BIN)/python:
@@ -42,7 +42,15 @@ test-integration: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/ruff format --check app tests benchmarks
 	$(BIN)/mypy app
+ifneq ($(AUDIT),skip)
+	@# --strict: a dependency that could not be checked fails the audit (no silent pass
+	@# where the vulnerability service is unreachable; skip explicitly with AUDIT=skip).
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
+else
+	@echo "pip-audit skipped (AUDIT=skip)"
+endif
 
 bench: $(RUN_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
