@@ -105,6 +105,13 @@ def test_partitions_and_state_move_to_the_survivor_and_back(broker: BrokerHandle
         alerts = run.read_alerts()
     finally:
         run.stop_all()
+    # INFO logs of three workers through kill, restore and rebalance: no identities.
+    logs = "".join(w.log_tail(1 << 30) for w in run.workers)
+    assert "INFO" in logs
+    for field in ("account_id", "client_ip", "tls_ja4", "payment_fingerprint"):
+        values = {str(e[field]) for e in events if e.get(field)}
+        leaked = [v for v in values if v in logs]
+        assert not leaked, f"{field} values in worker logs: {leaked[:3]}"
     abusive = {e["account_id"] for e in events if e["account_id"].startswith(ABUSIVE_PREFIX)}
     alerted = {a["entity_id"] for a in alerts if a["entity_type"] == "account"}
     print(
