@@ -6,11 +6,13 @@ what comes back; ``hydrawatch detect`` drives the same engine over a file.
 
 from __future__ import annotations
 
+import io
 import pickle
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.alerts import Deduper
 from app.campaigns.linker import CampaignLinker
@@ -19,6 +21,11 @@ from app.detectors import AccountWindowDetector
 from app.engine import Engine, wall_clock_ms
 from app.events import AlertEvent, DeadLetter, RequestEvent, decode_message
 from app.metrics import Metrics
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite as _SupportsWrite
+
+    SupportsWrite = _SupportsWrite[bytes]
 
 __all__ = ["SNAPSHOT_VERSION", "Pipeline", "PipelineOutput", "SourcedDeadLetter"]
 
@@ -94,7 +101,13 @@ class Pipeline:
     # ---- checkpoints ----------------------------------------------------------------
     def snapshot(self) -> bytes:
         """The whole state and the offsets it includes (consistent between batches)."""
-        return pickle.dumps(
+        buf = io.BytesIO()
+        self.snapshot_into(buf)
+        return buf.getvalue()
+
+    def snapshot_into(self, file: SupportsWrite) -> None:
+        """Stream the snapshot into ``file`` (e.g. a compressor) without one big copy."""
+        pickle.dump(
             {
                 "version": SNAPSHOT_VERSION,
                 "engines": self.engines,
@@ -103,6 +116,7 @@ class Pipeline:
                 "linker": self.linker,
                 "next_offset": dict(self.next_offset),
             },
+            file,
             protocol=pickle.HIGHEST_PROTOCOL,
         )
 

@@ -224,6 +224,15 @@ def main() -> None:
             peak_kb = _rss_kb(worker.pid or 0)
             accounts = metric_value(samples, "hydrawatch_tracked_entities", kind="accounts")
             alerts = metric_value(samples, "hydrawatch_alerts_emitted_total")
+            checkpoints = {
+                "written": int(metric_value(samples, "hydrawatch_checkpoints_written_total")),
+                "seconds_total": round(
+                    metric_value(samples, "hydrawatch_checkpoint_seconds_sum"), 2
+                ),
+                "last_compressed_mb": round(
+                    metric_value(samples, "hydrawatch_checkpoint_bytes") / 2**20, 1
+                ),
+            }
         result["hydrawatch"] = {
             "events": int(done),
             "seconds": round(hw_s, 2),
@@ -236,7 +245,9 @@ def main() -> None:
                 round(peak_kb / accounts * 100_000 / 1024, 1) if accounts else None
             ),
             "completed": done >= n,
+            "checkpoints": checkpoints,
         }
+        print(f"checkpoints during the run: {checkpoints}")
         if args.latency and done and hw_s:
             rate = 0.5 * done / hw_s
             lat = measure_latency(

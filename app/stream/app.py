@@ -186,8 +186,9 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
             return
         t0 = time.perf_counter()
         try:
-            state = core.snapshot()
-            sid, size = await asyncio.to_thread(store.write, dict(core.next_offset), state)
+            sink = store.compressor()
+            core.snapshot_into(sink)  # in the loop: consistent with the applied offsets
+            sid, size = await asyncio.to_thread(store.write, dict(core.next_offset), sink)
         except Exception as exc:  # a failed snapshot is retried, never fatal
             metrics.checkpoint_failures.inc()
             log.warning("checkpoint (%s) failed: %s", reason, exc)

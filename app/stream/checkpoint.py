@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CheckpointStore", "Snapshot"]
+__all__ = ["CheckpointStore", "ChunkedCompressor", "Snapshot"]
 
 log = logging.getLogger("hydrawatch.checkpoint")
 
@@ -39,6 +39,39 @@ _H_CHUNKS = "hw-chunks"
 _H_OFFSETS = "hw-offsets"
 _H_OWNER = "hw-owner"
 _H_SOURCE = "hw-source"
+
+
+class ChunkedCompressor:
+    """``write()`` pickled bytes in, zlib-compressed chunks of ``chunk_bytes`` out.
+
+    >>> c = ChunkedCompressor(4)
+    >>> c.write(b"x" * 1000)
+    1000
+    >>> zlib.decompress(b"".join(c.finish())) == b"x" * 1000
+    True
+    """
+
+    def __init__(self, chunk_bytes: int) -> None:
+        self.chunk_bytes = chunk_bytes
+        self._z = zlib.compressobj(1)
+        self._buf = bytearray()
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._buf += self._z.compress(data)
+        while len(self._buf) >= self.chunk_bytes:
+            self.chunks.append(bytes(self._buf[: self.chunk_bytes]))
+            del self._buf[: self.chunk_bytes]
+        return len(data)
+
+    def finish(self) -> list[bytes]:
+        if self._z is not None:
+            self._buf += self._z.flush()
+            self._z = None  # type: ignore[assignment]
+            while self._buf:
+                self.chunks.append(bytes(self._buf[: self.chunk_bytes]))
+                del self._buf[: self.chunk_bytes]
+        return self.chunks or [b""]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +120,20 @@ class CheckpointStore:
             )
         return self._producer
 
-    def write(self, offsets: Mapping[int, int], state: bytes) -> tuple[str, int]:
+    def compressor(self) -> ChunkedCompressor:
+        """A file-like sink for a snapshot: compresses as it is written, in chunks."""
+        return ChunkedCompressor(self.chunk_bytes)
+
+    def write(
+        self, offsets: Mapping[int, int], state: bytes | ChunkedCompressor
+    ) -> tuple[str, int]:
         """Store one snapshot; returns (snapshot id, compressed bytes). Blocks until acked."""
-        blob = zlib.compress(state, 1)
+        if isinstance(state, bytes):
+            sink = self.compressor()
+            sink.write(state)
+            state = sink
+        chunks = state.finish()
         sid = f"{self.owner}-{time.time_ns()}-{uuid.uuid4().hex[:6]}"
-        chunks = [blob[i : i + self.chunk_bytes] for i in range(0, len(blob), self.chunk_bytes)]
-        chunks = chunks or [b""]
         producer = self._get_producer()
         offs = json.dumps({str(p): o for p, o in offsets.items()}).encode()
         for i, chunk in enumerate(chunks):
@@ -109,7 +150,7 @@ class CheckpointStore:
             producer.send(
                 self.topic, key=f"{sid}/{i}".encode(), value=chunk, headers=headers, partition=0
             ).get(timeout=60)
-        return sid, len(blob)
+        return sid, sum(len(c) for c in chunks)
 
     def latest(self, *, timeout_s: float = 30.0) -> dict[int, Snapshot]:
         """For each input partition, the newest complete snapshot covering it."""
