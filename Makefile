@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-unit test-integration lint bench schemas examples clean help
+.PHONY: demo test test-unit test-integration lint bench schemas examples clean help promtool
 
 help:
 	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
@@ -31,16 +31,31 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 demo: $(RUN_STAMP)
 	$(BIN)/hydrawatch demo $(DEMO_ARGS)
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not integration and not reliability" $(PYTEST_ARGS)
 
-test-integration: $(DEV_STAMP)
+test-integration: $(DEV_STAMP) promtool
 	$(BIN)/python -m pytest -m "integration or reliability" $(PYTEST_ARGS)
 
-lint: $(DEV_STAMP)
+# Debian's prometheus package provides prometheus + promtool (rule checks and the
+# dashboard/rules integration test); installed here when missing, without starting
+# its service.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus package (promtool)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  printf '#!/bin/sh\nexit 101\n' | $$SUDO tee /usr/sbin/policy-rc.d >/dev/null; \
+	  $$SUDO chmod +x /usr/sbin/policy-rc.d; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  rc=$$?; $$SUDO rm -f /usr/sbin/policy-rc.d; exit $$rc; }
+
+lint: $(DEV_STAMP) promtool
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.test.yml
 	$(BIN)/ruff check app tests benchmarks
 	$(BIN)/ruff format --check app tests benchmarks
 	$(BIN)/mypy app

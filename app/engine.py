@@ -37,6 +37,8 @@ class BatchResult:
     late: int = 0
     duplicates: int = 0
     windows_closed: int = 0
+    #: Model score of every window scored (for the score-distribution metric).
+    scores: list[float] = field(default_factory=list)
 
 
 class Engine:
@@ -165,6 +167,7 @@ class Engine:
             last_end = end
             features = account_features(state)
             verdict = self.detector.score(features)
+            out.scores.append(verdict.score)
             if not verdict.anomalous or not self._harvest_gate(account_id, end):
                 continue
             alert = build_alert(

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 __all__ = ["Metrics"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
 _BATCH_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000)
 
 
@@ -51,6 +52,8 @@ class Metrics:
     checkpoint_bytes: Gauge
     checkpoint_seconds: Histogram
     state_restored: Counter
+    window_scores: Histogram
+    input_lag_messages: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -190,6 +193,19 @@ class Metrics:
             state_restored=Counter(
                 "hydrawatch_state_restored",
                 "Input partitions whose state was restored from a snapshot",
+                registry=r,
+            ),
+            window_scores=Histogram(
+                "hydrawatch_window_score",
+                "River anomaly score of every scored entity window",
+                ["entity_type"],
+                buckets=_SCORE_BUCKETS,
+                registry=r,
+            ),
+            input_lag_messages=Gauge(
+                "hydrawatch_input_lag_messages",
+                "Consumer lag: partition high-water mark minus the next offset to apply",
+                ["partition"],
                 registry=r,
             ),
         )

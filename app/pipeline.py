@@ -6,6 +6,7 @@ what comes back; ``hydrawatch detect`` drives the same engine over a file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
 import time
@@ -97,6 +98,8 @@ class Pipeline:
             if str(p) in self._positions:
                 self.metrics.input_position.remove(str(p))
                 self._positions.discard(str(p))
+            with contextlib.suppress(KeyError):  # set by the stream agent, if ever
+                self.metrics.input_lag_messages.remove(str(p))
 
     # ---- checkpoints ----------------------------------------------------------------
     def snapshot(self) -> bytes:
@@ -221,12 +224,14 @@ class Pipeline:
                 else:
                     events.append(e)
         windows_closed = 0
+        scores: list[float] = []
         for part, events in by_partition.items():
             result = self.engine(part).process(events)
             out.alerts.extend(result.alerts)
             out.accepted += result.accepted
             out.late += result.late
             out.duplicates += result.duplicates
+            scores.extend(result.scores)
             windows_closed += result.windows_closed
 
         m = self.metrics
@@ -254,6 +259,10 @@ class Pipeline:
                 m.events_invalid.labels(reason=reason).inc(n)
         if windows_closed:
             m.windows_closed.labels(entity_type="account").inc(windows_closed)
+        if scores:
+            hist = m.window_scores.labels(entity_type="account")
+            for score in scores:
+                hist.observe(score)
         for (etype, sev), n in Tally((a.entity_type, a.severity) for a in out.alerts).items():
             m.alerts_emitted.labels(entity_type=etype, severity=sev).inc(n)
         marks = [e.windows.max_event_ts_ms for e in self.engines.values()]

@@ -181,6 +181,16 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
             await apply([r[1] for r in chunk], [(r[0], partition, r[2]) for r in chunk])
         metrics.messages_replayed.inc(len(records))
 
+    def report_lag(tps: set[Any]) -> None:
+        consumer = app.consumer
+        for tp in tps:
+            high = consumer.highwater(tp)  # from fetch responses: right on every broker
+            nxt = core.next_offset.get(tp.partition)
+            if high is not None and nxt is not None:
+                metrics.input_lag_messages.labels(partition=str(tp.partition)).set(
+                    max(0, high - nxt)
+                )
+
     async def checkpoint(reason: str) -> None:
         if store is None or not core.engines or status["unpublished"]:
             return
@@ -220,6 +230,7 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
                         for event in batch
                     ],
                 )
+                report_lag({event.message.tp for event in batch})
                 if (
                     store is not None
                     and time.monotonic() - status["last_checkpoint"]
