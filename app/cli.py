@@ -259,6 +259,74 @@ def schemas(
         err.print(f"wrote {path}")
 
 
+@cli.command()
+def enforce(
+    broker: Annotated[
+        str | None, typer.Option(help="kafka://host:port (env HYDRAWATCH_BROKER)")
+    ] = None,
+    db: Annotated[str, typer.Option(help="SQLite file of the enforcement list")] = "enforce.db",
+    json_out: Annotated[Path | None, typer.Option(help="Write the live list here")] = None,
+    http_port: Annotated[int | None, typer.Option(help="Serve GET /active on this port")] = None,
+    group: Annotated[str, typer.Option(help="Consumer group")] = "hydrawatch-enforce",
+    max_seconds: Annotated[float | None, typer.Option(help="Stop after (default: run)")] = None,
+) -> None:
+    """Reference rate-limiter integration: alert topic → throttle/block/verify list with TTLs."""
+    from app.broker.admin import security_kwargs
+    from app.enforce.consumer import run_enforcer
+
+    s = build_settings(broker=broker)
+    counts = run_enforcer(
+        bootstrap=s.bootstrap_servers,
+        topic=s.alert_topic,
+        group_id=group,
+        db_path=db,
+        json_path=json_out,
+        http_port=http_port,
+        max_seconds=max_seconds,
+        client_kwargs=security_kwargs(s),
+    )
+    err.print(
+        f"alerts {counts['alerts']}, changed the list {counts['applied']}, "
+        f"invalid {counts['invalid']}, expired {counts['expired']}"
+    )
+
+
+@cli.command("tail-alerts")
+def tail_alerts(
+    broker: Annotated[
+        str | None, typer.Option(help="kafka://host:port (env HYDRAWATCH_BROKER)")
+    ] = None,
+    severity: Annotated[
+        str | None, typer.Option(help="Minimum severity: low|medium|high|critical")
+    ] = None,
+    entity_type: Annotated[
+        str | None, typer.Option(help="account|campaign|subnet|asn|fingerprint")
+    ] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign_id")] = None,
+    from_beginning: Annotated[bool, typer.Option(help="Read the topic from the start")] = False,
+    max_seconds: Annotated[float | None, typer.Option(help="Stop after (default: follow)")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print raw AlertEvent JSON lines")
+    ] = False,
+) -> None:
+    """Human view of the alert topic, with filters."""
+    from app.broker.admin import security_kwargs
+    from app.enforce.tail import tail
+
+    s = build_settings(broker=broker)
+    tail(
+        bootstrap=s.bootstrap_servers,
+        topic=s.alert_topic,
+        min_severity=severity,
+        entity_type=entity_type,
+        campaign_id=campaign,
+        from_beginning=from_beginning,
+        max_seconds=max_seconds,
+        as_json=as_json,
+        client_kwargs=security_kwargs(s),
+    )
+
+
 def main() -> None:
     cli()
 

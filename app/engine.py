@@ -193,4 +193,3 @@ class Engine:
                 out.alerts.append(alert)
         if last_end is not None:
             self.dedup.expire(now_ms=last_end)
-

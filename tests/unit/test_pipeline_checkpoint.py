@@ -56,6 +56,7 @@ def test_restored_snapshot_continues_exactly_like_an_uninterrupted_run() -> None
     # The consumer re-delivers from an older commit: already-applied messages are skipped.
     after = run(second, values, start=cut - 4, step=4)
     assert before + after == reference  # same alerts, same order, same ids
+
     # and the same state: open windows, request counts per account window, linkage sizes
     def windows(p: Pipeline) -> dict[tuple[int, str], float]:
         from app.features import account_features

@@ -55,3 +55,11 @@ def test_dashboard_and_rules_only_name_existing_metrics() -> None:
     assert used, "no metrics referenced?"
     assert used <= exported, f"unknown metrics: {sorted(used - exported)}"
     json.loads(texts[0])
+
+
+def test_every_prometheus_alert_has_its_runbook() -> None:
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "rules" / "hydrawatch-alerts.yml").read_text())
+    for rule in rules["groups"][0]["rules"]:
+        page = ROOT / rule["annotations"]["runbook"]
+        assert page.exists(), f"{rule['alert']}: missing {page}"
+        assert page.name == f"{rule['alert']}.md"
