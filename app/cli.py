@@ -283,6 +283,8 @@ def enforce(
         json_path=json_out,
         http_port=http_port,
         max_seconds=max_seconds,
+        session_timeout_s=s.session_timeout_s,
+        heartbeat_interval_s=s.heartbeat_interval_s,
         client_kwargs=security_kwargs(s),
     )
     err.print(

@@ -71,6 +71,8 @@ def run_enforcer(
     http_host: str = "127.0.0.1",
     http_port: int | None = None,
     max_seconds: float | None = None,
+    session_timeout_s: float = 10.0,
+    heartbeat_interval_s: float = 1.0,
     client_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, int]:
     """Run until ``max_seconds`` (None: forever); returns counters."""
@@ -85,6 +87,8 @@ def run_enforcer(
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        session_timeout_ms=int(session_timeout_s * 1000),
+        heartbeat_interval_ms=int(heartbeat_interval_s * 1000),
         **(client_kwargs or {}),
     )
     counts = {"alerts": 0, "applied": 0, "invalid": 0, "expired": 0}

@@ -56,7 +56,12 @@ def test_enforce_builds_the_throttle_list_and_tail_filters(
     emitted = metric_value(worker.metrics(), "hydrawatch_alerts_emitted_total")
     assert emitted >= 1
 
-    env = {"HYDRAWATCH_BROKER": broker.url, "HYDRAWATCH_ALERT_TOPIC": topics.alerts}
+    env = {
+        "HYDRAWATCH_BROKER": broker.url,
+        "HYDRAWATCH_ALERT_TOPIC": topics.alerts,
+        "HYDRAWATCH_SESSION_TIMEOUT_S": "4",  # the embedded broker holds joins for half of it
+        "HYDRAWATCH_HEARTBEAT_INTERVAL_S": "1",
+    }
     out = tmp_path / "active.json"
     port = free_port()
     proc = subprocess.Popen(
