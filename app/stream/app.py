@@ -247,8 +247,9 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
     async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
         mine = {tp.partition for tp in assigned if tp.topic == settings.input_topic}
         async with lock:
-            core.drop_partitions([p for p in core.engines if p not in mine])
-            new = sorted(p for p in mine if p not in core.engines)
+            owned = set(core.engines) | set(core.next_offset)
+            core.drop_partitions([p for p in owned if p not in mine])
+            new = sorted(p for p in mine if p not in owned)
             if store is not None and new:
                 await restore(new)
         metrics.assigned_partitions.set(len(mine))
