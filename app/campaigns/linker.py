@@ -383,13 +383,21 @@ class CampaignLinker:
         if harvest < self.settings.min_harvest:
             return None
         cutoff = now_ms - DAY_MS
+        youth = _ratio(v[F_YOUNG], v[F_AGE_KNOWN])
+        mismatch = _ratio(v[F_MISMATCH], req)
+        infrastructure = 1.0 if key[0] == "subnet" else _ratio(v[F_RISKY], req)
+        others = sum(x >= FAMILY_THRESHOLD for x in (youth, mismatch, infrastructure))
         ev = Evidence(
             accounts=p.distinct_accounts,
             harvest=harvest,
-            youth=_ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
-            mismatch=_ratio(v[F_MISMATCH], req),
-            infrastructure=1.0 if key[0] == "subnet" else _ratio(v[F_RISKY], req),
-            coordination=homogeneity([rec[2] for rec in p.accounts.values()]),
+            youth=youth,
+            mismatch=mismatch,
+            infrastructure=infrastructure,
+            # A pass over every member: only computed when it can change the verdict
+            # (this evidence only decides whether the pivot is suspicious).
+            coordination=(
+                homogeneity([rec[2] for rec in p.accounts.values()]) if others < 2 else 0.0
+            ),
         )
         if ev.families >= 2 or ev.infrastructure >= FAMILY_THRESHOLD:
             return ev
