@@ -269,7 +269,15 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
                 by_snapshot.setdefault(latest[p].snapshot_id, []).append(p)
         for sid, parts in sorted(by_snapshot.items(), key=lambda kv: -len(kv[1])):
             snap = latest[parts[0]]
-            done = core.restore(CheckpointStore.state_of(snap), parts)
+            try:
+                done = core.restore(CheckpointStore.state_of(snap), parts)
+            except Exception as exc:  # e.g. written by an incompatible version
+                # Never a crash: these partitions are rebuilt by reading them back.
+                log.error(
+                    "checkpoint %s unreadable, rebuilding %s from the input: %r", sid, parts, exc
+                )
+                metrics.checkpoint_failures.inc()
+                continue
             metrics.state_restored.inc(len(done))
             for p in done:
                 metrics.input_position.labels(partition=str(p)).set(core.next_offset[p])
