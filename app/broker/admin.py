@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["ensure_topics", "security_kwargs", "wait_for_broker"]
+__all__ = ["ensure_topics", "read_partition", "security_kwargs", "wait_for_broker"]
 
 
 def security_kwargs(settings: Any | None) -> dict[str, Any]:
@@ -113,3 +113,52 @@ def ensure_topics(
         return created
     finally:
         admin.close()
+
+
+def read_partition(
+    bootstrap: str,
+    topic: str,
+    partition: int,
+    *,
+    start: int | None = None,
+    end: int | None = None,
+    timeout_s: float,
+    max_fetch_bytes: int = 1024 * 1024,
+    client_kwargs: Mapping[str, Any] | None = None,
+) -> Iterator[Any]:
+    """Records of one partition with ``start <= offset < end``, outside any group.
+
+    ``start`` None: from the oldest retained record; ``end`` None: to the end offset at
+    the call (right on the embedded broker only for topics written one record per
+    produce request). Raises TimeoutError if the range is not read within ``timeout_s``.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",  # below the log start: from the oldest retained
+        fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=max_fetch_bytes,
+        **dict(client_kwargs or {}),
+    )
+    try:
+        consumer.assign([tp])
+        if start is None:
+            consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, start)
+        stop = consumer.end_offsets([tp])[tp] if end is None else end
+        deadline = time.monotonic() + timeout_s
+        while consumer.position(tp) < stop:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{topic}[{partition}]: read to {consumer.position(tp)} of {stop} "
+                    f"in {timeout_s:.0f}s"
+                )
+            for records in consumer.poll(timeout_ms=200).values():
+                yield from (r for r in records if r.offset < stop)
+    finally:
+        consumer.close()

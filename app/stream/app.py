@@ -16,7 +16,7 @@ from typing import Any
 
 import faust
 
-from app.broker.admin import security_kwargs
+from app.broker.admin import read_partition, security_kwargs
 from app.config import Settings
 from app.events import DeadLetter
 from app.metrics import Metrics
@@ -70,34 +70,19 @@ def read_range(
     settings: Settings, partition: int, start: int, end: int, *, timeout_s: float = 60.0
 ) -> list[tuple[bytes | None, bytes | None, int]]:
     """(key, value, offset) of the input messages ``start <= offset < end`` (blocking)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    tp = TopicPartition(settings.input_topic, partition)
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",  # below the log start: from the oldest retained
-        fetch_max_wait_ms=50,
-        max_partition_fetch_bytes=settings.max_message_bytes + 1024,
-        **security_kwargs(settings),
-    )
-    out: list[tuple[bytes | None, bytes | None, int]] = []
-    try:
-        consumer.assign([tp])
-        consumer.seek(tp, start)
-        deadline = time.monotonic() + timeout_s
-        while consumer.position(tp) < end:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"replay of partition {partition} [{start}, {end}) stopped at "
-                    f"{consumer.position(tp)} after {timeout_s:.0f}s"
-                )
-            for records in consumer.poll(timeout_ms=200).values():
-                out.extend((r.key, r.value, r.offset) for r in records if r.offset < end)
-    finally:
-        consumer.close()
-    return out
+    return [
+        (r.key, r.value, r.offset)
+        for r in read_partition(
+            settings.bootstrap_servers,
+            settings.input_topic,
+            partition,
+            start=start,
+            end=end,
+            timeout_s=timeout_s,
+            max_fetch_bytes=settings.max_message_bytes + 1024,
+            client_kwargs=security_kwargs(settings),
+        )
+    ]
 
 
 def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | None = None) -> Any:

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.broker.admin import read_partition
+
 __all__ = ["CheckpointStore", "ChunkedCompressor", "Snapshot"]
 
 log = logging.getLogger("hydrawatch.checkpoint")
@@ -124,14 +126,8 @@ class CheckpointStore:
         """A file-like sink for a snapshot: compresses as it is written, in chunks."""
         return ChunkedCompressor(self.chunk_bytes)
 
-    def write(
-        self, offsets: Mapping[int, int], state: bytes | ChunkedCompressor
-    ) -> tuple[str, int]:
+    def write(self, offsets: Mapping[int, int], state: ChunkedCompressor) -> tuple[str, int]:
         """Store one snapshot; returns (snapshot id, compressed bytes). Blocks until acked."""
-        if isinstance(state, bytes):
-            sink = self.compressor()
-            sink.write(state)
-            state = sink
         chunks = state.finish()
         sid = f"{self.owner}-{time.time_ns()}-{uuid.uuid4().hex[:6]}"
         producer = self._get_producer()
@@ -154,59 +150,40 @@ class CheckpointStore:
 
     def latest(self, *, timeout_s: float = 30.0) -> dict[int, Snapshot]:
         """For each input partition, the newest complete snapshot covering it."""
-        from kafka import KafkaConsumer, TopicPartition
-
-        tp = TopicPartition(self.topic, 0)
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            fetch_max_wait_ms=50,
-            max_partition_fetch_bytes=max(1024 * 1024, 2 * self.chunk_bytes),
-            **self.client_kwargs,
-        )
         parts: dict[str, dict[int, bytes]] = {}
         complete: list[Snapshot] = []
-        try:
-            consumer.assign([tp])
-            consumer.seek_to_beginning(tp)
-            end = consumer.end_offsets([tp])[tp]
-            deadline = time.monotonic() + timeout_s
-            while consumer.position(tp) < end:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"checkpoint topic {self.topic!r}: read {consumer.position(tp)} of "
-                        f"{end} records in {timeout_s:.0f}s"
+        for r in read_partition(
+            self.bootstrap,
+            self.topic,
+            0,
+            timeout_s=timeout_s,
+            max_fetch_bytes=max(1024 * 1024, 2 * self.chunk_bytes),
+            client_kwargs=self.client_kwargs,
+        ):
+            h = {k: v for k, v in (r.headers or [])}
+            try:
+                sid = h[_H_ID].decode()
+                idx = int(h[_H_CHUNK])
+                total = int(h[_H_CHUNKS])
+            except (KeyError, ValueError):
+                log.warning("checkpoint record at %d has no snapshot headers", r.offset)
+                continue
+            if h.get(_H_SOURCE, b"").decode() != self.source:
+                continue  # another input topic's state
+            got = parts.setdefault(sid, {})
+            got[idx] = r.value or b""
+            if _H_OFFSETS in h and len(got) == total:
+                offsets = {int(p): int(o) for p, o in json.loads(h[_H_OFFSETS]).items()}
+                complete.append(
+                    Snapshot(
+                        snapshot_id=sid,
+                        owner=h.get(_H_OWNER, b"").decode(),
+                        offsets=offsets,
+                        blob=b"".join(got[i] for i in range(total)),
+                        position=r.offset,
                     )
-                for records in consumer.poll(timeout_ms=200).values():
-                    for r in records:
-                        h = {k: v for k, v in (r.headers or [])}
-                        try:
-                            sid = h[_H_ID].decode()
-                            idx = int(h[_H_CHUNK])
-                            total = int(h[_H_CHUNKS])
-                        except (KeyError, ValueError):
-                            log.warning("checkpoint record at %d has no snapshot headers", r.offset)
-                            continue
-                        if h.get(_H_SOURCE, b"").decode() != self.source:
-                            continue  # another input topic's state
-                        got = parts.setdefault(sid, {})
-                        got[idx] = r.value or b""
-                        if _H_OFFSETS in h and len(got) == total:
-                            blob = b"".join(got[i] for i in range(total))
-                            offsets = {int(p): int(o) for p, o in json.loads(h[_H_OFFSETS]).items()}
-                            complete.append(
-                                Snapshot(
-                                    snapshot_id=sid,
-                                    owner=h.get(_H_OWNER, b"").decode(),
-                                    offsets=offsets,
-                                    blob=blob,
-                                    position=r.offset,
-                                )
-                            )
-                            del parts[sid]
-        finally:
-            consumer.close()
+                )
+                del parts[sid]
         newest: dict[int, Snapshot] = {}
         for snap in complete:  # in topic order: later wins
             for p in snap.offsets:
