@@ -22,6 +22,9 @@ cli = typer.Typer(
 )
 err = Console(stderr=True)
 
+#: ``--broker`` of the commands that talk to the configured Kafka.
+BrokerOption = Annotated[str | None, typer.Option(help="kafka://host:port (env HYDRAWATCH_BROKER)")]
+
 
 def build_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with the CLI's non-empty flags on top (built once)."""
@@ -30,9 +33,7 @@ def build_settings(**overrides: Any) -> Settings:
 
 @cli.command()
 def worker(
-    broker: Annotated[
-        str | None, typer.Option(help="kafka://host:port (env HYDRAWATCH_BROKER)")
-    ] = None,
+    broker: BrokerOption = None,
     app_id: Annotated[str | None, typer.Option(help="Consumer group / app id")] = None,
     metrics_host: Annotated[str | None, typer.Option(help="Metrics bind address")] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Metrics port (0: off)")] = None,
@@ -261,9 +262,7 @@ def schemas(
 
 @cli.command()
 def enforce(
-    broker: Annotated[
-        str | None, typer.Option(help="kafka://host:port (env HYDRAWATCH_BROKER)")
-    ] = None,
+    broker: BrokerOption = None,
     db: Annotated[str, typer.Option(help="SQLite file of the enforcement list")] = "enforce.db",
     json_out: Annotated[Path | None, typer.Option(help="Write the live list here")] = None,
     http_port: Annotated[int | None, typer.Option(help="Serve GET /active on this port")] = None,
@@ -295,9 +294,7 @@ def enforce(
 
 @cli.command("tail-alerts")
 def tail_alerts(
-    broker: Annotated[
-        str | None, typer.Option(help="kafka://host:port (env HYDRAWATCH_BROKER)")
-    ] = None,
+    broker: BrokerOption = None,
     severity: Annotated[
         str | None, typer.Option(help="Minimum severity: low|medium|high|critical")
     ] = None,
