@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["SNAPSHOT_VERSION", "Pipeline", "PipelineOutput", "SourcedDeadLetter"]
 
 #: Bumped whenever the pickled state layout changes; older snapshots are ignored.
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["FAMILY_THRESHOLD", "Evidence", "homogeneity"]
+__all__ = ["FAMILY_THRESHOLD", "CountMoments", "Evidence", "homogeneity"]
 
 FAMILY_THRESHOLD = 0.5
 
@@ -42,6 +42,60 @@ def homogeneity(counts: Sequence[float], *, min_median: float = 3.0) -> float:
     mean = sum(counts) / len(counts)
     var = sum((c - mean) ** 2 for c in counts) / len(counts)
     return max(0.0, 1.0 - math.sqrt(var) / mean)
+
+
+class CountMoments:
+    """:func:`homogeneity` of a multiset of integer counts, maintained in O(1) per change.
+
+    A pivot's members change one request at a time; re-reading every member at each
+    linkage tick made the tick cost grow with the cohort, not with the new traffic.
+
+    >>> m = CountMoments()
+    >>> for c in (26, 25, 27, 26):
+    ...     m.insert(c)
+    >>> m.replace(25, 26); m.remove(27)
+    >>> m.homogeneity() == homogeneity([26, 26, 26])
+    True
+    """
+
+    __slots__ = ("low", "n", "total", "total_sq")
+
+    #: counts below this are "quiet" (the median test of :func:`homogeneity`)
+    MIN_MEDIAN = 3
+
+    def __init__(self) -> None:
+        self.n = 0
+        #: sums of whole-number counts: exact (ints, or floats below 2**53)
+        self.total: float = 0
+        self.total_sq: float = 0
+        self.low = 0
+
+    def insert(self, count: float) -> None:
+        self.n += 1
+        self.total += count
+        self.total_sq += count * count
+        self.low += count < self.MIN_MEDIAN
+
+    def remove(self, count: float) -> None:
+        self.n -= 1
+        self.total -= count
+        self.total_sq -= count * count
+        self.low -= count < self.MIN_MEDIAN
+
+    def replace(self, old: float, new: float) -> None:
+        self.total += new - old
+        self.total_sq += new * new - old * old
+        self.low += (new < self.MIN_MEDIAN) - (old < self.MIN_MEDIAN)
+
+    def homogeneity(self) -> float:
+        """Same value as :func:`homogeneity` over the counts (exact integer moments)."""
+        n = self.n
+        if n < 3 or self.low > n // 2:  # the median itself is quiet
+            return 0.0
+        # n² · variance, exactly, in integers
+        var_n2 = n * self.total_sq - self.total * self.total
+        mean = self.total / n
+        return max(0.0, 1.0 - math.sqrt(var_n2) / n / mean)
 
 
 @dataclass(frozen=True, slots=True)

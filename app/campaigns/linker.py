@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.alerts.dedup import Deduper
-from app.campaigns.evidence import FAMILY_THRESHOLD, Evidence, homogeneity
+from app.campaigns.evidence import FAMILY_THRESHOLD, CountMoments, Evidence, homogeneity
 from app.campaigns.unionfind import UnionFind
 from app.config import DetectionSettings
 from app.detectors.account_window import WindowModel
@@ -116,6 +116,7 @@ class PivotState:
         "dirty",
         "last_ts",
         "linked",
+        "moments",
         "overflow",
         "scanned",
         "sums",
@@ -127,6 +128,9 @@ class PivotState:
         #: account → [first_ts, last_ts, requests, harvest, mismatch, risky_ip, young]:
         #: the account's traffic *on this pivot* within the 24 h view.
         self.accounts: dict[str, list[float]] = {}
+        #: Running moments of the members' request counts (``rec[2]``): coordination
+        #: without a pass over every member.
+        self.moments = CountMoments()
         self.last_ts = 0
         self.version = 0
         #: Members already joined in the linker's union-find (reset at each links refresh) and the
@@ -158,6 +162,10 @@ class PivotState:
             return
         self.dirty.add(account)
         if rec is None or rec[1] < ts - DAY_MS:
+            if rec is None:
+                self.moments.insert(1)
+            else:
+                self.moments.replace(rec[2], 1)
             self.accounts[account] = [
                 ts,
                 ts,
@@ -169,6 +177,7 @@ class PivotState:
             ]
         else:
             rec[1] = max(rec[1], ts)
+            self.moments.replace(rec[2], rec[2] + 1)
             rec[2] += 1
             rec[3] += values[F_HARVEST]
             rec[4] += values[F_MISMATCH]
@@ -179,8 +188,9 @@ class PivotState:
     def expire(self, now_ms: int) -> None:
         cutoff = now_ms - DAY_MS
         stale = [a for a, rec in self.accounts.items() if rec[1] < cutoff]
+        remove = self.moments.remove
         for a in stale:
-            del self.accounts[a]
+            remove(self.accounts.pop(a)[2])
         if (
             self.overflow is not None
             and self.sums.last_bucket_ms is not None
@@ -240,7 +250,16 @@ class CampaignLinker:
         self.global_sums = _sums()
         #: Per-tick memo of "account shares a /24 with another account" (by object id).
         self._infra_cache: dict[int, bool] = {}
+        #: Pivots that received traffic since the last tick: between the hourly ticks
+        #: (which re-read everything) only these can change their verdict.
+        self._touched: set[Pivot] = set()
         self._last_expire_ms = 0
+        #: Bumped whenever pivots are dropped (expiry, eviction): a memo computed before
+        #: may refer to a pivot that has since been re-created.
+        self._pivot_epoch = 0
+        #: account → (memo key, its traffic on the pivots it qualified on): re-read only
+        #: when the account sent traffic, qualified on a new pivot or pivots were dropped.
+        self._contrib: dict[str, tuple[tuple[int, int, int], tuple[float, ...]]] = {}
         self._last_refresh_ms = 0
         #: Accounts and solo indicators dropped to stay within the configured caps.
         self.evicted = 0
@@ -256,7 +275,9 @@ class CampaignLinker:
         #: Suspicious pivots each account qualified on (it joins a cluster only once it
         #: qualifies on pivots of two different kinds: one shared indicator is no link).
         self._candidate: dict[str, set[Pivot]] = {}
-        #: Accounts with qualifying pivots not yet applied to the union-find.
+        #: Accounts that qualified on a new pivot during this tick (applied to the
+        #: union-find once they qualify on two kinds; an account whose candidate set did
+        #: not grow cannot change its verdict, so the set is emptied after every tick).
         self._pending: set[str] = set()
         #: first member → (size, computed at, evidence) of clusters scored recently.
         self._cluster_memo: dict[str, tuple[int, int, Evidence]] = {}
@@ -297,10 +318,12 @@ class CampaignLinker:
         if subnet in acc.subnets or len(acc.subnets) < _MAX_SUBNETS:
             acc.subnets[subnet] = e.ts_ms
         self.global_sums.add(e.ts_ms, values)
+        touched = self._touched
         for key in pivots_of(e, s, subnet):
             p = self.pivots.get(key)
             if p is not None:
                 p.add(e.account_id, e.ts_ms, values)
+                touched.add(key)
                 continue
             solo = self._solo.get(key)
             if solo is None or solo[1] < e.ts_ms - DAY_MS:
@@ -311,10 +334,12 @@ class CampaignLinker:
             elif solo[0] != e.account_id:
                 if len(self.pivots) >= self.settings.max_pivots:
                     del self.pivots[next(iter(self.pivots))]
+                    self._pivot_epoch += 1
                     self.evicted += 1
                 p = self.pivots[key] = PivotState()
                 p.add(solo[0], solo[1], solo[2])
                 p.add(e.account_id, e.ts_ms, values)
+                touched.add(key)
                 del self._solo[key]
             else:
                 self._solo[key] = (e.account_id, e.ts_ms, values)
@@ -395,9 +420,7 @@ class CampaignLinker:
             infrastructure=infrastructure,
             # A pass over every member: only computed when it can change the verdict
             # (this evidence only decides whether the pivot is suspicious).
-            coordination=(
-                homogeneity([rec[2] for rec in p.accounts.values()]) if others < 2 else 0.0
-            ),
+            coordination=p.moments.homogeneity() if others < 2 else 0.0,
         )
         if ev.families >= 2 or ev.infrastructure >= FAMILY_THRESHOLD:
             return ev
@@ -427,21 +450,37 @@ class CampaignLinker:
         counts: list[float] = []
         shared = 0
         cutoff = now_ms - DAY_MS
+        pivots = self.pivots
+        contrib = self._contrib
+        accounts = self.accounts
         for a in members:
-            busiest = 0.0
-            for key in self._candidate.get(a, ()):
-                p = self.pivots.get(key)
-                rec = p.accounts.get(a) if p is not None else None
-                if rec is None:
-                    continue
-                req += rec[2]
-                harvest += rec[3]
-                mismatch += rec[4]
-                risky += rec[5]
-                young += rec[6]
-                busiest = max(busiest, rec[2])
-            counts.append(busiest)
-            acc = self.accounts.get(a)
+            acc = accounts.get(a)
+            cand = self._candidate.get(a, ())
+            memo_key = (-1 if acc is None else acc.version, len(cand), self._pivot_epoch)
+            memo = contrib.get(a)
+            if memo is not None and memo[0] == memo_key:
+                c = memo[1]
+            else:
+                c_req = c_harvest = c_mismatch = c_risky = c_young = busiest = 0.0
+                for key in cand:
+                    p = pivots.get(key)
+                    rec = p.accounts.get(a) if p is not None else None
+                    if rec is None:
+                        continue
+                    c_req += rec[2]
+                    c_harvest += rec[3]
+                    c_mismatch += rec[4]
+                    c_risky += rec[5]
+                    c_young += rec[6]
+                    busiest = max(busiest, rec[2])
+                c = (c_req, c_harvest, c_mismatch, c_risky, c_young, busiest)
+                contrib[a] = (memo_key, c)
+            req += c[0]
+            harvest += c[1]
+            mismatch += c[2]
+            risky += c[3]
+            young += c[4]
+            counts.append(c[5])
             shared += bool(acc is not None and self._shared_infra(acc, cutoff))
             n += 1
         return Evidence(
@@ -473,13 +512,18 @@ class CampaignLinker:
         now = now_ms
         self._infra_cache = {}
         entity_alerts: list[AlertEvent] = []
+        # Between full passes a pivot without new traffic keeps its memoised verdict and
+        # has no changed member: nothing to do for it.
+        full = False
         if now - self._last_expire_ms >= HOUR_MS:  # expiry and entity models: hourly
+            full = True
             self._expire(now)
             entity_alerts = self._score_entities(now, emitted_ms)
             self._last_expire_ms = now
             self._pivot_memo.clear()
         if now - self._last_refresh_ms >= self.settings.linkage_refresh_ms:
             # Links decay: rebuilt from the evidence still inside the 24 h views.
+            full = True
             self._last_refresh_ms = now
             self._member_memo.clear()
             self._uf = UnionFind()
@@ -497,7 +541,13 @@ class CampaignLinker:
         member_memo = self._member_memo
         pivot_memo = self._pivot_memo
         pivot_kinds = self._pivot_kinds
-        for key, p in self.pivots.items():
+        pivots = self.pivots
+        if full:
+            todo_pivots: Iterable[tuple[Pivot, PivotState]] = pivots.items()
+        else:
+            todo_pivots = [(k, pv) for k in self._touched if (pv := pivots.get(k)) is not None]
+        self._touched = set()
+        for key, p in todo_pivots:
             changed = p.dirty
             if changed:
                 p.dirty = set()
@@ -542,11 +592,12 @@ class CampaignLinker:
                 if ok:
                     candidate.setdefault(a, set()).add(key)
                     self._pending.add(a)
-        for a in sorted(self._pending):
+        pending = sorted(self._pending)
+        self._pending = set()
+        for a in pending:
             keys = self._candidate[a]
             if len({k[0] for k in keys}) < 2:
                 continue
-            self._pending.discard(a)
             via = pivot_kinds.setdefault(a, {})
             for key in keys:
                 piv = self.pivots.get(key)
@@ -602,7 +653,7 @@ class CampaignLinker:
             "risky_ip": _ratio(v[F_RISKY], req),
             "completion_mean": _ratio(v[F_COMPLETION], req),
             "rate_limited": _ratio(v[F_429], req),
-            "coordination": homogeneity([rec[2] for rec in p.accounts.values()]),
+            "coordination": p.moments.homogeneity(),
         }
 
     def _score_entities(self, now: int, emitted_ms: int) -> list[AlertEvent]:
@@ -666,6 +717,9 @@ class CampaignLinker:
             del self.pivots[key]
         for p in self.pivots.values():
             p.expire(now)
+        # Records left the views: every memoised contribution is stale.
+        self._pivot_epoch += 1
+        self._contrib = {}
         for key in [k for k, s in self._solo.items() if s[1] < cutoff]:
             del self._solo[key]
         idle = now - _ACCOUNT_IDLE_MS

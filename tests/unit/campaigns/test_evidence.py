@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from app.campaigns.evidence import Evidence, homogeneity
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.campaigns.evidence import CountMoments, Evidence, homogeneity
 
 
 def ev(**kw: float) -> Evidence:
@@ -32,3 +36,31 @@ def test_homogeneity() -> None:
     assert homogeneity([1, 1, 1, 1]) == 0.0  # too quiet to judge
     assert homogeneity([5, 50, 500]) == 0.0
     assert homogeneity([5, 6]) == 0.0  # too few members
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["insert", "bump", "reset", "remove"]), st.integers(0, 40)),
+        max_size=200,
+    )
+)
+def test_count_moments_agree_with_homogeneity(ops: list[tuple[str, int]]) -> None:
+    """The running moments give what a pass over the counts gives, after any edits."""
+    counts: list[int] = []
+    m = CountMoments()
+    for op, arg in ops:
+        if op == "insert" or not counts:
+            counts.append(arg % 7 + 1)
+            m.insert(counts[-1])
+            continue
+        i = arg % len(counts)
+        if op == "bump":
+            m.replace(counts[i], counts[i] + 1)
+            counts[i] += 1
+        elif op == "reset":
+            m.replace(counts[i], 1)
+            counts[i] = 1
+        else:
+            m.remove(counts.pop(i))
+        assert m.homogeneity() == pytest.approx(homogeneity(counts), abs=1e-9)
+    assert m.n == len(counts)
