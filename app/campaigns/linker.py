@@ -278,7 +278,10 @@ class CampaignLinker:
         #: Accounts that qualified on a new pivot during this tick (applied to the
         #: union-find once they qualify on two kinds; an account whose candidate set did
         #: not grow cannot change its verdict, so the set is emptied after every tick).
-        self._pending: set[str] = set()
+        self._pending: dict[str, list[Pivot]] = {}
+        #: account → pivot epoch when every pivot it qualified on was last linked: while
+        #: no pivot was dropped since, only its newly qualified pivots need linking.
+        self._linked_at: dict[str, int] = {}
         #: first member → (size, computed at, evidence) of clusters scored recently.
         self._cluster_memo: dict[str, tuple[int, int, Evidence]] = {}
         #: One River model per entity kind, scored on hourly window summaries.
@@ -530,7 +533,8 @@ class CampaignLinker:
             self._groups = None
             self._pivot_kinds = {}
             self._candidate = {}
-            self._pending = set()
+            self._pending = {}
+            self._linked_at = {}
             self._cluster_memo = {}
             for p in self.pivots.values():
                 p.linked = set()
@@ -591,13 +595,20 @@ class CampaignLinker:
                     member_memo[memo_key] = (acc.version, ok)
                 if ok:
                     candidate.setdefault(a, set()).add(key)
-                    self._pending.add(a)
-        pending = sorted(self._pending)
-        self._pending = set()
-        for a in pending:
-            keys = self._candidate[a]
-            if len({k[0] for k in keys}) < 2:
-                continue
+                    self._pending.setdefault(a, []).append(key)
+        pending = self._pending
+        self._pending = {}
+        linked_at = self._linked_at
+        epoch = self._pivot_epoch
+        for a in sorted(pending):
+            keys: Iterable[Pivot]
+            if linked_at.get(a) == epoch:
+                keys = pending[a]  # the others are linked already
+            else:
+                keys = self._candidate[a]
+                if len({k[0] for k in keys}) < 2:
+                    continue
+                linked_at[a] = epoch
             via = pivot_kinds.setdefault(a, {})
             for key in keys:
                 piv = self.pivots.get(key)
