@@ -7,13 +7,14 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-unit test-integration lint bench schemas examples clean help promtool
+.PHONY: demo test test-unit test-integration lint bench bench-producer schemas examples clean help promtool
 
 help:
 	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
 	@echo "make test   - create .venv with test extras, run the whole suite (PYTEST_ARGS=...)"
 	@echo "make lint   - ruff + format check + mypy + pip-audit (AUDIT=skip where PyPI's vulnerability API is unreachable)"
 	@echo "make bench  - throughput + latency benchmark on the embedded broker (BENCH_ARGS=...)"
+	@echo "make bench-producer - producer settings (envelope size, linger, batch, CRC, codecs) one at a time"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hydrawatch needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -73,6 +74,9 @@ endif
 
 bench: $(RUN_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-producer: $(RUN_STAMP)
+	$(BIN)/python benchmarks/producer.py $(BENCH_ARGS)
 
 schemas: $(RUN_STAMP)
 	$(BIN)/hydrawatch schemas --out-dir schemas

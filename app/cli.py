@@ -124,6 +124,9 @@ def simulate(
     start: Annotated[
         str | None, typer.Option(help="Start, ISO 8601 (e.g. 2026-03-02T00:00Z)")
     ] = None,
+    compression: Annotated[
+        str, typer.Option(help="Producer compression: lz4, zstd, gzip or none")
+    ] = "lz4",
 ) -> None:
     """Generate labelled traffic for a scenario, to files or to Kafka (compressed time)."""
     from datetime import datetime
@@ -141,6 +144,9 @@ def simulate(
     except (FileNotFoundError, ValueError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    if compression not in ("lz4", "zstd", "gzip", "none"):
+        err.print(f"[red]error:[/] unknown compression {compression!r} (lz4, zstd, gzip, none)")
+        raise typer.Exit(2)
     eff_scale = scale if scale is not None else 1.0
     sim = build(sc, scale=eff_scale)
     if broker:
@@ -153,6 +159,7 @@ def simulate(
             topic=topic or settings.input_topic,
             rate=rate,
             partitions=settings.topic_partitions,
+            compression_type=None if compression == "none" else compression,
             client_kwargs=security_kwargs(settings),
         )
         where = f"{broker} topic {topic or settings.input_topic}"

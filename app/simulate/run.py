@@ -85,16 +85,23 @@ def produce_to_kafka(
     rate: float,
     partitions: int,
     batch_events: int = 500,
+    compression_type: str | None = "lz4",
     client_kwargs: dict[str, Any] | None = None,
 ) -> SimulationSummary:
     """Produce the events at ``rate`` events/s (0: as fast as possible) as batch
-    envelopes, one per partition, partitioned by account."""
+    envelopes, one per partition, partitioned by account.
+
+    Settings measured by ``benchmarks/producer.py`` (docs/performance.md): lz4 is the
+    fastest codec for both ends; ``linger_ms``/``batch_size`` barely matter for
+    envelopes of hundreds of KB; the ``crc32c`` extension is what makes kafka-python
+    fast (its pure-Python checksum fallback runs at ~11 MB/s).
+    """
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,
         linger_ms=5,
-        compression_type=None,
+        compression_type=compression_type,
         max_request_size=8 * 1024 * 1024,
         **(client_kwargs or {}),
     )
