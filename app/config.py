@@ -10,6 +10,8 @@ Nested detection options use ``__`` in env vars, e.g.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -120,6 +122,9 @@ class Settings(BaseSettings):
         ge=700,
         description="Cyclic-GC generation-0 threshold in the worker "
         "(Python's 700 makes full collections dominate under load)",
+    )
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        "asyncio", description="Worker event loop (uvloop: see docs/performance.md)"
     )
     checkpoint_topic_override: str | None = Field(
         None, description="State snapshots topic (default: <app_id>.checkpoints)"

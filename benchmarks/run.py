@@ -72,6 +72,31 @@ async def _raw_consume(bootstrap: str, topic: str, expected: int) -> tuple[int, 
     return n, time.perf_counter() - t0
 
 
+async def _read_alerts(bootstrap: str, topic: str, idle_s: float = 3.0) -> list[dict[str, Any]]:
+    """Every alert on the topic (read until nothing new arrives for ``idle_s``)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    last = time.perf_counter()
+    try:
+        while time.perf_counter() - last < idle_s:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                out += [orjson.loads(r.value) for r in records]
+                last = time.perf_counter()
+    finally:
+        await consumer.stop()
+    return out
+
+
 def _rss_kb(pid: int, field: str = "VmHWM") -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -82,8 +107,13 @@ def _rss_kb(pid: int, field: str = "VmHWM") -> int:
     return 0
 
 
+#: Extra worker settings from the command line (``--event-loop``).
+WORKER_EXTRA_ENV: dict[str, str] = {}
+
+
 def _worker_env(topics: dict[str, str], partitions: int) -> dict[str, str]:
     return {
+        **WORKER_EXTRA_ENV,
         "HYDRAWATCH_INPUT_TOPIC": topics["input"],
         "HYDRAWATCH_ALERT_TOPIC": topics["alerts"],
         "HYDRAWATCH_DLQ_TOPIC": topics["dlq"],
@@ -159,7 +189,20 @@ def main() -> None:
     ap.add_argument("--latency-scale", type=float, default=0.04)
     ap.add_argument("--latency-days", type=float, default=1.5)
     ap.add_argument("--latency-batch", type=int, default=100, help="events per message")
+    ap.add_argument(
+        "--event-loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the workers' event loop (HYDRAWATCH_EVENT_LOOP)",
+    )
+    ap.add_argument(
+        "--compression",
+        choices=("lz4", "zstd", "gzip", "none"),
+        default="lz4",
+        help="codec of the pre-loaded input (what `hydrawatch simulate` uses by default)",
+    )
     args = ap.parse_args()
+    WORKER_EXTRA_ENV["HYDRAWATCH_EVENT_LOOP"] = args.event_loop
 
     scenario = load_scenario("hydra").with_overrides(days=args.days)
     sim = build(scenario, scale=args.scale)
@@ -169,6 +212,8 @@ def main() -> None:
         "scenario": "hydra",
         "scale": args.scale,
         "partitions": args.partitions,
+        "event_loop": args.event_loop,
+        "compression": args.compression,
     }
     with TansuBroker() as broker:
         tag = uuid.uuid4().hex[:8]
@@ -186,6 +231,7 @@ def main() -> None:
             rate=0,
             partitions=args.partitions,
             batch_events=1_000,
+            compression_type=None if args.compression == "none" else args.compression,
         )
         produce_s = time.perf_counter() - t0
         n = summary.events
@@ -233,11 +279,22 @@ def main() -> None:
                     metric_value(samples, "hydrawatch_checkpoint_bytes") / 2**20, 1
                 ),
             }
+        published = asyncio.run(_read_alerts(broker.bootstrap, topics["alerts"]))
+        by_kind: dict[str, int] = {}
+        for a in published:
+            k = f"{a['entity_type']}/{a['severity']}"
+            by_kind[k] = by_kind.get(k, 0) + 1
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "last-worker-alerts.jsonl").write_bytes(
+            b"".join(orjson.dumps(a) + b"\n" for a in published)
+        )
         result["hydrawatch"] = {
             "events": int(done),
             "seconds": round(hw_s, 2),
             "events_per_s": round(done / hw_s) if hw_s else 0,
             "alerts": int(alerts),
+            "alerts_on_topic": len(published),
+            "alerts_on_topic_by_kind": dict(sorted(by_kind.items())),
             "peak_rss_mb": round(peak_kb / 1024, 1),
             "tracked_accounts": int(accounts),
             "rss_kb_per_tracked_account": round(peak_kb / accounts, 2) if accounts else None,
@@ -245,9 +302,26 @@ def main() -> None:
                 round(peak_kb / accounts * 100_000 / 1024, 1) if accounts else None
             ),
             "completed": done >= n,
+            # what the worker did not apply (or applied once): must be explainable
+            "late": int(metric_value(samples, "hydrawatch_events_late_total")),
+            "duplicates": int(metric_value(samples, "hydrawatch_events_duplicate_total")),
+            "invalid": int(metric_value(samples, "hydrawatch_events_invalid_total")),
+            "windows_closed": int(metric_value(samples, "hydrawatch_windows_closed_total")),
+            # a rebalance mid-run (e.g. a missed heartbeat) shows up here
+            "state_restored": int(metric_value(samples, "hydrawatch_state_restored_total")),
+            "messages_replayed": int(metric_value(samples, "hydrawatch_messages_replayed_total")),
+            "messages_skipped": int(metric_value(samples, "hydrawatch_messages_skipped_total")),
             "checkpoints": checkpoints,
         }
         print(f"checkpoints during the run: {checkpoints}")
+        print(
+            "late {late}, duplicates {duplicates}, invalid {invalid}, "
+            "windows closed {windows_closed}, restores {state_restored}, "
+            "replayed {messages_replayed}, skipped {messages_skipped}".format(
+                **result["hydrawatch"]
+            )
+        )
+        print(f"alerts on the topic: {len(published)} {by_kind}")
         if args.latency and done and hw_s:
             rate = 0.5 * done / hw_s
             lat = measure_latency(
