@@ -311,6 +311,17 @@ def main() -> None:
             "state_restored": int(metric_value(samples, "hydrawatch_state_restored_total")),
             "messages_replayed": int(metric_value(samples, "hydrawatch_messages_replayed_total")),
             "messages_skipped": int(metric_value(samples, "hydrawatch_messages_skipped_total")),
+            # how long one batch holds the event loop (heartbeats wait meanwhile)
+            "batches": int(metric_value(samples, "hydrawatch_batch_processing_seconds_count")),
+            "batch_seconds_mean": round(
+                metric_value(samples, "hydrawatch_batch_processing_seconds_sum")
+                / max(1.0, metric_value(samples, "hydrawatch_batch_processing_seconds_count")),
+                3,
+            ),
+            "batches_over_2_5_s": int(
+                metric_value(samples, "hydrawatch_batch_processing_seconds_count")
+                - metric_value(samples, "hydrawatch_batch_processing_seconds_bucket", le="2.5")
+            ),
             "checkpoints": checkpoints,
         }
         print(f"checkpoints during the run: {checkpoints}")
