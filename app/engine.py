@@ -71,16 +71,22 @@ class Engine:
         #: a repeated id within ``dedupe_window_ms`` (a producer retry, a re-delivered
         #: message) is counted once.
         self.seen: dict[str, int] = {}
+        #: Event time the shared linker may tick at, given this engine's newest event
+        #: (set by a :class:`~app.pipeline.Pipeline` whose engines share one linker: the
+        #: slowest partition with more to read holds it back). None: the event's own time.
+        self.tick_clock: Callable[[int], int | None] | None = None
 
     def __getstate__(self) -> dict[str, object]:
-        """Checkpoint everything but the clock (pickle); a restored engine uses wall time."""
+        """Checkpoint everything but the clocks (pickle); a restored engine uses wall time."""
         state = dict(self.__dict__)
         state.pop("_clock", None)
+        state.pop("tick_clock", None)
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._clock = wall_clock_ms
+        self.tick_clock = None
 
     @property
     def watermark_ms(self) -> int | None:
@@ -112,7 +118,9 @@ class Engine:
                 if len(seen) > cap:
                     del seen[next(iter(seen))]
             if e.ts_ms > linker.next_due_ms:
-                result.alerts += linker.before_event(e.ts_ms, emitted_ms=self._clock())
+                at = e.ts_ms if self.tick_clock is None else self.tick_clock(e.ts_ms)
+                if at is not None and at > linker.next_due_ms:
+                    result.alerts += linker.before_event(at, emitted_ms=self._clock())
             observe(e, request_signals(e), subnet_of(e.client_ip))
             w.add(
                 ts_ms=e.ts_ms,

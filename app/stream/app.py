@@ -172,9 +172,9 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
             high = consumer.highwater(tp)  # from fetch responses: right on every broker
             nxt = core.next_offset.get(tp.partition)
             if high is not None and nxt is not None:
-                metrics.input_lag_messages.labels(partition=str(tp.partition)).set(
-                    max(0, high - nxt)
-                )
+                lag = max(0, high - nxt)
+                metrics.input_lag_messages.labels(partition=str(tp.partition)).set(lag)
+                core.set_caught_up(tp.partition, lag == 0)
 
     async def checkpoint(reason: str) -> None:
         if store is None or not core.engines or status["unpublished"]:
