@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     commit_interval_s: float = Field(2.0, gt=0)
     batch_max_messages: int = Field(2_000, ge=1)
     batch_within_s: float = Field(0.2, gt=0)
+    batch_max_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="A consumed batch is applied in steps of at most this many bytes of "
+        "message values, partitions in turn, yielding to the event loop in between",
+    )
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(50_000, ge=1)
     gc_gen0_threshold: int = Field(

@@ -7,6 +7,7 @@ what comes back; ``hydrawatch detect`` drives the same engine over a file.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import io
 import pickle
 import time
@@ -32,6 +33,38 @@ __all__ = ["SNAPSHOT_VERSION", "Pipeline", "PipelineOutput", "SourcedDeadLetter"
 
 #: Bumped whenever the pickled state layout changes; older snapshots are ignored.
 SNAPSHOT_VERSION = 2
+
+
+def _first_ts(item: tuple[int, list[RequestEvent]]) -> int:
+    return item[1][0].ts_ms
+
+
+def _time_merged(
+    by_partition: dict[int, list[list[RequestEvent]]],
+) -> list[tuple[int, list[RequestEvent]]]:
+    """A batch's messages as (partition, events) runs, partitions interleaved by time.
+
+    A consumed batch holds each partition's messages in a block (a catch-up batch can
+    span hours of event time per partition); applied block by block, the shared linker
+    would see one partition hours ahead of the others within every batch. Merging the
+    messages on their first event time keeps the partitions in step; each partition's
+    messages keep their order.
+
+    >>> from app.events import RequestEvent
+    >>> def ev(ts):
+    ...     return RequestEvent.model_construct(ts_ms=ts)
+    >>> runs = _time_merged({0: [[ev(1), ev(2)], [ev(5)]], 1: [[ev(3)], [ev(4)]]})
+    >>> [(p, [e.ts_ms for e in es]) for p, es in runs]
+    [(0, [1, 2]), (1, [3, 4]), (0, [5])]
+    """
+    streams = [[(part, msg) for msg in msgs if msg] for part, msgs in by_partition.items()]
+    out: list[tuple[int, list[RequestEvent]]] = []
+    for part, msg in heapq.merge(*streams, key=_first_ts):
+        if out and out[-1][0] == part:
+            out[-1][1].extend(msg)
+        else:
+            out.append((part, list(msg)))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +256,8 @@ class Pipeline:
                 source_index = keep
                 values = [values[i] for i in keep]
                 partitions = [partitions[i] for i in keep]
-        by_partition: dict[int, list[RequestEvent]] = {}
+        #: per partition, the events of each of its messages (in offset order)
+        by_partition: dict[int, list[list[RequestEvent]]] = {}
         raw_text = 0
         now_ms = self._clock()
         max_ts_ms = None if s.max_future_skew_ms is None else now_ms + s.max_future_skew_ms
@@ -235,12 +269,14 @@ class Pipeline:
             raw_text += decoded.raw_text_dropped
             out.dead.extend(SourcedDeadLetter(i, d) for d in decoded.dead)
             part = partitions[k] if partitions is not None else 0
-            events = by_partition.get(part)
-            if events is None:
-                events = by_partition[part] = []
+            runs = by_partition.get(part)
+            if runs is None:
+                runs = by_partition[part] = []
             if max_ts_ms is None:
-                events.extend(decoded.events)
+                runs.append(decoded.events)
                 continue
+            events: list[RequestEvent] = []
+            runs.append(events)
             for j, e in enumerate(decoded.events):
                 if e.ts_ms > max_ts_ms:
                     out.dead.append(
@@ -259,7 +295,9 @@ class Pipeline:
                     events.append(e)
         windows_closed = 0
         scores: list[float] = []
-        for part, events in by_partition.items():
+        for part in by_partition:  # every partition heard from has its engine
+            self.engine(part)
+        for part, events in _time_merged(by_partition):
             result = self.engine(part).process(events)
             out.alerts.extend(result.alerts)
             out.accepted += result.accepted

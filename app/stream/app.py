@@ -12,6 +12,8 @@ import logging
 import os
 import ssl
 import time
+from collections.abc import Sequence
+from itertools import zip_longest
 from typing import Any
 
 import faust
@@ -23,7 +25,7 @@ from app.metrics import Metrics
 from app.pipeline import Pipeline, PipelineOutput
 from app.stream.checkpoint import CheckpointStore
 
-__all__ = ["create_app", "credentials_for", "read_range"]
+__all__ = ["create_app", "credentials_for", "read_range", "steps_of"]
 
 log = logging.getLogger("hydrawatch.stream")
 
@@ -64,6 +66,34 @@ def _dlq_headers(
         ("hydrawatch-source-offset", str(offset).encode()),
         ("hydrawatch-source-index", b"" if letter.index is None else str(letter.index).encode()),
     ]
+
+
+def steps_of(batch: Sequence[Any], *, max_bytes: int) -> list[list[Any]]:
+    """Cut a consumed batch into steps of at most ``max_bytes`` of message values.
+
+    A batch holds each partition's messages in a block; the steps take the partitions
+    in turn (each partition's messages in order), so every step moves all partitions
+    forward together instead of one partition hours ahead of the others.
+
+    >>> from types import SimpleNamespace as NS
+    >>> b = [NS(value=b"xx", message=NS(partition=p)) for p in (0, 0, 0, 1, 1)]
+    >>> [[e.message.partition for e in s] for s in steps_of(b, max_bytes=4)]
+    [[0, 1], [0, 1], [0]]
+    """
+    queues: dict[int, list[Any]] = {}
+    for event in batch:
+        queues.setdefault(event.message.partition, []).append(event)
+    interleaved = [e for round_ in zip_longest(*queues.values()) for e in round_ if e is not None]
+    steps: list[list[Any]] = []
+    size = 0
+    for event in interleaved:
+        n = len(event.value or b"")
+        if not steps or (size + n > max_bytes and steps[-1]):
+            steps.append([])
+            size = 0
+        steps[-1].append(event)
+        size += n
+    return steps
 
 
 def read_range(
@@ -208,13 +238,17 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
                     start = core.replay_from(partition, offset)
                     if start is not None:
                         await replay(partition, start, offset)
-                await apply(
-                    [event.value for event in batch],
-                    [
-                        (event.message.key, event.message.partition, event.message.offset)
-                        for event in batch
-                    ],
-                )
+                for step in steps_of(batch, max_bytes=settings.batch_max_bytes):
+                    await apply(
+                        [event.value for event in step],
+                        [
+                            (event.message.key, event.message.partition, event.message.offset)
+                            for event in step
+                        ],
+                    )
+                    # A catch-up batch can hold minutes of work: let heartbeats and the
+                    # metrics of the loop run between steps.
+                    await asyncio.sleep(0)
                 report_lag({event.message.tp for event in batch})
                 if (
                     store is not None
