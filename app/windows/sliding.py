@@ -83,11 +83,26 @@ class SlidingSums:
         if not b:
             self._total = [0.0] * self.n_fields
 
-    def view(self, *, now_ms: int, span_ms: int | None = None) -> list[float]:
-        """Sums over buckets that overlap ``(now_ms - span_ms, now_ms]`` (default: horizon)."""
+    def view(
+        self, *, now_ms: int, span_ms: int | None = None, until_now: bool = False
+    ) -> list[float]:
+        """Sums over buckets that overlap ``(now_ms - span_ms, now_ms]`` (default: horizon).
+
+        The horizon view also counts buckets that start after ``now_ms`` (traffic seen
+        ahead of the caller's clock) unless ``until_now``.
+        """
         if span_ms is None or span_ms >= self.horizon_ms:
             self.expire(now_ms=now_ms)
-            return list(self._total)
+            b = self._buckets
+            if not until_now or not b or b[-1][0] <= now_ms:
+                return list(self._total)
+            out = list(self._total)
+            for start, vec in reversed(b):
+                if start <= now_ms:
+                    break
+                for i, v in enumerate(vec):
+                    out[i] -= v
+            return out
         out = [0.0] * self.n_fields
         cutoff = now_ms - span_ms
         for start, vec in reversed(self._buckets):

@@ -55,3 +55,12 @@ def test_hll_error_is_small() -> None:
         h.add(f"a{i}")  # duplicates do not count
     assert abs(len(h) - 50_000) / 50_000 < 0.05
     assert len(HyperLogLog()) == 0
+
+
+def test_until_now_leaves_out_later_buckets() -> None:
+    w = SlidingSums(n_fields=1)
+    w.add(0, (1.0,))
+    w.add(3 * TEN_MIN_MS, (5.0,))  # ahead of the caller's clock
+    assert w.view(now_ms=TEN_MIN_MS) == [6.0]
+    assert w.view(now_ms=TEN_MIN_MS, until_now=True) == [1.0]
+    assert w.view(now_ms=3 * TEN_MIN_MS, until_now=True) == [6.0]
