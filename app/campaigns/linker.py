@@ -405,8 +405,7 @@ class CampaignLinker:
         )
 
     def _cohort_evidence(self, key: Pivot, p: PivotState, now_ms: int) -> Evidence | None:
-        # Not the traffic of partitions running ahead of the tick (see Pipeline.tick_clock).
-        v = p.sums.view(now_ms=now_ms, until_now=True)
+        v = p.sums.view(now_ms=now_ms)
         req = v[F_REQ]
         harvest = _ratio(v[F_HARVEST], req)
         if harvest < self.settings.min_harvest:
@@ -651,6 +650,8 @@ class CampaignLinker:
 
     def entity_features(self, p: PivotState, now_ms: int) -> dict[str, float]:
         """Window summary of one pivot entity (24 h view, plus its last hour)."""
+        # Not the traffic of partitions running ahead of the tick (Pipeline.tick_clock):
+        # the River model would see views out of step with their last hour.
         v = p.sums.view(now_ms=now_ms, until_now=True)
         req = v[F_REQ]
         n = p.distinct_accounts
