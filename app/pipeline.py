@@ -139,9 +139,10 @@ class Pipeline:
 
         The engines share one linker, and a linkage tick judges 24 h of evidence: when
         one partition runs ahead of another (a backlog after an outage, uneven fetches),
-        ticking at the fast partition's time would expire and judge the slow one's
-        accounts before their traffic arrived (measured: a campaign's alerts drop by
-        70% with a day of skew). So the linker ticks at the slowest partition's newest
+        ticking at the fast partition's time would judge the slow one's accounts before
+        their traffic arrived, and not again while it caught up (measured over the bench
+        file read one whole partition after another: 1,105 alerts instead of ~3,800).
+        So the linker ticks at the slowest partition's newest
         event time; partitions known to be caught up (nothing left to read) or that have
         delivered nothing yet do not hold it back.
         """

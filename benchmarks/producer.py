@@ -38,6 +38,11 @@ from app.simulate.emit import iter_events
 from app.simulate.run import build
 from app.simulate.scenario import load_scenario
 
+try:  # run as a script (python benchmarks/producer.py) or as a module
+    from run import raw_consume  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    from benchmarks.run import raw_consume
+
 RESULTS = Path(__file__).with_name("results")
 
 #: what ``hydrawatch simulate`` uses (app/simulate/run.py)
@@ -84,35 +89,6 @@ def _produce(
     return dt
 
 
-async def _consume(bootstrap: str, topic: str, expected: int) -> float:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-    )
-    await consumer.start()
-    n = 0
-    t0 = time.perf_counter()
-    try:
-        while n < expected and time.perf_counter() - t0 < 300:
-            batches = await consumer.getmany(timeout_ms=1_000, max_records=10_000)
-            for records in batches.values():
-                for r in records:
-                    value = orjson.loads(r.value)
-                    n += len(value) if isinstance(value, list) else 1
-    finally:
-        await consumer.stop()
-    if n < expected:
-        raise RuntimeError(f"read back {n} of {expected} events")
-    return time.perf_counter() - t0
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scale", type=float, default=0.05, help="hydra scale (0.05 ≈ 250k events)")
@@ -144,7 +120,9 @@ def main() -> None:
             topic = f"prod-{uuid.uuid4().hex[:8]}"
             ensure_topics(broker.bootstrap, [topic], partitions=args.partitions)
             produce_s = _produce(broker.bootstrap, topic, msgs, cfg)
-            consume_s = asyncio.run(_consume(broker.bootstrap, topic, n))
+            got, consume_s = asyncio.run(raw_consume(broker.bootstrap, topic, n))
+            if got < n:
+                raise RuntimeError(f"{name}: read back {got} of {n} events")
             raw_mb = sum(len(v) for _, v in msgs) / 1e6
             row = {
                 "setting": name,

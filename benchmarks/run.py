@@ -43,15 +43,25 @@ except ImportError:  # pragma: no cover
 RESULTS = Path(__file__).with_name("results")
 
 
-async def _raw_consume(bootstrap: str, topic: str, expected: int) -> tuple[int, float]:
+def _reader(bootstrap: str, topic: str, **kw: Any) -> Any:
+    """An aiokafka consumer of ``topic`` from its start, outside any group."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(
+    return AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
+        **kw,
+    )
+
+
+async def raw_consume(bootstrap: str, topic: str, expected: int) -> tuple[int, float]:
+    """The raw baseline: read and orjson-decode every event; (events, seconds)."""
+    consumer = _reader(
+        bootstrap,
+        topic,
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
@@ -74,15 +84,7 @@ async def _raw_consume(bootstrap: str, topic: str, expected: int) -> tuple[int, 
 
 async def _read_alerts(bootstrap: str, topic: str, idle_s: float = 3.0) -> list[dict[str, Any]]:
     """Every alert on the topic (read until nothing new arrives for ``idle_s``)."""
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
+    consumer = _reader(bootstrap, topic)
     await consumer.start()
     out: list[dict[str, Any]] = []
     last = time.perf_counter()
@@ -239,7 +241,7 @@ def main() -> None:
         result["preload"] = {"seconds": round(produce_s, 2), "events_per_s": round(n / produce_s)}
         print(f"pre-loaded {n:,} events in {produce_s:.1f}s ({n / produce_s:,.0f} ev/s)")
 
-        got, raw_s = asyncio.run(_raw_consume(broker.bootstrap, topics["input"], n))
+        got, raw_s = asyncio.run(raw_consume(broker.bootstrap, topics["input"], n))
         result["raw_baseline"] = {
             "events": got,
             "seconds": round(raw_s, 2),

@@ -414,16 +414,13 @@ class CampaignLinker:
         youth = _ratio(v[F_YOUNG], v[F_AGE_KNOWN])
         mismatch = _ratio(v[F_MISMATCH], req)
         infrastructure = 1.0 if key[0] == "subnet" else _ratio(v[F_RISKY], req)
-        others = sum(x >= FAMILY_THRESHOLD for x in (youth, mismatch, infrastructure))
         ev = Evidence(
             accounts=p.distinct_accounts,
             harvest=harvest,
             youth=youth,
             mismatch=mismatch,
             infrastructure=infrastructure,
-            # A pass over every member: only computed when it can change the verdict
-            # (this evidence only decides whether the pivot is suspicious).
-            coordination=p.moments.homogeneity() if others < 2 else 0.0,
+            coordination=p.moments.homogeneity(),  # O(1): running moments
         )
         if ev.families >= 2 or ev.infrastructure >= FAMILY_THRESHOLD:
             return ev
