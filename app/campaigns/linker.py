@@ -21,7 +21,8 @@ Entries idle for 24 h (pivots) / 48 h (accounts) expire, which is the time decay
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from app.alerts.dedup import Deduper
@@ -41,6 +42,8 @@ DETECTOR_NAME = "campaign_linkage"
 
 F_REQ, F_HARVEST, F_MISMATCH, F_YOUNG, F_RISKY, F_AGE_KNOWN, F_COMPLETION, F_429 = range(8)
 N_FIELDS = 8
+#: Fields of a pivot member record (one ``array('d')`` per account and pivot).
+R_LAST, R_N, R_HARVEST, R_MISMATCH, R_RISKY, R_YOUNG = range(6)
 _SIM_BANDS = 3
 _SIM_BAND_BITS = 21
 _ACCOUNT_IDLE_MS = 2 * DAY_MS
@@ -125,10 +128,10 @@ class PivotState:
 
     def __init__(self) -> None:
         self.sums = _sums()
-        #: account → [first_ts, last_ts, requests, harvest, mismatch, risky_ip, young]:
-        #: the account's traffic *on this pivot* within the 24 h view.
-        self.accounts: dict[str, list[float]] = {}
-        #: Running moments of the members' request counts (``rec[2]``): coordination
+        #: account → array [last_ts, requests, harvest, mismatch, risky_ip, young] (the
+        #: ``R_*`` indices): the account's traffic *on this pivot* within the 24 h view.
+        self.accounts: dict[str, array[float]] = {}
+        #: Running moments of the members' request counts (``R_N``): coordination
         #: without a pass over every member.
         self.moments = CountMoments()
         self.last_ts = 0
@@ -150,7 +153,7 @@ class PivotState:
         extra = len(self.overflow) if self.overflow is not None else 0
         return len(self.accounts) + extra
 
-    def add(self, account: str, ts: int, values: list[float]) -> None:
+    def add(self, account: str, ts: int, values: Sequence[float]) -> None:
         self.sums.add(ts, values)
         self.version += 1
         rec = self.accounts.get(account)
@@ -161,36 +164,33 @@ class PivotState:
             self.last_ts = max(self.last_ts, ts)
             return
         self.dirty.add(account)
-        if rec is None or rec[1] < ts - DAY_MS:
+        if rec is None or rec[R_LAST] < ts - DAY_MS:
             if rec is None:
                 self.moments.insert(1)
             else:
-                self.moments.replace(rec[2], 1)
-            self.accounts[account] = [
-                ts,
-                ts,
-                1,
-                values[F_HARVEST],
-                values[F_MISMATCH],
-                values[F_RISKY],
-                values[F_YOUNG],
-            ]
+                self.moments.replace(int(rec[R_N]), 1)
+            self.accounts[account] = array(
+                "d",
+                (ts, 1, values[F_HARVEST], values[F_MISMATCH], values[F_RISKY], values[F_YOUNG]),
+            )
         else:
-            rec[1] = max(rec[1], ts)
-            self.moments.replace(rec[2], rec[2] + 1)
-            rec[2] += 1
-            rec[3] += values[F_HARVEST]
-            rec[4] += values[F_MISMATCH]
-            rec[5] += values[F_RISKY]
-            rec[6] += values[F_YOUNG]
+            if ts > rec[R_LAST]:
+                rec[R_LAST] = ts
+            n = int(rec[R_N])
+            self.moments.replace(n, n + 1)  # integer moments: exact at any size
+            rec[R_N] = n + 1
+            rec[R_HARVEST] += values[F_HARVEST]
+            rec[R_MISMATCH] += values[F_MISMATCH]
+            rec[R_RISKY] += values[F_RISKY]
+            rec[R_YOUNG] += values[F_YOUNG]
         self.last_ts = max(self.last_ts, ts)
 
     def expire(self, now_ms: int) -> None:
         cutoff = now_ms - DAY_MS
-        stale = [a for a, rec in self.accounts.items() if rec[1] < cutoff]
+        stale = [a for a, rec in self.accounts.items() if rec[R_LAST] < cutoff]
         remove = self.moments.remove
         for a in stale:
-            remove(self.accounts.pop(a)[2])
+            remove(int(self.accounts.pop(a)[R_N]))
         if (
             self.overflow is not None
             and self.sums.last_bucket_ms is not None
@@ -241,7 +241,7 @@ class CampaignLinker:
         self.settings = settings
         self.accounts: dict[str, AccountState] = {}
         self.pivots: dict[Pivot, PivotState] = {}
-        self._solo: dict[Pivot, tuple[str, int, list[float]]] = {}
+        self._solo: dict[Pivot, tuple[str, int, array[float]]] = {}
         self.campaigns: dict[str, _Campaign] = {}
         self._next_tick: int | None = None
         #: Event time past which the next tick runs (its boundary plus the grace period):
@@ -298,16 +298,20 @@ class CampaignLinker:
 
     # ---- per request ----------------------------------------------------------------
     def observe(self, e: RequestEvent, s: RequestSignals, subnet: str) -> None:
-        values = [
-            1.0,
-            s.harvest,
-            float(s.mismatch),
-            float(s.young),
-            float(s.risky_ip),
-            float(s.age_known),
-            float(e.completion_tokens),
-            float(s.rate_limited),
-        ]
+        # An array: solo indicators keep it as they are, without a float object per field.
+        values = array(
+            "d",
+            (
+                1.0,
+                s.harvest,
+                s.mismatch,
+                s.young,
+                s.risky_ip,
+                s.age_known,
+                e.completion_tokens,
+                s.rate_limited,
+            ),
+        )
         acc = self.accounts.get(e.account_id)
         if acc is None:
             if len(self.accounts) >= self.settings.max_tracked_accounts:
@@ -392,15 +396,15 @@ class CampaignLinker:
             "shared_infra": float(self._shared_infra(acc, now_ms - DAY_MS)),
         }
 
-    def _member_ok(self, rec: list[float], acc: AccountState, cutoff: int) -> bool:
+    def _member_ok(self, rec: array[float], acc: AccountState, cutoff: int) -> bool:
         """Does this account's traffic *on the pivot* look like the cohort's?"""
-        n = rec[2]
-        if rec[3] / n < self.settings.member_min_harvest:
+        n = rec[R_N]
+        if rec[R_HARVEST] / n < self.settings.member_min_harvest:
             return False
         return (
-            rec[6] / n >= FAMILY_THRESHOLD
-            or rec[4] / n >= FAMILY_THRESHOLD
-            or rec[5] / n >= FAMILY_THRESHOLD
+            rec[R_YOUNG] / n >= FAMILY_THRESHOLD
+            or rec[R_MISMATCH] / n >= FAMILY_THRESHOLD
+            or rec[R_RISKY] / n >= FAMILY_THRESHOLD
             or self._shared_infra(acc, cutoff)
         )
 
@@ -467,12 +471,12 @@ class CampaignLinker:
                     rec = p.accounts.get(a) if p is not None else None
                     if rec is None:
                         continue
-                    c_req += rec[2]
-                    c_harvest += rec[3]
-                    c_mismatch += rec[4]
-                    c_risky += rec[5]
-                    c_young += rec[6]
-                    busiest = max(busiest, rec[2])
+                    c_req += rec[R_N]
+                    c_harvest += rec[R_HARVEST]
+                    c_mismatch += rec[R_MISMATCH]
+                    c_risky += rec[R_RISKY]
+                    c_young += rec[R_YOUNG]
+                    busiest = max(busiest, int(rec[R_N]))
                 c = (c_req, c_harvest, c_mismatch, c_risky, c_young, busiest)
                 contrib[a] = (memo_key, c)
             req += c[0]

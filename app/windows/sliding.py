@@ -13,10 +13,8 @@ total (added on insert, subtracted on expiry), shorter views sum the newest buck
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import deque
+from array import array
 from collections.abc import Sequence
-from operator import add, itemgetter
 
 __all__ = ["DAY_MS", "HOUR_MS", "TEN_MIN_MS", "SlidingSums"]
 
@@ -25,13 +23,16 @@ HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 
 
-_START = itemgetter(0)
-
-
 class SlidingSums:
-    """Additive per-bucket vectors with a running total over ``horizon_ms``."""
+    """Additive per-bucket vectors with a running total over ``horizon_ms``.
 
-    __slots__ = ("_buckets", "_total", "bucket_ms", "horizon_ms", "n_fields")
+    All numbers live in one flat ``array('d')``: the running total, then one
+    ``[start, v0, …, vn-1]`` record per non-empty bucket, oldest first. A tracked
+    entity with a few buckets costs a few hundred bytes, not a Python list and a float
+    object per field and bucket.
+    """
+
+    __slots__ = ("_data", "bucket_ms", "horizon_ms", "n_fields")
 
     def __init__(
         self, *, n_fields: int, bucket_ms: int = TEN_MIN_MS, horizon_ms: int = DAY_MS
@@ -39,49 +40,67 @@ class SlidingSums:
         self.n_fields = n_fields
         self.bucket_ms = bucket_ms
         self.horizon_ms = horizon_ms
-        self._buckets: deque[tuple[int, list[float]]] = deque()
-        self._total = [0.0] * n_fields
+        self._data = array("d", bytes(8 * n_fields))
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return (len(self._data) - self.n_fields) // (self.n_fields + 1)
 
     def add(self, ts_ms: int, values: Sequence[float]) -> None:
         start = ts_ms - ts_ms % self.bucket_ms
-        b = self._buckets
-        if b and b[-1][0] == start:
-            vec = b[-1][1]
-        elif not b or b[-1][0] < start:
-            vec = list(values)  # a new bucket starts as a copy of the first vector
-            b.append((start, vec))
-            self._total[:] = map(add, self._total, values)
+        d = self._data
+        n = self.n_fields
+        last = len(d) - n - 1  # the newest bucket's start, if any
+        if last < n or d[last] < start:  # a new newest bucket
+            d.append(start)
+            d.extend(values)
+            for i, v in enumerate(values):
+                if v:
+                    d[i] += v
             return
-        else:  # late event inside the horizon: find (or insert) its bucket
-            vec = self._older_bucket(start)
-        vec[:] = map(add, vec, values)
-        self._total[:] = map(add, self._total, values)
+        off = last + 1 if d[last] == start else self._older_bucket(start)
+        for i, v in enumerate(values):
+            if v:  # most fields of a request are 0: adding 0.0 changes nothing
+                d[off + i] += v
+                d[i] += v
 
-    def _older_bucket(self, start: int) -> list[float]:
+    def _older_bucket(self, start: int) -> int:
+        """Offset of the values of the bucket at ``start`` (inserted if missing)."""
         # Buckets are sorted by start. Events from a partition behind the others land
         # many buckets back (a linear search here was a quarter of a worker's time).
-        b = self._buckets
-        i = bisect_left(b, start, key=_START)
-        if i < len(b) and b[i][0] == start:
-            return b[i][1]
-        vec = [0.0] * self.n_fields
-        b.insert(i, (start, vec))
-        return vec
+        d = self._data
+        n = self.n_fields
+        stride = n + 1
+        lo, hi = 0, len(self)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if d[n + mid * stride] < start:
+                lo = mid + 1
+            else:
+                hi = mid
+        at = n + lo * stride
+        if at < len(d) and d[at] == start:
+            return at + 1
+        d[at:at] = array("d", [start] + [0.0] * n)
+        return at + 1
 
     def expire(self, *, now_ms: int) -> None:
         """Drop buckets that ended before ``now_ms - horizon_ms``."""
-        b = self._buckets
-        cutoff = now_ms - self.horizon_ms
-        total = self._total
-        while b and b[0][0] + self.bucket_ms <= cutoff:
-            _, vec = b.popleft()
-            for i, v in enumerate(vec):
-                total[i] -= v
-        if not b:
-            self._total = [0.0] * self.n_fields
+        d = self._data
+        n = self.n_fields
+        stride = n + 1
+        cutoff = now_ms - self.horizon_ms - self.bucket_ms
+        at = n
+        end = len(d)
+        while at < end and d[at] <= cutoff:
+            for i in range(n):
+                d[i] -= d[at + 1 + i]
+            at += stride
+        if at == n:
+            return
+        del d[n:at]
+        if len(d) == n:  # nothing left: no rounding residue in the total
+            for i in range(n):
+                d[i] = 0.0
 
     def view(
         self, *, now_ms: int, span_ms: int | None = None, until_now: bool = False
@@ -91,29 +110,34 @@ class SlidingSums:
         The horizon view also counts buckets that start after ``now_ms`` (traffic seen
         ahead of the caller's clock) unless ``until_now``.
         """
+        d = self._data
+        n = self.n_fields
+        stride = n + 1
         if span_ms is None or span_ms >= self.horizon_ms:
             self.expire(now_ms=now_ms)
-            b = self._buckets
-            if not until_now or not b or b[-1][0] <= now_ms:
-                return list(self._total)
-            out = list(self._total)
-            for start, vec in reversed(b):
-                if start <= now_ms:
-                    break
-                for i, v in enumerate(vec):
-                    out[i] -= v
+            out = d[:n].tolist()
+            if not until_now:
+                return out
+            at = len(d) - stride
+            while at >= n and d[at] > now_ms:
+                for i in range(n):
+                    out[i] -= d[at + 1 + i]
+                at -= stride
             return out
-        out = [0.0] * self.n_fields
-        cutoff = now_ms - span_ms
-        for start, vec in reversed(self._buckets):
-            if start + self.bucket_ms <= cutoff:
+        out = [0.0] * n
+        cutoff = now_ms - span_ms - self.bucket_ms
+        at = len(d) - stride
+        while at >= n:
+            start = d[at]
+            if start <= cutoff:
                 break
-            if start > now_ms:
-                continue
-            for i, v in enumerate(vec):
-                out[i] += v
+            if start <= now_ms:
+                for i in range(n):
+                    out[i] += d[at + 1 + i]
+            at -= stride
         return out
 
     @property
     def last_bucket_ms(self) -> int | None:
-        return self._buckets[-1][0] if self._buckets else None
+        d = self._data
+        return int(d[len(d) - self.n_fields - 1]) if len(d) > self.n_fields else None
