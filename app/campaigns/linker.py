@@ -42,6 +42,8 @@ DETECTOR_NAME = "campaign_linkage"
 
 F_REQ, F_HARVEST, F_MISMATCH, F_YOUNG, F_RISKY, F_AGE_KNOWN, F_COMPLETION, F_429 = range(8)
 N_FIELDS = 8
+#: Accounts keep the first six fields (completion tokens and 429s only feed entity models).
+ACCOUNT_FIELDS = 6
 #: Fields of a pivot member record (one ``array('d')`` per account and pivot).
 R_LAST, R_N, R_HARVEST, R_MISMATCH, R_RISKY, R_YOUNG = range(6)
 _SIM_BANDS = 3
@@ -93,11 +95,23 @@ def _sums(bucket_ms: int = 600_000) -> SlidingSums:
 
 
 class AccountState:
-    __slots__ = ("alerted", "campaign_id", "created_ms", "last_ts", "subnets", "sums", "version")
+    __slots__ = (
+        "account_id",
+        "alerted",
+        "campaign_id",
+        "created_ms",
+        "last_ts",
+        "subnets",
+        "sums",
+        "version",
+    )
 
-    def __init__(self, created_ms: int | None) -> None:
+    def __init__(self, account_id: str, created_ms: int | None) -> None:
+        #: The one string object every pivot record and solo entry of the account keys on
+        #: (each event decodes its own copy of the id).
+        self.account_id = account_id
         # Accounts only need their 24 h totals: hourly buckets keep them small.
-        self.sums = _sums(HOUR_MS)
+        self.sums = SlidingSums(n_fields=ACCOUNT_FIELDS, bucket_ms=HOUR_MS, horizon_ms=DAY_MS)
         self.created_ms = created_ms
         self.last_ts = 0
         self.subnets: dict[str, int] = {}
@@ -318,8 +332,9 @@ class CampaignLinker:
                 # A flood of new account ids: forget the longest-tracked account.
                 del self.accounts[next(iter(self.accounts))]
                 self.evicted += 1
-            acc = self.accounts[e.account_id] = AccountState(e.account_created_ms)
-        acc.sums.add(e.ts_ms, values)
+            acc = self.accounts[e.account_id] = AccountState(e.account_id, e.account_created_ms)
+        account_id = acc.account_id
+        acc.sums.add(e.ts_ms, values[:ACCOUNT_FIELDS])
         acc.version += 1
         acc.last_ts = max(acc.last_ts, e.ts_ms)
         if subnet in acc.subnets or len(acc.subnets) < _MAX_SUBNETS:
@@ -329,7 +344,7 @@ class CampaignLinker:
         for key in pivots_of(e, s, subnet):
             p = self.pivots.get(key)
             if p is not None:
-                p.add(e.account_id, e.ts_ms, values)
+                p.add(account_id, e.ts_ms, values)
                 touched.add(key)
                 continue
             solo = self._solo.get(key)
@@ -337,19 +352,19 @@ class CampaignLinker:
                 if solo is None and len(self._solo) >= self.settings.max_solo_indicators:
                     del self._solo[next(iter(self._solo))]
                     self.evicted += 1
-                self._solo[key] = (e.account_id, e.ts_ms, values)
-            elif solo[0] != e.account_id:
+                self._solo[key] = (account_id, e.ts_ms, values)
+            elif solo[0] != account_id:
                 if len(self.pivots) >= self.settings.max_pivots:
                     del self.pivots[next(iter(self.pivots))]
                     self._pivot_epoch += 1
                     self.evicted += 1
                 p = self.pivots[key] = PivotState()
                 p.add(solo[0], solo[1], solo[2])
-                p.add(e.account_id, e.ts_ms, values)
+                p.add(account_id, e.ts_ms, values)
                 touched.add(key)
                 del self._solo[key]
             else:
-                self._solo[key] = (e.account_id, e.ts_ms, values)
+                self._solo[key] = (account_id, e.ts_ms, values)
         if self._next_tick is None:
             tick = self.settings.linkage_tick_ms
             self._next_tick = e.ts_ms - e.ts_ms % tick + tick
