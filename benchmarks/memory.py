@@ -148,6 +148,44 @@ def _run_child(profile: str, n: int, trace: bool) -> dict[str, Any]:
     return result
 
 
+def measure(
+    profiles: tuple[str, ...] = ("light", "steady", "flood"),
+    *,
+    scale: float = 1.0,
+    trace: bool = False,
+    echo: bool = True,
+) -> dict[str, Any]:
+    """Run each profile at two sizes (fresh processes); returns the slopes and runs."""
+    out: dict[str, Any] = {}
+    for profile in profiles:
+        n1, n2 = (max(100, int(n * scale)) for n in DEFAULT_SIZES[profile])
+        # RSS from untraced runs: tracemalloc's own bookkeeping is resident memory too.
+        small, large = _run_child(profile, n1, False), _run_child(profile, n2, False)
+        entry: dict[str, Any] = {"runs": [small, large]}
+        slope = (large["state_rss_bytes"] - small["state_rss_bytes"]) / (n2 - n1)
+        entry["rss_bytes_per_account"] = round(slope)
+        entry["rss_mb_per_100k_accounts"] = round(slope * 100_000 / 2**20, 1)
+        line = f"{profile:>6}: {n1:,} → {n2:,} accounts"
+        if profile == "flood":
+            line += (
+                f"  state RSS {small['state_rss_bytes'] / 2**20:,.1f} → "
+                f"{large['state_rss_bytes'] / 2**20:,.1f} MiB  (caps {FLOOD_CAPS})"
+            )
+        else:
+            line += f"  RSS {slope:,.0f} B/account"
+        if trace:
+            traced = [_run_child(profile, n1, True), _run_child(profile, n2, True)]
+            entry["traced_runs"] = traced
+            heap = (traced[1]["state_heap_bytes"] - traced[0]["state_heap_bytes"]) / (n2 - n1)
+            entry["heap_bytes_per_account"] = round(heap)
+            line += f", Python heap {heap:,.0f} B/account"
+        line += f"  ({large['events'] / large['seconds']:,.0f} ev/s)"
+        if echo:
+            print(line, flush=True)
+        out[profile] = entry
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profiles", default="light,steady,flood")
@@ -161,32 +199,8 @@ def main() -> None:
     report: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "profiles": {},
+        "profiles": measure(tuple(args.profiles.split(",")), scale=args.scale, trace=args.trace),
     }
-    for profile in args.profiles.split(","):
-        n1, n2 = (max(100, int(n * args.scale)) for n in DEFAULT_SIZES[profile])
-        # RSS from untraced runs: tracemalloc's own bookkeeping is resident memory too.
-        small, large = _run_child(profile, n1, False), _run_child(profile, n2, False)
-        entry: dict[str, Any] = {"runs": [small, large]}
-        slope = (large["state_rss_bytes"] - small["state_rss_bytes"]) / (n2 - n1)
-        entry["rss_bytes_per_account"] = round(slope)
-        line = f"{profile:>6}: {n1:,} → {n2:,} accounts"
-        if profile == "flood":
-            line += (
-                f"  state RSS {small['state_rss_bytes'] / 2**20:,.1f} → "
-                f"{large['state_rss_bytes'] / 2**20:,.1f} MiB  (caps {FLOOD_CAPS})"
-            )
-        else:
-            line += f"  RSS {slope:,.0f} B/account"
-        if args.trace:
-            traced = [_run_child(profile, n1, True), _run_child(profile, n2, True)]
-            entry["traced_runs"] = traced
-            heap = (traced[1]["state_heap_bytes"] - traced[0]["state_heap_bytes"]) / (n2 - n1)
-            entry["heap_bytes_per_account"] = round(heap)
-            line += f", Python heap {heap:,.0f} B/account"
-        line += f"  ({large['events'] / large['seconds']:,.0f} ev/s)"
-        print(line, flush=True)
-        report["profiles"][profile] = entry
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"memory-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")

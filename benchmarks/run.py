@@ -37,8 +37,10 @@ from app.stream.launcher import WorkerProcess, metric_value
 
 try:  # run as a script (python benchmarks/run.py) or as a module
     from latency import measure_latency  # type: ignore[import-not-found]
+    from memory import measure as measure_memory  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover
     from benchmarks.latency import measure_latency
+    from benchmarks.memory import measure as measure_memory
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -187,6 +189,12 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="measure produce-to-alert latency at half the one-worker rate",
+    )
+    ap.add_argument(
+        "--memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="memory per active account (benchmarks/memory.py, light and steady profiles)",
     )
     ap.add_argument("--latency-scale", type=float, default=0.04)
     ap.add_argument("--latency-days", type=float, default=1.5)
@@ -360,6 +368,15 @@ def main() -> None:
             f"hydrawatch worker: {int(done):,} events in {hw_s:.1f}s "
             f"({done / hw_s:,.0f} ev/s), ratio to raw {ratio:.3f}, "
             f"peak RSS {peak_kb / 1024:,.0f} MB, {int(alerts)} alerts"
+        )
+    if args.memory:
+        # The worker's peak RSS above is mostly interpreter, libraries and buffers; what
+        # grows with the customer base is the state per account (a slope, no broker).
+        mem = measure_memory(("light", "steady"), scale=0.5, echo=False)
+        result["memory_per_active_account"] = mem
+        print(
+            "state RSS per 100k active accounts (slope; benchmarks/memory.py): "
+            + ", ".join(f"{k} {v['rss_mb_per_100k_accounts']:,.0f} MB" for k, v in mem.items())
         )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
