@@ -131,6 +131,7 @@ class PivotState:
         "accounts",
         "anchor",
         "dirty",
+        "failed",
         "last_ts",
         "linked",
         "moments",
@@ -160,6 +161,10 @@ class PivotState:
         #: full scan only changed members are re-examined.
         self.dirty: set[str] = set()
         self.scanned = False
+        #: account → its version when it last failed the member gate here: not re-checked
+        #: until it sends traffic (cleared at each links refresh, dropped with the pivot;
+        #: a member that passes joins the candidates and is not checked again).
+        self.failed: dict[str, int] = {}
 
     @property
     def distinct_accounts(self) -> int:
@@ -277,10 +282,9 @@ class CampaignLinker:
         self._last_refresh_ms = 0
         #: Accounts and solo indicators dropped to stay within the configured caps.
         self.evicted = 0
-        #: Memos reused across ticks until the entity changes (or the hourly / links refresh):
-        #: pivot → (version, evidence or None); account → (version, passes member gate).
+        #: pivot → (version, evidence or None), reused across ticks until the pivot changes
+        #: (or the hourly refresh). Member verdicts: ``PivotState.failed``.
         self._pivot_memo: dict[Pivot, tuple[int, Evidence | None]] = {}
-        self._member_memo: dict[tuple[str, Pivot], tuple[int, bool]] = {}
         #: Links accumulate across ticks and are rebuilt every ``linkage_refresh_ms`` (the decay).
         self._uf = UnionFind()
         #: The union-find's groups (sorted members), recomputed only after it changed.
@@ -544,7 +548,6 @@ class CampaignLinker:
             # Links decay: rebuilt from the evidence still inside the 24 h views.
             full = True
             self._last_refresh_ms = now
-            self._member_memo.clear()
             self._uf = UnionFind()
             self._groups = None
             self._pivot_kinds = {}
@@ -556,9 +559,9 @@ class CampaignLinker:
                 p.linked = set()
                 p.anchor = None
                 p.scanned = False
+                p.failed = {}
         st = self.settings
         uf = self._uf
-        member_memo = self._member_memo
         pivot_memo = self._pivot_memo
         pivot_kinds = self._pivot_kinds
         pivots = self.pivots
@@ -602,14 +605,12 @@ class CampaignLinker:
                 acc = self.accounts.get(a)
                 if acc is None:
                     continue
-                memo_key = (a, key)
-                m = member_memo.get(memo_key)
-                if m is not None and m[0] == acc.version:
-                    ok = m[1]
+                failed = p.failed
+                if failed.get(a) == acc.version:
+                    continue
+                if not self._member_ok(rec, acc, now - DAY_MS):
+                    failed[a] = acc.version
                 else:
-                    ok = self._member_ok(rec, acc, now - DAY_MS)
-                    member_memo[memo_key] = (acc.version, ok)
-                if ok:
                     candidate.setdefault(a, set()).add(key)
                     self._pending.setdefault(a, []).append(key)
         pending = self._pending
