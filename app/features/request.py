@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.events import RequestEvent
 
@@ -34,8 +34,10 @@ YOUNG_ACCOUNT_MS = 30 * 86_400_000
 _RISKY_IP = frozenset({"proxy", "datacenter", "vpn", "tor"})
 
 
-@dataclass(frozen=True, slots=True)
-class RequestSignals:
+class RequestSignals(NamedTuple):
+    """Immutable; a NamedTuple because one is built per event (a frozen dataclass cost
+    ~1.5 µs more per event)."""
+
     #: 0..1: how much the request looks like output harvesting (capability-targeted,
     #: reasoning requested, long or max_tokens-capped output, tool use).
     harvest: float
@@ -66,16 +68,16 @@ def request_signals(e: RequestEvent) -> RequestSignals:
     mismatch = (
         e.country is not None and e.billing_country is not None and e.country != e.billing_country
     )
-    return RequestSignals(
-        harvest=harvest,
-        capability=capability,
-        thinking=thinking,
-        long_output=long_output,
-        at_max=at_max,
-        tools=tools,
-        mismatch=mismatch,
-        risky_ip=e.ip_kind in _RISKY_IP,
-        young=young,
-        age_known=age_known,
-        rate_limited=e.status == 429,
+    return RequestSignals(  # positional: a NamedTuple's keyword path is slower
+        harvest,
+        capability,
+        thinking,
+        long_output,
+        at_max,
+        tools,
+        mismatch,
+        e.ip_kind in _RISKY_IP,
+        young,
+        age_known,
+        e.status == 429,
     )
