@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.windows.hll import HyperLogLog
@@ -64,3 +64,38 @@ def test_until_now_leaves_out_later_buckets() -> None:
     assert w.view(now_ms=TEN_MIN_MS) == [6.0]
     assert w.view(now_ms=TEN_MIN_MS, until_now=True) == [1.0]
     assert w.view(now_ms=3 * TEN_MIN_MS, until_now=True) == [6.0]
+
+
+@settings(max_examples=200, deadline=None)
+@example(events=[(HOUR_MS, 1)], now=0, span=None, until_now=True)  # every bucket ahead
+@given(
+    st.lists(st.tuples(st.integers(0, 2 * DAY_MS), st.integers(0, 50)), max_size=80),
+    st.integers(0, 2 * DAY_MS),
+    st.sampled_from([TEN_MIN_MS, HOUR_MS, 3 * HOUR_MS, None]),
+    st.booleans(),
+)
+def test_every_view_matches_brute_force(
+    events: list[tuple[int, int]], now: int, span: int | None, until_now: bool
+) -> None:
+    """Short spans, the horizon, and traffic ahead of the clock, events in any order."""
+    w = SlidingSums(n_fields=2)
+    for ts, v in events:
+        w.add(ts, (1.0, float(v)))
+    horizon_cut = now - (DAY_MS if span is None else span)
+
+    def counted(ts: int) -> bool:
+        start = ts - ts % TEN_MIN_MS
+        if start + TEN_MIN_MS <= horizon_cut:
+            return False
+        # the horizon view counts buckets ahead of the clock unless until_now
+        return start <= now or (span is None and not until_now)
+
+    # the horizon view expires what it leaves out for good: check it last
+    got = w.view(now_ms=now, span_ms=span, until_now=until_now)
+    want = [0.0, 0.0]
+    for ts, v in events:
+        if counted(ts):
+            want[0] += 1.0
+            want[1] += v
+    assert got == want
+    assert len(w) <= len({ts - ts % TEN_MIN_MS for ts, _ in events})
