@@ -121,8 +121,23 @@ class Settings(BaseSettings):
         description="A consumed batch is applied in steps of at most this many bytes of "
         "message values, partitions in turn, yielding to the event loop in between",
     )
+    stream_buffer_max_messages: int = Field(
+        256,
+        ge=1,
+        description="Input messages buffered ahead of processing (faust's "
+        "stream_buffer_maxsize); past it the consumer stops fetching the delivering "
+        "partition until the buffer drains to half (faust's default 4096 envelopes "
+        "could hold GBs)",
+    )
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(50_000, ge=1)
+    malloc_mmap_threshold_bytes: int = Field(
+        128 * 1024,
+        ge=0,
+        description="glibc: allocations at least this large get their own mapping, returned "
+        "on free (keeps message buffers from fragmenting the heap); 0 = glibc's dynamic "
+        "threshold",
+    )
     gc_gen0_threshold: int = Field(
         50_000,
         ge=700,

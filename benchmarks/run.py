@@ -278,6 +278,7 @@ def main() -> None:
                 time.sleep(0.5)
             hw_s = time.perf_counter() - t0
             peak_kb = _rss_kb(worker.pid or 0)
+            end_kb = _rss_kb(worker.pid or 0, "VmRSS")
             accounts = metric_value(samples, "hydrawatch_tracked_entities", kind="accounts")
             alerts = metric_value(samples, "hydrawatch_alerts_emitted_total")
             checkpoints = {
@@ -306,6 +307,7 @@ def main() -> None:
             "alerts_on_topic": len(published),
             "alerts_on_topic_by_kind": dict(sorted(by_kind.items())),
             "peak_rss_mb": round(peak_kb / 1024, 1),
+            "end_rss_mb": round(end_kb / 1024, 1),
             "tracked_accounts": int(accounts),
             "rss_kb_per_tracked_account": round(peak_kb / accounts, 2) if accounts else None,
             "rss_mb_per_100k_tracked_accounts": (
@@ -367,7 +369,8 @@ def main() -> None:
         print(
             f"hydrawatch worker: {int(done):,} events in {hw_s:.1f}s "
             f"({done / hw_s:,.0f} ev/s), ratio to raw {ratio:.3f}, "
-            f"peak RSS {peak_kb / 1024:,.0f} MB, {int(alerts)} alerts"
+            f"peak RSS {peak_kb / 1024:,.0f} MB (at the end {end_kb / 1024:,.0f} MB), "
+            f"{int(alerts)} alerts"
         )
     if args.memory:
         # The worker's peak RSS above is mostly interpreter, libraries and buffers; what

@@ -135,6 +135,7 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
         consumer_auto_offset_reset="earliest",
         producer_linger_ms=5,
         producer_max_batch_size=256 * 1024,
+        stream_buffer_maxsize=settings.stream_buffer_max_messages,
     )
     source = app.topic(settings.input_topic, key_serializer="raw", value_serializer="raw")
     alerts_topic = app.topic(settings.alert_topic, key_serializer="raw", value_serializer="raw")

@@ -9,6 +9,7 @@ from prometheus_client import start_http_server
 
 from app.broker.admin import ensure_topics, security_kwargs, wait_for_broker
 from app.config import Settings
+from app.malloc import set_mmap_threshold
 from app.metrics import Metrics
 
 __all__ = ["run_worker"]
@@ -62,5 +63,7 @@ def run_worker(settings: Settings) -> None:
     # collect generation 0 less often (measured: +38% pipeline throughput).
     gc.freeze()
     gc.set_threshold(settings.gc_gen0_threshold, 20, 1000)
+    if set_mmap_threshold(settings.malloc_mmap_threshold_bytes):
+        log.info("glibc mmap threshold %d bytes", settings.malloc_mmap_threshold_bytes)
     worker = faust.Worker(app, loglevel=settings.loglevel.upper(), quiet=True)
     worker.execute_from_commandline()
