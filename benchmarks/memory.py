@@ -33,18 +33,18 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import random
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-RESULTS = Path(__file__).with_name("results")
+try:  # run as a script (python benchmarks/memory.py) or as a module
+    from report import header, write_result  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    from benchmarks.report import header, write_result
 T0 = 1_767_225_600_000
 HOUR_MS = 3_600_000
 PROFILES: dict[str, dict[str, int]] = {
@@ -196,15 +196,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]), trace=args.trace)))
         return
-    report: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "profiles": measure(tuple(args.profiles.split(",")), scale=args.scale, trace=args.trace),
-    }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"memory-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written {path}")
+    profiles = measure(tuple(args.profiles.split(",")), scale=args.scale, trace=args.trace)
+    print(f"written {write_result('memory', {**header(), 'profiles': profiles})}")
 
 
 if __name__ == "__main__":

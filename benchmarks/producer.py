@@ -22,13 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import json
-import os
-import platform
 import time
 import uuid
 import zlib
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -39,11 +35,12 @@ from app.simulate.run import build
 from app.simulate.scenario import load_scenario
 
 try:  # run as a script (python benchmarks/producer.py) or as a module
+    from report import header, write_result  # type: ignore[import-not-found]
     from run import raw_consume  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover
+    from benchmarks.report import header, write_result
     from benchmarks.run import raw_consume
 
-RESULTS = Path(__file__).with_name("results")
 
 #: what ``hydrawatch simulate`` uses (app/simulate/run.py)
 REFERENCE: dict[str, Any] = {"linger_ms": 5, "compression_type": None}
@@ -137,11 +134,7 @@ def main() -> None:
                 f"{name:24s} produce {n / produce_s:>10,.0f} ev/s ({raw_mb / produce_s:6.1f} MB/s)"
                 f"   consume+decode {n / consume_s:>10,.0f} ev/s"
             )
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"producer-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
-    meta = {"cpus": os.cpu_count(), "python": platform.python_version(), "events": n}
-    out.write_text(json.dumps({"machine": meta, "runs": rows}, indent=2))
-    print(f"→ {out}")
+    print(f"→ {write_result('producer', {**header(), 'events': n, 'runs': rows})}")
 
 
 if __name__ == "__main__":

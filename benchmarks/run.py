@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import time
 import uuid
 from pathlib import Path
@@ -38,11 +35,11 @@ from app.stream.launcher import WorkerProcess, metric_value
 try:  # run as a script (python benchmarks/run.py) or as a module
     from latency import measure_latency  # type: ignore[import-not-found]
     from memory import measure as measure_memory  # type: ignore[import-not-found]
+    from report import RESULTS, header, write_result  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover
     from benchmarks.latency import measure_latency
     from benchmarks.memory import measure as measure_memory
-
-RESULTS = Path(__file__).with_name("results")
+    from benchmarks.report import RESULTS, header, write_result
 
 
 def _reader(bootstrap: str, topic: str, **kw: Any) -> Any:
@@ -217,8 +214,7 @@ def main() -> None:
     scenario = load_scenario("hydra").with_overrides(days=args.days)
     sim = build(scenario, scale=args.scale)
     result: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        **header(),
         "scenario": "hydra",
         "scale": args.scale,
         "partitions": args.partitions,
@@ -381,10 +377,7 @@ def main() -> None:
             "state RSS per 100k active accounts (slope; benchmarks/memory.py): "
             + ", ".join(f"{k} {v['rss_mb_per_100k_accounts']:,.0f} MB" for k, v in mem.items())
         )
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {write_result('bench', result)}")
 
 
 if __name__ == "__main__":
