@@ -34,7 +34,7 @@ from app.events import AlertEvent, Reason, RequestEvent
 from app.events.alert import Action, Severity, alert_id_for
 from app.features.request import RequestSignals
 from app.windows.hll import HyperLogLog
-from app.windows.sliding import DAY_MS, HOUR_MS, SlidingSums
+from app.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS, SlidingSums
 
 __all__ = ["DETECTOR_NAME", "AccountState", "CampaignLinker", "PivotState"]
 
@@ -90,8 +90,9 @@ _ACTION: dict[Severity, tuple[Action, int]] = {
 _RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
-def _sums(bucket_ms: int = 600_000) -> SlidingSums:
-    return SlidingSums(n_fields=N_FIELDS, bucket_ms=bucket_ms, horizon_ms=DAY_MS)
+def _sums() -> SlidingSums:
+    """A pivot's (or the global) 24 h view over 10-minute buckets of all fields."""
+    return SlidingSums(n_fields=N_FIELDS, bucket_ms=TEN_MIN_MS, horizon_ms=DAY_MS)
 
 
 class AccountState:
@@ -593,6 +594,7 @@ class CampaignLinker:
                 continue
             candidate = self._candidate
             on_pivot = p.accounts
+            failed = p.failed
             if p.scanned:  # only members with new traffic here can newly qualify
                 todo = [a for a in changed if a in on_pivot]
             else:
@@ -605,7 +607,6 @@ class CampaignLinker:
                 acc = self.accounts.get(a)
                 if acc is None:
                     continue
-                failed = p.failed
                 if failed.get(a) == acc.version:
                     continue
                 if not self._member_ok(rec, acc, now - DAY_MS):
