@@ -35,10 +35,19 @@ def test_worker_survives_the_fuzz_corpus(broker: BrokerHandle) -> None:
             valid += 3
         producer.flush(timeout=60)
         messages = 2 * len(CORPUS)
+
+        def settled() -> bool:
+            # The position moves when a batch is applied; its dead letters are counted
+            # once the broker acked them, a moment later.
+            s = w.metrics()
+            return metric_value(s, "hydrawatch_input_position") >= messages and metric_value(
+                s, "hydrawatch_dead_letters_published_total"
+            ) >= metric_value(s, "hydrawatch_events_invalid_total")
+
         wait_for(
-            lambda: metric_value(w.metrics(), "hydrawatch_input_position") >= messages,
+            settled,
             timeout_s=120,
-            what="every message applied",
+            what="every message applied and its dead letters acked",
             log=w.log_tail,
         )
         samples = w.metrics()
