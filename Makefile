@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-unit test-integration lint bench bench-producer bench-memory schemas examples clean help promtool
+.PHONY: demo test test-unit test-integration lint bench bench-producer bench-memory bench-floor schemas examples clean help promtool
 
 help:
 	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench  - throughput + latency benchmark on the embedded broker (BENCH_ARGS=...)"
 	@echo "make bench-producer - producer settings (envelope size, linger, batch, CRC, codecs) one at a time"
 	@echo "make bench-memory - memory per active account (RSS slope; BENCH_ARGS='--trace' for the heap)"
+	@echo "make bench-floor  - per-event cost of decode, validation and windows alone (the shape's floor)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hydrawatch needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -81,6 +82,9 @@ bench-producer: $(RUN_STAMP)
 
 bench-memory: $(RUN_STAMP)
 	$(BIN)/python benchmarks/memory.py $(BENCH_ARGS)
+
+bench-floor: $(RUN_STAMP)
+	$(BIN)/python benchmarks/floor.py $(BENCH_ARGS)
 
 schemas: $(RUN_STAMP)
 	$(BIN)/hydrawatch schemas --out-dir schemas
