@@ -12,13 +12,17 @@ envelopes, each the cheapest form the issue's design allows:
 3. ``validate_lean``: the RequestEvent v1 fields with all their constraints, as a
    ``TypedDict`` validated by pydantic-core (plain dicts out, no model instances, no
    Python field validators): the cheapest validation of this schema;
-4. ``validate``: what hydrawatch does (:func:`~app.events.decode.decode_message`: the
+4. ``msgspec``: the same fields and constraints as a ``msgspec.Struct`` (the fastest
+   validating JSON decoder for Python; the ``bench`` extra installs it), skipped if
+   msgspec is not installed;
+5. ``validate``: what hydrawatch does (:func:`~app.events.decode.decode_message`: the
    ``RequestEvent`` model validated by pydantic-core, one call per envelope);
-5. ``lean_and_windows``: 3, then one :class:`~app.windows.sliding.SlidingSums` update
+6. ``lean_and_windows``: 3, then one :class:`~app.windows.sliding.SlidingSums` update
    per event for each window the shape keeps (per account, per /24 subnet, per
    fingerprint), with constant values: no features, no models, no linkage, no alerts;
-6. ``validate_and_windows``: the same on top of 4;
-7. ``pipeline``: the whole detection core (:class:`~app.pipeline.Pipeline`, what the
+7. ``msgspec_and_windows``: the same on top of 4;
+8. ``validate_and_windows``: the same on top of 5;
+9. ``pipeline``: the whole detection core (:class:`~app.pipeline.Pipeline`, what the
    worker drives) for comparison.
 
 Each stage reports events/s and µs/event (best of ``--repeat`` runs) next to the
@@ -76,6 +80,62 @@ def _lean_schema() -> Any:
     return TypedDict("LeanRequestEvent", fields)  # type: ignore[operator]
 
 
+def _msgspec_schema() -> Any:
+    """RequestEvent's fields and constraints as a msgspec Struct (None without msgspec).
+
+    Every constraint of the model is carried over; an unknown one raises, so the
+    stage can never validate less than the model without saying so. (The model's
+    Python validators - IP normalisation, simhash lower-casing - are not: they cost
+    the model too, and are part of the ``validate`` stage only.)
+    """
+    try:
+        import msgspec
+    except ImportError:
+        return None
+    from typing import Annotated, Literal, Union, get_args, get_origin
+
+    import annotated_types as at
+    from pydantic import Strict
+    from pydantic.fields import FieldInfo
+
+    from app.events.request import RequestEvent
+
+    names = {at.Ge: "ge", at.Le: "le", at.MinLen: "min_length", at.MaxLen: "max_length"}
+
+    def convert(tp: Any) -> Any:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            base, *metas = get_args(tp)
+            return constrained(base, metas)
+        if origin is Union:
+            return Union[tuple(convert(a) for a in get_args(tp))]  # noqa: UP007
+        if origin is Literal or tp in (str, int, bool, type(None)):
+            return tp
+        raise TypeError(f"no msgspec form for {tp!r}")
+
+    def constrained(base: Any, metas: list[Any]) -> Any:
+        kw: dict[str, Any] = {}
+        for m in metas:
+            if isinstance(m, FieldInfo):
+                return constrained(base, list(m.metadata))
+            if isinstance(m, Strict):
+                continue  # msgspec never coerces: strict already
+            if type(m) in names:
+                kw[names[type(m)]] = getattr(m, names[type(m)])
+            elif getattr(m, "pattern", None):
+                kw["pattern"] = m.pattern
+            else:
+                raise TypeError(f"unknown constraint {m!r}")
+        return Annotated[base, msgspec.Meta(**kw)] if kw else base
+
+    fields: list[Any] = []
+    for name, f in RequestEvent.model_fields.items():
+        tp = constrained(f.annotation, list(f.metadata)) if f.metadata else convert(f.annotation)
+        fields.append((name, tp) if f.is_required() else (name, tp, f.default))
+    struct = msgspec.defstruct("RequestEventStruct", fields, frozen=True, gc=False)
+    return msgspec.json.Decoder(list[struct])  # type: ignore[valid-type]
+
+
 def _best(run: Callable[[], int], repeat: int) -> tuple[int, float]:
     best = float("inf")
     n = 0
@@ -101,6 +161,7 @@ def measure(*, scale: float, days: float, limit: int, repeat: int) -> dict[str, 
     messages = _envelopes(scale, days, limit)
     unchecked = TypeAdapter(list[dict[str, Any]])
     lean = TypeAdapter(list[_lean_schema()])
+    fastest = _msgspec_schema()
     total = sum(len(orjson.loads(m)) for m in messages)
 
     def raw() -> int:
@@ -114,6 +175,9 @@ def measure(*, scale: float, days: float, limit: int, repeat: int) -> dict[str, 
 
     def validate() -> int:
         return sum(len(decode_message(m).events) for m in messages)
+
+    def validate_msgspec() -> int:
+        return sum(len(fastest.decode(m)) for m in messages)
 
     values = (1.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 
@@ -140,6 +204,30 @@ def measure(*, scale: float, days: float, limit: int, repeat: int) -> dict[str, 
                 if f is None:
                     f = prints[fp] = SlidingSums(n_fields=6, bucket_ms=TEN_MIN_MS)
                 f.add(ts, values)
+        return n
+
+    def msgspec_and_windows() -> int:
+        accounts: dict[str, SlidingSums] = {}
+        subnets: dict[str, SlidingSums] = {}
+        prints: dict[str, SlidingSums] = {}
+        n = 0
+        for m in messages:
+            for e in fastest.decode(m):
+                n += 1
+                a = accounts.get(e.account_id)
+                if a is None:
+                    a = accounts[e.account_id] = SlidingSums(n_fields=6, bucket_ms=HOUR_MS)
+                a.add(e.ts_ms, values)
+                key = subnet_of(e.client_ip)
+                s = subnets.get(key)
+                if s is None:
+                    s = subnets[key] = SlidingSums(n_fields=6, bucket_ms=TEN_MIN_MS)
+                s.add(e.ts_ms, values)
+                fp = f"{e.tls_ja4}|{e.user_agent}"
+                f = prints.get(fp)
+                if f is None:
+                    f = prints[fp] = SlidingSums(n_fields=6, bucket_ms=TEN_MIN_MS)
+                f.add(e.ts_ms, values)
         return n
 
     def windows() -> int:
@@ -181,8 +269,10 @@ def measure(*, scale: float, days: float, limit: int, repeat: int) -> dict[str, 
         "orjson": raw,
         "pydantic_core_parse": parse,
         "validate_lean": validate_lean,
+        "msgspec": validate_msgspec,
         "validate": validate,
         "lean_and_windows": lean_and_windows,
+        "msgspec_and_windows": msgspec_and_windows,
         "validate_and_windows": windows,
         "pipeline": pipeline,
     }
@@ -194,6 +284,9 @@ def measure(*, scale: float, days: float, limit: int, repeat: int) -> dict[str, 
         "stages": {},
     }
     for name, run in stages.items():
+        if fastest is None and name.startswith("msgspec"):
+            print(f"{name:>22}: skipped (msgspec is not installed: pip install -e '.[bench]')")
+            continue
         n, seconds = _best(run, 1 if name == "pipeline" else repeat)
         result["events"] = n
         result["stages"][name] = {
