@@ -32,7 +32,7 @@ from app.config import DetectionSettings
 from app.detectors.account_window import WindowModel
 from app.events import AlertEvent, Reason, RequestEvent
 from app.events.alert import Action, Severity, alert_id_for
-from app.features.request import RequestSignals
+from app.features.request import HARVEST_UNITS, RequestSignals
 from app.windows.hll import HyperLogLog
 from app.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS, SlidingSums
 
@@ -173,7 +173,7 @@ class PivotState:
         extra = len(self.overflow) if self.overflow is not None else 0
         return len(self.accounts) + extra
 
-    def add(self, account: str, ts: int, values: Sequence[float]) -> None:
+    def add(self, account: str, ts: int, values: Sequence[int]) -> None:
         self.sums.add(ts, values)
         self.version += 1
         rec = self.accounts.get(account)
@@ -261,7 +261,7 @@ class CampaignLinker:
         self.settings = settings
         self.accounts: dict[str, AccountState] = {}
         self.pivots: dict[Pivot, PivotState] = {}
-        self._solo: dict[Pivot, tuple[str, int, array[float]]] = {}
+        self._solo: dict[Pivot, tuple[str, int, array[int]]] = {}
         self.campaigns: dict[str, _Campaign] = {}
         self._next_tick: int | None = None
         #: Event time past which the next tick runs (its boundary plus the grace period):
@@ -317,12 +317,13 @@ class CampaignLinker:
 
     # ---- per request ----------------------------------------------------------------
     def observe(self, e: RequestEvent, s: RequestSignals, subnet: str) -> None:
-        # An array: solo indicators keep it as they are, without a float object per field.
+        # An array: solo indicators keep it as they are, without a number object per field.
+        # Integers (harvest in 1/HARVEST_UNITS units): window sums stay exact.
         values = array(
-            "d",
+            "i",
             (
-                1.0,
-                s.harvest,
+                1,
+                s.harvest_units,
                 s.mismatch,
                 s.young,
                 s.risky_ip,
@@ -409,7 +410,7 @@ class CampaignLinker:
         req = v[F_REQ]
         return {
             "requests": req,
-            "harvest": _ratio(v[F_HARVEST], req),
+            "harvest": _ratio(v[F_HARVEST], HARVEST_UNITS * req),
             "mismatch": _ratio(v[F_MISMATCH], req),
             "young": _ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
             "risky_ip": _ratio(v[F_RISKY], req),
@@ -419,7 +420,7 @@ class CampaignLinker:
     def _member_ok(self, rec: array[float], acc: AccountState, cutoff: int) -> bool:
         """Does this account's traffic *on the pivot* look like the cohort's?"""
         n = rec[R_N]
-        if rec[R_HARVEST] / n < self.settings.member_min_harvest:
+        if rec[R_HARVEST] / (HARVEST_UNITS * n) < self.settings.member_min_harvest:
             return False
         return (
             rec[R_YOUNG] / n >= FAMILY_THRESHOLD
@@ -431,7 +432,7 @@ class CampaignLinker:
     def _cohort_evidence(self, key: Pivot, p: PivotState, now_ms: int) -> Evidence | None:
         v = p.sums.view(now_ms=now_ms)
         req = v[F_REQ]
-        harvest = _ratio(v[F_HARVEST], req)
+        harvest = _ratio(v[F_HARVEST], HARVEST_UNITS * req)
         if harvest < self.settings.min_harvest:
             return None
         cutoff = now_ms - DAY_MS
@@ -509,7 +510,7 @@ class CampaignLinker:
             n += 1
         return Evidence(
             accounts=n,
-            harvest=_ratio(harvest, req),
+            harvest=_ratio(harvest, HARVEST_UNITS * req),
             youth=_ratio(young, req),
             mismatch=_ratio(mismatch, req),
             infrastructure=max(_ratio(shared, n), _ratio(risky, req)),
@@ -678,7 +679,7 @@ class CampaignLinker:
             "requests_1h": p.sums.view(now_ms=now_ms, span_ms=HOUR_MS)[F_REQ],
             "requests_24h": req,
             "requests_per_account": _ratio(req, n),
-            "harvest": _ratio(v[F_HARVEST], req),
+            "harvest": _ratio(v[F_HARVEST], HARVEST_UNITS * req),
             "youth": _ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
             "mismatch": _ratio(v[F_MISMATCH], req),
             "risky_ip": _ratio(v[F_RISKY], req),
@@ -773,7 +774,7 @@ class CampaignLinker:
         g = self.global_sums.view(now_ms=now)
         req = g[F_REQ]
         base = {
-            "harvest": _ratio(g[F_HARVEST], req),
+            "harvest": _ratio(g[F_HARVEST], HARVEST_UNITS * req),
             "youth": _ratio(g[F_YOUNG], g[F_AGE_KNOWN]),
             "mismatch": _ratio(g[F_MISMATCH], req),
             "infrastructure": _ratio(g[F_RISKY], req),

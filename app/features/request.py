@@ -7,8 +7,8 @@
 ...     "category": "coding", "country": "BR", "billing_country": "SG", "ip_kind": "proxy",
 ...     "account_created_ms": 1_767_225_600_000 - 86_400_000})
 >>> s = request_signals(e)
->>> round(s.harvest, 2), s.mismatch, s.risky_ip, s.young, s.at_max
-(1.0, True, True, True, True)
+>>> s.harvest, s.harvest_units, s.mismatch, s.risky_ip, s.young, s.at_max
+(1.0, 20, True, True, True, True)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from app.events import RequestEvent
 
 __all__ = [
     "CAPABILITY_CATEGORIES",
+    "HARVEST_UNITS",
     "LONG_OUTPUT_TOKENS",
     "YOUNG_ACCOUNT_MS",
     "RequestSignals",
@@ -31,6 +32,9 @@ CAPABILITY_CATEGORIES = frozenset({"coding", "agentic", "tool_use", "reasoning"}
 LONG_OUTPUT_TOKENS = 3_000
 #: Accounts younger than this at request time count as young.
 YOUNG_ACCOUNT_MS = 30 * 86_400_000
+#: Harvest scores are counted in units of 1/HARVEST_UNITS, so window sums of them are
+#: exact integers: weights capability 0.35, thinking 0.25, long output 0.3, tools 0.1.
+HARVEST_UNITS = 20
 _RISKY_IP = frozenset({"proxy", "datacenter", "vpn", "tor"})
 
 
@@ -54,6 +58,8 @@ class RequestSignals(NamedTuple):
     young: bool
     age_known: bool
     rate_limited: bool
+    #: ``harvest`` in units of 1/HARVEST_UNITS (0..20): what windows add up.
+    harvest_units: int
 
 
 def request_signals(e: RequestEvent) -> RequestSignals:
@@ -62,14 +68,14 @@ def request_signals(e: RequestEvent) -> RequestSignals:
     at_max = e.max_tokens is not None and e.completion_tokens >= e.max_tokens
     long_output = at_max or e.completion_tokens >= LONG_OUTPUT_TOKENS
     tools = bool(e.tool_count)
-    harvest = 0.35 * capability + 0.25 * thinking + 0.3 * long_output + 0.1 * tools
+    harvest_units = 7 * capability + 5 * thinking + 6 * long_output + 2 * tools
     age_known = e.account_created_ms is not None
     young = age_known and e.ts_ms - (e.account_created_ms or 0) < YOUNG_ACCOUNT_MS
     mismatch = (
         e.country is not None and e.billing_country is not None and e.country != e.billing_country
     )
     return RequestSignals(  # positional: a NamedTuple's keyword path is slower
-        harvest,
+        harvest_units / HARVEST_UNITS,
         capability,
         thinking,
         long_output,
@@ -80,4 +86,5 @@ def request_signals(e: RequestEvent) -> RequestSignals:
         young,
         age_known,
         e.status == 429,
+        harvest_units,
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from app.events import RequestEvent
-from app.features.request import request_signals
+from app.features.request import HARVEST_UNITS, request_signals
 from tests.conftest import event_dict
 
 DAY = 86_400_000
@@ -22,6 +22,27 @@ def test_harvest_components() -> None:
     s = request_signals(full)
     assert s.at_max and s.long_output and s.tools and s.harvest == pytest.approx(1.0)
     assert request_signals(ev(completion_tokens=5000)).long_output  # long without max_tokens
+
+
+@pytest.mark.parametrize("category", ["coding", "chat"])
+@pytest.mark.parametrize("thinking", [True, False])
+@pytest.mark.parametrize("completion_tokens", [100, 5000])
+@pytest.mark.parametrize("tool_count", [0, 3])
+def test_harvest_units_are_the_weights_in_twentieths(
+    category: str, thinking: bool, completion_tokens: int, tool_count: int
+) -> None:
+    s = request_signals(
+        ev(
+            category=category,
+            thinking=thinking,
+            completion_tokens=completion_tokens,
+            tool_count=tool_count,
+        )
+    )
+    weighted = 0.35 * s.capability + 0.25 * s.thinking + 0.3 * s.long_output + 0.1 * s.tools
+    assert isinstance(s.harvest_units, int) and 0 <= s.harvest_units <= HARVEST_UNITS
+    assert s.harvest_units == round(weighted * HARVEST_UNITS)
+    assert s.harvest == s.harvest_units / HARVEST_UNITS
 
 
 def test_mismatch_needs_both_countries() -> None:
