@@ -21,6 +21,7 @@ Entries idle for 24 h (pivots) / 48 h (accounts) expire, which is the time decay
 from __future__ import annotations
 
 import hashlib
+import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -102,7 +103,9 @@ class AccountState:
         "campaign_id",
         "created_ms",
         "last_ts",
-        "subnets",
+        "more_subnets",
+        "subnet",
+        "subnet_ts",
         "sums",
         "version",
     )
@@ -115,11 +118,48 @@ class AccountState:
         self.sums = SlidingSums(n_fields=ACCOUNT_FIELDS, bucket_ms=HOUR_MS, horizon_ms=DAY_MS)
         self.created_ms = created_ms
         self.last_ts = 0
-        self.subnets: dict[str, int] = {}
+        #: The /24s (or /48s) the account was seen on, with the time of the last request
+        #: from each: most accounts use one, kept in two slots; a dict only for the rest
+        #: (a dict per account was ~180 bytes of every light account).
+        self.subnet: str | None = None
+        self.subnet_ts = 0
+        self.more_subnets: dict[str, int] | None = None
         self.campaign_id: str | None = None
         #: (campaign_id, severity) of the last account alert.
         self.alerted: tuple[str, str] | None = None
         self.version = 0
+
+    def subnets(self) -> list[tuple[str, int]]:
+        """(subnet, last request time) pairs."""
+        out = [] if self.subnet is None else [(self.subnet, self.subnet_ts)]
+        if self.more_subnets:
+            out.extend(self.more_subnets.items())
+        return out
+
+    def saw_subnet(self, subnet: str, ts_ms: int) -> None:
+        """Record a request from ``subnet`` (at most ``_MAX_SUBNETS`` subnets are kept)."""
+        if self.subnet == subnet:
+            self.subnet_ts = ts_ms
+            return
+        more = self.more_subnets
+        if more is not None and subnet in more:
+            more[subnet] = ts_ms
+            return
+        if self.subnet is None:
+            self.subnet = sys.intern(subnet)  # shared with the other accounts of the /24
+            self.subnet_ts = ts_ms
+        elif more is None:
+            self.more_subnets = {subnet: ts_ms}
+        elif len(more) + 1 < _MAX_SUBNETS:
+            more[subnet] = ts_ms
+
+    def forget_subnets_before(self, cutoff_ms: int) -> None:
+        if self.subnet is not None and self.subnet_ts < cutoff_ms:
+            self.subnet = None
+        more = self.more_subnets
+        if more:
+            for s in [s for s, ts in more.items() if ts < cutoff_ms]:
+                del more[s]
 
 
 #: Accounts tracked exactly per pivot; beyond this a HyperLogLog counts the rest, so a
@@ -228,6 +268,41 @@ class _Campaign:
     last_alert_ms: int
 
 
+def _pack(values: Sequence[int]) -> int:
+    """One request's values as one int (what a solo indicator keeps of its last request).
+
+    >>> v = (1, 13, 1, 0, 1, 1, 4096, 0)
+    >>> list(_unpack(_pack(v))) == list(v)
+    True
+    """
+    return (
+        values[F_COMPLETION] << 10
+        | values[F_HARVEST] << 5
+        | values[F_MISMATCH] << 4
+        | values[F_YOUNG] << 3
+        | values[F_RISKY] << 2
+        | values[F_AGE_KNOWN] << 1
+        | values[F_429]
+    )
+
+
+def _unpack(packed: int) -> array[int]:
+    """The values :func:`_pack` packed (one request: ``F_REQ`` is 1)."""
+    return array(
+        "i",
+        (
+            1,
+            packed >> 5 & 31,
+            packed >> 4 & 1,
+            packed >> 3 & 1,
+            packed >> 2 & 1,
+            packed >> 1 & 1,
+            packed >> 10,
+            packed & 1,
+        ),
+    )
+
+
 def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else 0.0
 
@@ -261,7 +336,9 @@ class CampaignLinker:
         self.settings = settings
         self.accounts: dict[str, AccountState] = {}
         self.pivots: dict[Pivot, PivotState] = {}
-        self._solo: dict[Pivot, tuple[str, int, array[int]]] = {}
+        #: Indicators seen with one account so far: (account, time, packed values) of its
+        #: last request, which seeds the pivot when a second account shows up.
+        self._solo: dict[Pivot, tuple[str, int, int]] = {}
         self.campaigns: dict[str, _Campaign] = {}
         self._next_tick: int | None = None
         #: Event time past which the next tick runs (its boundary plus the grace period):
@@ -317,7 +394,6 @@ class CampaignLinker:
 
     # ---- per request ----------------------------------------------------------------
     def observe(self, e: RequestEvent, s: RequestSignals, subnet: str) -> None:
-        # An array: solo indicators keep it as they are, without a number object per field.
         # Integers (harvest in 1/HARVEST_UNITS units): window sums stay exact.
         values = array(
             "i",
@@ -343,8 +419,7 @@ class CampaignLinker:
         acc.sums.add(e.ts_ms, values[:ACCOUNT_FIELDS])
         acc.version += 1
         acc.last_ts = max(acc.last_ts, e.ts_ms)
-        if subnet in acc.subnets or len(acc.subnets) < _MAX_SUBNETS:
-            acc.subnets[subnet] = e.ts_ms
+        acc.saw_subnet(subnet, e.ts_ms)
         self.global_sums.add(e.ts_ms, values)
         touched = self._touched
         for key in pivots_of(e, s, subnet):
@@ -358,19 +433,19 @@ class CampaignLinker:
                 if solo is None and len(self._solo) >= self.settings.max_solo_indicators:
                     del self._solo[next(iter(self._solo))]
                     self.evicted += 1
-                self._solo[key] = (account_id, e.ts_ms, values)
+                self._solo[key] = (account_id, e.ts_ms, _pack(values))
             elif solo[0] != account_id:
                 if len(self.pivots) >= self.settings.max_pivots:
                     del self.pivots[next(iter(self.pivots))]
                     self._pivot_epoch += 1
                     self.evicted += 1
                 p = self.pivots[key] = PivotState()
-                p.add(solo[0], solo[1], solo[2])
+                p.add(solo[0], solo[1], _unpack(solo[2]))
                 p.add(account_id, e.ts_ms, values)
                 touched.add(key)
                 del self._solo[key]
             else:
-                self._solo[key] = (account_id, e.ts_ms, values)
+                self._solo[key] = (account_id, e.ts_ms, _pack(values))
         if self._next_tick is None:
             tick = self.settings.linkage_tick_ms
             self._next_tick = e.ts_ms - e.ts_ms % tick + tick
@@ -393,7 +468,7 @@ class CampaignLinker:
         if hit is not None:
             return hit
         cache[id(acc)] = False
-        for subnet, ts in acc.subnets.items():
+        for subnet, ts in acc.subnets():
             if ts >= cutoff:
                 p = self.pivots.get(("subnet", subnet))
                 if p is not None and len(p.accounts) >= 2:
@@ -758,8 +833,7 @@ class CampaignLinker:
         for a in [a for a, acc in self.accounts.items() if acc.last_ts < idle]:
             del self.accounts[a]
         for acc in self.accounts.values():
-            for s in [s for s, ts in acc.subnets.items() if ts < cutoff]:
-                del acc.subnets[s]
+            acc.forget_subnets_before(cutoff)
         self.global_sums.expire(now_ms=now)
 
     # ---- alerts -----------------------------------------------------------------------------
@@ -833,7 +907,7 @@ class CampaignLinker:
         total_req = 0
         for a in members:
             total_req += int(self.accounts[a].sums.view(now_ms=now)[F_REQ])
-        subnets = {s for a in members for s in self.accounts[a].subnets}
+        subnets = {s for a in members for s, _ in self.accounts[a].subnets()}
         reasons = self._reasons(ev, now)
         evidence: dict[str, int | float] = {
             "accounts": len(members),
