@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["SNAPSHOT_VERSION", "Pipeline", "PipelineOutput", "SourcedDeadLetter"]
 
 #: Bumped whenever the pickled state layout changes; older snapshots are ignored.
-SNAPSHOT_VERSION = 5
+SNAPSHOT_VERSION = 6
 
 
 def _first_ts(item: tuple[int, list[RequestEvent]]) -> int:

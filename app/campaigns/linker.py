@@ -162,6 +162,9 @@ class AccountState:
                 del more[s]
 
 
+#: What :meth:`PivotState.add` did to the account's member record.
+_UNTRACKED, _COUNTED, _RESTARTED = range(3)
+
 #: Accounts tracked exactly per pivot; beyond this a HyperLogLog counts the rest, so a
 #: pivot shared by a whole population (a popular SDK fingerprint) stays bounded.
 MAX_PIVOT_ACCOUNTS = 20_000
@@ -213,7 +216,10 @@ class PivotState:
         extra = len(self.overflow) if self.overflow is not None else 0
         return len(self.accounts) + extra
 
-    def add(self, account: str, ts: int, values: Sequence[int]) -> None:
+    def add(self, account: str, ts: int, values: Sequence[int]) -> int:
+        """Count one request; returns ``_COUNTED`` when the account's record grew by
+        exactly this request (a new record included), ``_RESTARTED`` when a record older
+        than the 24 h view started over, ``_UNTRACKED`` past the exact-tracking cap."""
         self.sums.add(ts, values)
         self.version += 1
         rec = self.accounts.get(account)
@@ -222,35 +228,42 @@ class PivotState:
                 self.overflow = HyperLogLog()
             self.overflow.add(account)
             self.last_ts = max(self.last_ts, ts)
-            return
+            return _UNTRACKED
         self.dirty.add(account)
         if rec is None or rec[R_LAST] < ts - DAY_MS:
             if rec is None:
                 self.moments.insert(1)
+                how = _COUNTED
             else:
                 self.moments.replace(int(rec[R_N]), 1)
+                how = _RESTARTED
             self.accounts[account] = array(
                 "d",
                 (ts, 1, values[F_HARVEST], values[F_MISMATCH], values[F_RISKY], values[F_YOUNG]),
             )
-        else:
-            if ts > rec[R_LAST]:
-                rec[R_LAST] = ts
-            n = int(rec[R_N])
-            self.moments.replace(n, n + 1)  # integer moments: exact at any size
-            rec[R_N] = n + 1
-            rec[R_HARVEST] += values[F_HARVEST]
-            rec[R_MISMATCH] += values[F_MISMATCH]
-            rec[R_RISKY] += values[F_RISKY]
-            rec[R_YOUNG] += values[F_YOUNG]
+            self.last_ts = max(self.last_ts, ts)
+            return how
+        if ts > rec[R_LAST]:
+            rec[R_LAST] = ts
+        n = int(rec[R_N])
+        self.moments.replace(n, n + 1)  # integer moments: exact at any size
+        rec[R_N] = n + 1
+        rec[R_HARVEST] += values[F_HARVEST]
+        rec[R_MISMATCH] += values[F_MISMATCH]
+        rec[R_RISKY] += values[F_RISKY]
+        rec[R_YOUNG] += values[F_YOUNG]
         self.last_ts = max(self.last_ts, ts)
+        return _COUNTED
 
-    def expire(self, now_ms: int) -> None:
+    def expire(self, now_ms: int) -> list[tuple[str, array[float]]]:
+        """Drop what left the 24 h view; returns the member records that went."""
         cutoff = now_ms - DAY_MS
-        stale = [a for a, rec in self.accounts.items() if rec[R_LAST] < cutoff]
+        stale = [(a, rec) for a, rec in self.accounts.items() if rec[R_LAST] < cutoff]
         remove = self.moments.remove
-        for a in stale:
-            remove(int(self.accounts.pop(a)[R_N]))
+        accounts = self.accounts
+        for a, rec in stale:
+            del accounts[a]
+            remove(int(rec[R_N]))
         if (
             self.overflow is not None
             and self.sums.last_bucket_ms is not None
@@ -258,6 +271,7 @@ class PivotState:
         ):
             self.overflow = None
         self.sums.expire(now_ms=now_ms)
+        return stale
 
 
 @dataclass(slots=True)
@@ -354,9 +368,12 @@ class CampaignLinker:
         #: Bumped whenever pivots are dropped (expiry, eviction): a memo computed before
         #: may refer to a pivot that has since been re-created.
         self._pivot_epoch = 0
-        #: account → (memo key, its traffic on the pivots it qualified on): re-read only
-        #: when the account sent traffic, qualified on a new pivot or pivots were dropped.
-        self._contrib: dict[str, tuple[tuple[int, int, int], tuple[float, ...]]] = {}
+        #: account → its traffic on the pivots it qualified on (requests, harvest units,
+        #: mismatch, risky, young, busiest pivot's requests), kept up to date as its
+        #: requests arrive; dropped (and re-read from the records) when it qualifies on a
+        #: new pivot, a record restarts, or records or pivots are dropped. Integer-valued:
+        #: the running sums equal a re-read exactly.
+        self._contrib: dict[str, list[float]] = {}
         self._last_refresh_ms = 0
         #: Accounts and solo indicators dropped to stay within the configured caps.
         self.evicted = 0
@@ -422,11 +439,14 @@ class CampaignLinker:
         acc.saw_subnet(subnet, e.ts_ms)
         self.global_sums.add(e.ts_ms, values)
         touched = self._touched
+        qualified = self._candidate.get(account_id)  # pivots it qualified on, if any
         for key in pivots_of(e, s, subnet):
             p = self.pivots.get(key)
             if p is not None:
-                p.add(account_id, e.ts_ms, values)
+                how = p.add(account_id, e.ts_ms, values)
                 touched.add(key)
+                if qualified is not None and key in qualified:
+                    self._contribute(account_id, how, p, values)
                 continue
             solo = self._solo.get(key)
             if solo is None or solo[1] < e.ts_ms - DAY_MS:
@@ -438,18 +458,72 @@ class CampaignLinker:
                 if len(self.pivots) >= self.settings.max_pivots:
                     del self.pivots[next(iter(self.pivots))]
                     self._pivot_epoch += 1
+                    self._contrib = {}
                     self.evicted += 1
                 p = self.pivots[key] = PivotState()
                 p.add(solo[0], solo[1], _unpack(solo[2]))
                 p.add(account_id, e.ts_ms, values)
                 touched.add(key)
                 del self._solo[key]
+                # A pivot an account qualified on before it was dropped, back again.
+                for a in (solo[0], account_id):
+                    if key in self._candidate.get(a, ()):
+                        self._contrib.pop(a, None)
             else:
                 self._solo[key] = (account_id, e.ts_ms, _pack(values))
         if self._next_tick is None:
             tick = self.settings.linkage_tick_ms
             self._next_tick = e.ts_ms - e.ts_ms % tick + tick
             self.next_due_ms = self._next_tick + self.settings.grace_ms
+
+    def _contribute(self, account: str, how: int, p: PivotState, values: Sequence[int]) -> None:
+        """Keep ``account``'s contribution current after a request on a pivot it
+        qualified on (what :meth:`linked_evidence` would re-read from the records)."""
+        c = self._contrib.get(account)
+        if c is None or how == _UNTRACKED:
+            return
+        if how == _RESTARTED:  # its count went down: the busiest pivot must be re-read
+            del self._contrib[account]
+            return
+        c[0] += 1
+        c[1] += values[F_HARVEST]
+        c[2] += values[F_MISMATCH]
+        c[3] += values[F_RISKY]
+        c[4] += values[F_YOUNG]
+        n = p.accounts[account][R_N]
+        if n > c[5]:
+            c[5] = int(n)
+
+    def _read_contribution(self, account: str) -> list[float]:
+        """The account's traffic on the pivots it qualified on, from their records."""
+        c_req = c_harvest = c_mismatch = c_risky = c_young = busiest = 0.0
+        pivots = self.pivots
+        for key in self._candidate.get(account, ()):
+            p = pivots.get(key)
+            rec = p.accounts.get(account) if p is not None else None
+            if rec is None:
+                continue
+            c_req += rec[R_N]
+            c_harvest += rec[R_HARVEST]
+            c_mismatch += rec[R_MISMATCH]
+            c_risky += rec[R_RISKY]
+            c_young += rec[R_YOUNG]
+            busiest = max(busiest, int(rec[R_N]))
+        return [c_req, c_harvest, c_mismatch, c_risky, c_young, busiest]
+
+    def _uncount(self, account: str, key: Pivot, rec: array[float]) -> None:
+        """Take a dropped member record out of its account's contribution."""
+        c = self._contrib.get(account)
+        if c is None or key not in self._candidate.get(account, ()):
+            return
+        if rec[R_N] >= c[5]:  # maybe the busiest: re-read
+            del self._contrib[account]
+            return
+        c[0] -= rec[R_N]
+        c[1] -= rec[R_HARVEST]
+        c[2] -= rec[R_MISMATCH]
+        c[3] -= rec[R_RISKY]
+        c[4] -= rec[R_YOUNG]
 
     def active_campaigns(self, now_ms: int) -> int:
         return sum(1 for c in self.campaigns.values() if c.last_alert_ms >= now_ms - DAY_MS)
@@ -550,31 +624,13 @@ class CampaignLinker:
         counts: list[float] = []
         shared = 0
         cutoff = now_ms - DAY_MS
-        pivots = self.pivots
         contrib = self._contrib
         accounts = self.accounts
         for a in members:
             acc = accounts.get(a)
-            cand = self._candidate.get(a, ())
-            memo_key = (-1 if acc is None else acc.version, len(cand), self._pivot_epoch)
-            memo = contrib.get(a)
-            if memo is not None and memo[0] == memo_key:
-                c = memo[1]
-            else:
-                c_req = c_harvest = c_mismatch = c_risky = c_young = busiest = 0.0
-                for key in cand:
-                    p = pivots.get(key)
-                    rec = p.accounts.get(a) if p is not None else None
-                    if rec is None:
-                        continue
-                    c_req += rec[R_N]
-                    c_harvest += rec[R_HARVEST]
-                    c_mismatch += rec[R_MISMATCH]
-                    c_risky += rec[R_RISKY]
-                    c_young += rec[R_YOUNG]
-                    busiest = max(busiest, int(rec[R_N]))
-                c = (c_req, c_harvest, c_mismatch, c_risky, c_young, busiest)
-                contrib[a] = (memo_key, c)
+            c = contrib.get(a)
+            if c is None:
+                c = contrib[a] = self._read_contribution(a)
             req += c[0]
             harvest += c[1]
             mismatch += c[2]
@@ -629,6 +685,7 @@ class CampaignLinker:
             self._groups = None
             self._pivot_kinds = {}
             self._candidate = {}
+            self._contrib = {}
             self._pending = {}
             self._linked_at = {}
             self._cluster_memo = {}
@@ -689,6 +746,14 @@ class CampaignLinker:
                     failed[a] = acc.version
                 else:
                     candidate.setdefault(a, set()).add(key)
+                    c = self._contrib.get(a)
+                    if c is not None:  # its traffic on the new pivot joins its share
+                        c[0] += rec[R_N]
+                        c[1] += rec[R_HARVEST]
+                        c[2] += rec[R_MISMATCH]
+                        c[3] += rec[R_RISKY]
+                        c[4] += rec[R_YOUNG]
+                        c[5] = max(c[5], int(rec[R_N]))
                     self._pending.setdefault(a, []).append(key)
         pending = self._pending
         self._pending = {}
@@ -820,13 +885,15 @@ class CampaignLinker:
 
     def _expire(self, now: int) -> None:
         cutoff = now - DAY_MS
+        # Records leave the views, and the contributions that counted them.
+        uncount = self._uncount
         for key in [k for k, p in self.pivots.items() if p.last_ts < cutoff]:
-            del self.pivots[key]
-        for p in self.pivots.values():
-            p.expire(now)
-        # Records left the views: every memoised contribution is stale.
+            for a, rec in self.pivots.pop(key).accounts.items():
+                uncount(a, key, rec)
+        for key, p in self.pivots.items():
+            for a, rec in p.expire(now):
+                uncount(a, key, rec)
         self._pivot_epoch += 1
-        self._contrib = {}
         for key in [k for k, s in self._solo.items() if s[1] < cutoff]:
             del self._solo[key]
         idle = now - _ACCOUNT_IDLE_MS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 from app.config import DetectionSettings
 from app.engine import Engine
@@ -230,3 +231,40 @@ def test_entity_models_learn_hourly_window_summaries() -> None:
     eng.process([RequestEvent.model_validate(e) for e in events])
     models = eng.linker.entity_models
     assert models["subnet"].windows_learned > 0 and models["asn"].windows_learned > 0
+
+
+def test_kept_contributions_equal_a_re_read_of_the_records() -> None:
+    """Member contributions are kept up to date incrementally (requests, new candidate
+    pivots, records restarting after a day away, records expiring, whole pivots
+    expiring): after every batch each kept one equals what the records say."""
+    rng = random.Random(11)
+    events = []
+    for i in range(14):
+        t = T0 + rng.randrange(3 * 3600) * 1000
+        for k in range(120):
+            # bursts with long silences: records restart and expire while the account
+            # stays active on its other pivots; it hops between proxies and cards
+            t += rng.choice([20 * MIN, 20 * MIN, 40 * MIN, 9 * 3600_000, DAY + 5 * MIN])
+            events.append(
+                harvest(
+                    k,
+                    f"x{i}",
+                    t,
+                    payment_fingerprint=f"card-{rng.randrange(3)}",
+                    account_created_ms=T0 - 2 * DAY,
+                    client_ip=f"198.51.{rng.randrange(3)}.{i + 1}",
+                    ip_kind="proxy",
+                    country="BR",
+                    billing_country="SG",
+                )
+            )
+    eng = Engine(DetectionSettings(), clock=lambda: 0)
+    evs = sorted((RequestEvent.model_validate(e) for e in events), key=lambda e: e.ts_ms)
+    linker = eng.linker
+    checked = 0
+    for i in range(0, len(evs), 40):
+        eng.process(evs[i : i + 40])
+        for account, kept in linker._contrib.items():
+            assert kept == linker._read_contribution(account), account
+            checked += 1
+    assert checked > 300  # contributions were kept, and compared, along the way
