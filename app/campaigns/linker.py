@@ -317,6 +317,15 @@ def _unpack(packed: int) -> array[int]:
     )
 
 
+def _tally(c: list[float], rec: array[float], sign: int = 1) -> None:
+    """Add (or with ``sign=-1`` take out) a member record's counts to a contribution."""
+    c[0] += sign * rec[R_N]
+    c[1] += sign * rec[R_HARVEST]
+    c[2] += sign * rec[R_MISMATCH]
+    c[3] += sign * rec[R_RISKY]
+    c[4] += sign * rec[R_YOUNG]
+
+
 def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else 0.0
 
@@ -370,9 +379,9 @@ class CampaignLinker:
         self._pivot_epoch = 0
         #: account → its traffic on the pivots it qualified on (requests, harvest units,
         #: mismatch, risky, young, busiest pivot's requests), kept up to date as its
-        #: requests arrive; dropped (and re-read from the records) when it qualifies on a
-        #: new pivot, a record restarts, or records or pivots are dropped. Integer-valued:
-        #: the running sums equal a re-read exactly.
+        #: requests arrive, it qualifies on pivots and records are dropped; re-read from
+        #: the records only when its busiest one may have gone down. Integer-valued: the
+        #: running sums equal a re-read exactly.
         self._contrib: dict[str, list[float]] = {}
         self._last_refresh_ms = 0
         #: Accounts and solo indicators dropped to stay within the configured caps.
@@ -456,19 +465,20 @@ class CampaignLinker:
                 self._solo[key] = (account_id, e.ts_ms, _pack(values))
             elif solo[0] != account_id:
                 if len(self.pivots) >= self.settings.max_pivots:
-                    del self.pivots[next(iter(self.pivots))]
+                    self._drop_pivot(next(iter(self.pivots)))
                     self._pivot_epoch += 1
-                    self._contrib = {}
                     self.evicted += 1
                 p = self.pivots[key] = PivotState()
-                p.add(solo[0], solo[1], _unpack(solo[2]))
-                p.add(account_id, e.ts_ms, values)
                 touched.add(key)
                 del self._solo[key]
-                # A pivot an account qualified on before it was dropped, back again.
-                for a in (solo[0], account_id):
+                # Either account may have qualified on this pivot before it was dropped.
+                for a, ts, vals in (
+                    (solo[0], solo[1], _unpack(solo[2])),
+                    (account_id, e.ts_ms, values),
+                ):
+                    how = p.add(a, ts, vals)
                     if key in self._candidate.get(a, ()):
-                        self._contrib.pop(a, None)
+                        self._contribute(a, how, p, vals)
             else:
                 self._solo[key] = (account_id, e.ts_ms, _pack(values))
         if self._next_tick is None:
@@ -490,26 +500,19 @@ class CampaignLinker:
         c[2] += values[F_MISMATCH]
         c[3] += values[F_RISKY]
         c[4] += values[F_YOUNG]
-        n = p.accounts[account][R_N]
-        if n > c[5]:
-            c[5] = int(n)
+        c[5] = max(c[5], int(p.accounts[account][R_N]))
 
     def _read_contribution(self, account: str) -> list[float]:
         """The account's traffic on the pivots it qualified on, from their records."""
-        c_req = c_harvest = c_mismatch = c_risky = c_young = busiest = 0.0
+        c = [0.0] * 6
         pivots = self.pivots
         for key in self._candidate.get(account, ()):
             p = pivots.get(key)
             rec = p.accounts.get(account) if p is not None else None
-            if rec is None:
-                continue
-            c_req += rec[R_N]
-            c_harvest += rec[R_HARVEST]
-            c_mismatch += rec[R_MISMATCH]
-            c_risky += rec[R_RISKY]
-            c_young += rec[R_YOUNG]
-            busiest = max(busiest, int(rec[R_N]))
-        return [c_req, c_harvest, c_mismatch, c_risky, c_young, busiest]
+            if rec is not None:
+                _tally(c, rec)
+                c[5] = max(c[5], int(rec[R_N]))
+        return c
 
     def _uncount(self, account: str, key: Pivot, rec: array[float]) -> None:
         """Take a dropped member record out of its account's contribution."""
@@ -519,11 +522,12 @@ class CampaignLinker:
         if rec[R_N] >= c[5]:  # maybe the busiest: re-read
             del self._contrib[account]
             return
-        c[0] -= rec[R_N]
-        c[1] -= rec[R_HARVEST]
-        c[2] -= rec[R_MISMATCH]
-        c[3] -= rec[R_RISKY]
-        c[4] -= rec[R_YOUNG]
+        _tally(c, rec, -1)
+
+    def _drop_pivot(self, key: Pivot) -> None:
+        """Forget a pivot, and its members' records in their contributions."""
+        for a, rec in self.pivots.pop(key).accounts.items():
+            self._uncount(a, key, rec)
 
     def active_campaigns(self, now_ms: int) -> int:
         return sum(1 for c in self.campaigns.values() if c.last_alert_ms >= now_ms - DAY_MS)
@@ -748,11 +752,7 @@ class CampaignLinker:
                     candidate.setdefault(a, set()).add(key)
                     c = self._contrib.get(a)
                     if c is not None:  # its traffic on the new pivot joins its share
-                        c[0] += rec[R_N]
-                        c[1] += rec[R_HARVEST]
-                        c[2] += rec[R_MISMATCH]
-                        c[3] += rec[R_RISKY]
-                        c[4] += rec[R_YOUNG]
+                        _tally(c, rec)
                         c[5] = max(c[5], int(rec[R_N]))
                     self._pending.setdefault(a, []).append(key)
         pending = self._pending
@@ -888,8 +888,7 @@ class CampaignLinker:
         # Records leave the views, and the contributions that counted them.
         uncount = self._uncount
         for key in [k for k, p in self.pivots.items() if p.last_ts < cutoff]:
-            for a, rec in self.pivots.pop(key).accounts.items():
-                uncount(a, key, rec)
+            self._drop_pivot(key)
         for key, p in self.pivots.items():
             for a, rec in p.expire(now):
                 uncount(a, key, rec)

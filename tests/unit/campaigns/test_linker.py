@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
+
 from app.config import DetectionSettings
 from app.engine import Engine
 from app.events import AlertEvent, RequestEvent
@@ -233,13 +235,17 @@ def test_entity_models_learn_hourly_window_summaries() -> None:
     assert models["subnet"].windows_learned > 0 and models["asn"].windows_learned > 0
 
 
-def test_kept_contributions_equal_a_re_read_of_the_records() -> None:
+@pytest.mark.parametrize(("accounts", "max_pivots"), [(14, None), (60, 100)])
+def test_kept_contributions_equal_a_re_read_of_the_records(
+    accounts: int, max_pivots: int | None
+) -> None:
     """Member contributions are kept up to date incrementally (requests, new candidate
     pivots, records restarting after a day away, records expiring, whole pivots
-    expiring): after every batch each kept one equals what the records say."""
+    expiring; with a low cap, pivots evicted and created again): after every batch each
+    kept one equals what the records say."""
     rng = random.Random(11)
     events = []
-    for i in range(14):
+    for i in range(accounts):
         t = T0 + rng.randrange(3 * 3600) * 1000
         for k in range(120):
             # bursts with long silences: records restart and expire while the account
@@ -256,9 +262,12 @@ def test_kept_contributions_equal_a_re_read_of_the_records() -> None:
                     ip_kind="proxy",
                     country="BR",
                     billing_country="SG",
+                    # a pool of prompts: hundreds of shared simhash-band pivots
+                    prompt_simhash=f"{rng.randrange(300) * 0x9E3779B97F4A7C15 % 2**64:016x}",
                 )
             )
-    eng = Engine(DetectionSettings(), clock=lambda: 0)
+    caps = {} if max_pivots is None else {"max_pivots": max_pivots}
+    eng = Engine(DetectionSettings(**caps), clock=lambda: 0)
     evs = sorted((RequestEvent.model_validate(e) for e in events), key=lambda e: e.ts_ms)
     linker = eng.linker
     checked = 0
