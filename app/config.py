@@ -41,6 +41,15 @@ class DetectionSettings(BaseModel):
     )
     seed: int = 42
     linkage_tick_ms: int = Field(600_000, ge=10_000, description="Campaign linkage period")
+    watermark_rank: int = Field(
+        3,
+        ge=1,
+        description="A partition's event time follows its k-th newest event (one outlier "
+        "far ahead cannot make the next real-time events late)",
+    )
+    pivot_partitions: int = Field(
+        4, ge=1, description="Partitions of the pivot stage (observations topic)"
+    )
     dedupe_window_ms: int = Field(
         600_000, ge=0, description="Event ids remembered this long (event time) to drop repeats"
     )

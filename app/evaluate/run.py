@@ -72,14 +72,22 @@ def _truth(events: list[RequestEvent], labels: Labels) -> GroundTruth:
 
 
 def _run_hydrawatch(
-    events: list[RequestEvent], settings: DetectionSettings
+    events: list[RequestEvent], settings: DetectionSettings, *, account_partitions: int = 4
 ) -> tuple[list[AlertEvent], float]:
+    """The keyed stages in-process, input split by account as a Kafka producer would."""
+    from app.stages.local import LocalTopology
+    from app.stages.partitioner import account_partitioner
+
     t0 = time.perf_counter()
-    engine = Engine(settings, clock=lambda: 0)
+    part = account_partitioner(account_partitions)
+    topo = LocalTopology(settings, account_partitions=account_partitions)
     alerts: list[AlertEvent] = []
     for i in range(0, len(events), _CHUNK):
-        alerts += engine.process(events[i : i + _CHUNK]).alerts
-    alerts += engine.flush().alerts
+        by_p: dict[int, list[RequestEvent]] = {}
+        for e in events[i : i + _CHUNK]:
+            by_p.setdefault(part(e.account_id), []).append(e)
+        alerts += topo.process(sorted(by_p.items()))
+    alerts += topo.finish()
     return alerts, time.perf_counter() - t0
 
 

@@ -34,9 +34,19 @@ def window_start(ts_ms: int, window_ms: int) -> int:
 class TumblingWindows(Generic[K, S]):
     """Open windows per key, grouped by window start so closing is per bucket."""
 
-    def __init__(self, *, window_ms: int, grace_ms: int, factory: Callable[[], S]) -> None:
+    def __init__(
+        self,
+        *,
+        window_ms: int,
+        grace_ms: int,
+        factory: Callable[[], S],
+        external_clock: bool = False,
+    ) -> None:
         if window_ms <= 0:
             raise ValueError("window_ms must be positive")
+        #: With ``external_clock`` the caller moves event time (:meth:`advance_to`) and
+        #: ``add`` does not: e.g. a watermark that must not follow one outlier.
+        self.external_clock = external_clock
         self.window_ms = window_ms
         self.grace_ms = grace_ms
         self._factory = factory
@@ -71,7 +81,7 @@ class TumblingWindows(Generic[K, S]):
         if start + self.window_ms <= self.watermark_ms:
             self.late_events += 1
             return None
-        if ts_ms > self._max_ts_ms:
+        if ts_ms > self._max_ts_ms and not self.external_clock:
             self._max_ts_ms = ts_ms
         bucket = self._buckets.get(start)
         if bucket is None:
@@ -82,6 +92,11 @@ class TumblingWindows(Generic[K, S]):
         if state is None:
             state = bucket[key] = self._factory()
         return state
+
+    def advance_to(self, max_event_ts_ms: int) -> None:
+        """Move the newest event time (never back); the watermark follows."""
+        if max_event_ts_ms > self._max_ts_ms:
+            self._max_ts_ms = max_event_ts_ms
 
     def close_ready(self) -> Iterator[tuple[int, K, S]]:
         """Pop every window whose end the watermark has reached, oldest first."""

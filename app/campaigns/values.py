@@ -1,0 +1,126 @@
+"""The integer values one request contributes to every view, and the pivots it carries.
+
+A request adds eight non-negative integers to its account's, its pivots' and the
+population's sliding views (harvest in 1/``HARVEST_UNITS`` units, so every sum is an
+exact integer). Between stages a request's values travel packed in one int.
+
+>>> v = (1, 13, 1, 0, 1, 1, 4096, 0)
+>>> list(unpack(pack(v))) == list(v)
+True
+>>> pivot_kind("tls:t13d|sdk/1.0")
+'tls'
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+
+from app.events import RequestEvent
+from app.features.request import RequestSignals
+from app.windows.sliding import HOUR_MS
+
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "F_429",
+    "F_AGE_KNOWN",
+    "F_COMPLETION",
+    "F_HARVEST",
+    "F_MISMATCH",
+    "F_REQ",
+    "F_RISKY",
+    "F_YOUNG",
+    "LINKING_EXCLUDED",
+    "N_FIELDS",
+    "pack",
+    "pivot_kind",
+    "pivot_value",
+    "pivots_of",
+    "request_values",
+    "unpack",
+]
+
+F_REQ, F_HARVEST, F_MISMATCH, F_YOUNG, F_RISKY, F_AGE_KNOWN, F_COMPLETION, F_429 = range(8)
+N_FIELDS = 8
+#: Accounts keep the first six fields (completion tokens and 429s only feed entity models).
+ACCOUNT_FIELDS = 6
+_SIM_BANDS = 3
+_SIM_BAND_BITS = 21
+#: Pivot kinds that never link accounts on their own (an ASN holds millions of
+#: unrelated customers); they still get windows, a River model and entity alerts.
+LINKING_EXCLUDED = frozenset({"asn"})
+
+
+def request_values(e: RequestEvent, s: RequestSignals) -> array[int]:
+    return array(
+        "i",
+        (
+            1,
+            s.harvest_units,
+            s.mismatch,
+            s.young,
+            s.risky_ip,
+            s.age_known,
+            e.completion_tokens,
+            s.rate_limited,
+        ),
+    )
+
+
+def pack(values: Sequence[int]) -> int:
+    """One request's values as one int."""
+    return (
+        values[F_COMPLETION] << 10
+        | values[F_HARVEST] << 5
+        | values[F_MISMATCH] << 4
+        | values[F_YOUNG] << 3
+        | values[F_RISKY] << 2
+        | values[F_AGE_KNOWN] << 1
+        | values[F_429]
+    )
+
+
+def unpack(packed: int) -> array[int]:
+    """The values :func:`pack` packed (one request: ``F_REQ`` is 1)."""
+    return array(
+        "i",
+        (
+            1,
+            packed >> 5 & 31,
+            packed >> 4 & 1,
+            packed >> 3 & 1,
+            packed >> 2 & 1,
+            packed >> 1 & 1,
+            packed >> 10,
+            packed & 1,
+        ),
+    )
+
+
+def pivot_kind(key: str) -> str:
+    return key[: key.index(":")]
+
+
+def pivot_value(key: str) -> str:
+    return key[key.index(":") + 1 :]
+
+
+def pivots_of(e: RequestEvent, s: RequestSignals, subnet: str) -> list[str]:
+    """The indicator values (``kind:value``) a request carries."""
+    out = ["subnet:" + subnet]
+    if e.payment_fingerprint:
+        out.append("payment:" + e.payment_fingerprint)
+    if e.tls_ja4:
+        out.append(f"tls:{e.tls_ja4}|{e.user_agent or ''}")
+    if e.prompt_template_hash:
+        out.append("template:" + e.prompt_template_hash)
+    if e.prompt_simhash and s.harvest >= 0.5:
+        value = int(e.prompt_simhash, 16)
+        mask = (1 << _SIM_BAND_BITS) - 1
+        for band in range(_SIM_BANDS):
+            out.append(f"simhash:{band}:{(value >> (band * _SIM_BAND_BITS)) & mask:x}")
+    if s.young and e.account_created_ms is not None:
+        out.append(f"created:{e.account_created_ms // HOUR_MS}")
+    if e.asn is not None:
+        out.append(f"asn:{e.asn}")
+    return out

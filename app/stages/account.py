@@ -1,0 +1,303 @@
+"""The account stage: everything keyed by account, for one input partition.
+
+Per event (in the partition's order): drop repeated ``event_id``s, drop events at or
+behind the partition's watermark (late), add to the account's tumbling window and its
+24 h view, and route one observation per pivot the request carries to the pivot
+partition that owns it. Closed windows are scored by the partition's River model and
+become account alerts when harvest-like traffic comes with one more evidence family.
+
+The watermark is robust to outliers: it follows the ``k``-th newest event time seen
+(``watermark_rank``), minus the grace period, so a single event far ahead of the
+others (a skewed client clock) cannot make the next real-time events late; that event
+itself is processed normally and counted downstream when time reaches it.
+
+Every call returns one :class:`~app.stages.records.PivotInput` per pivot partition
+(the watermark reaches every one of them, with or without observations).
+"""
+
+from __future__ import annotations
+
+import heapq
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from app.alerts import Deduper, build_alert
+from app.campaigns.evidence import FAMILY_THRESHOLD
+from app.campaigns.values import (
+    ACCOUNT_FIELDS,
+    F_AGE_KNOWN,
+    F_HARVEST,
+    F_MISMATCH,
+    F_REQ,
+    F_RISKY,
+    F_YOUNG,
+    N_FIELDS,
+    pack,
+    pivots_of,
+    request_values,
+)
+from app.config import DetectionSettings
+from app.detectors import AccountWindowDetector
+from app.events import AlertEvent, RequestEvent
+from app.events.request import subnet_of
+from app.features import AccountWindow, account_features
+from app.features.request import HARVEST_UNITS, request_signals
+from app.stages.records import Observation, PivotInput, partition_for
+from app.windows import SlidingSums, TumblingWindows
+from app.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
+
+__all__ = ["AccountOutput", "AccountStage"]
+
+_ROUTE_CACHE_MAX = 500_000
+
+
+@dataclass(slots=True)
+class AccountOutput:
+    alerts: list[AlertEvent] = field(default_factory=list)
+    #: pivot partition → the record for it
+    pivot_inputs: dict[int, PivotInput] = field(default_factory=dict)
+    accepted: int = 0
+    late: int = 0
+    duplicates: int = 0
+    windows_closed: int = 0
+    scores: list[float] = field(default_factory=list)
+
+
+class AccountStage:
+    """State of one account (input) partition."""
+
+    def __init__(
+        self, settings: DetectionSettings, *, partition: int, pivot_partitions: int
+    ) -> None:
+        self.settings = settings
+        self.partition = partition
+        self.pivot_partitions = pivot_partitions
+        self.windows: TumblingWindows[str, AccountWindow] = TumblingWindows(
+            window_ms=settings.window_ms,
+            grace_ms=settings.grace_ms,
+            factory=AccountWindow,
+            external_clock=True,
+        )
+        self.detector = AccountWindowDetector(settings)
+        self.dedup = Deduper(cooldown_ms=settings.cooldown_ms)
+        #: account → 24 h view over hourly buckets (requests, harvest, mismatch, young,
+        #: risky, age known)
+        self.accounts: dict[str, SlidingSums] = {}
+        self.seen: dict[str, int] = {}
+        #: the ``watermark_rank`` newest event times (a min-heap)
+        self._newest: list[int] = []
+        #: population sums per open 10-minute bucket (sent to pivot partition 0 when closed)
+        self._totals: dict[int, list[int]] = {}
+        self._route: dict[str, int] = {}
+        #: highest input offset applied
+        self.last_offset = -1
+        self.evicted = 0
+        self._last_sweep_ms = 0
+
+    @property
+    def max_event_ts_ms(self) -> int | None:
+        """The event time the watermark follows (``k``-th newest seen)."""
+        newest = self._newest
+        return newest[0] if len(newest) >= self.settings.watermark_rank else None
+
+    @property
+    def watermark_ms(self) -> int | None:
+        t = self.max_event_ts_ms
+        return None if t is None else t - self.settings.grace_ms
+
+    def _see_time(self, ts: int) -> None:
+        newest = self._newest
+        if len(newest) < self.settings.watermark_rank:
+            heapq.heappush(newest, ts)
+        elif ts > newest[0]:
+            heapq.heapreplace(newest, ts)
+        else:
+            return
+        t = self.max_event_ts_ms
+        if t is not None:
+            self.windows.advance_to(t)
+
+    def account_view(self, account_id: str, now_ms: int) -> dict[str, float] | None:
+        """24 h evidence of one account (None if unknown)."""
+        sums = self.accounts.get(account_id)
+        if sums is None:
+            return None
+        v = sums.view(now_ms=now_ms)
+        req = v[F_REQ]
+        return {
+            "requests": req,
+            "harvest": v[F_HARVEST] / (HARVEST_UNITS * req) if req else 0.0,
+            "mismatch": v[F_MISMATCH] / req if req else 0.0,
+            "young": v[F_YOUNG] / v[F_AGE_KNOWN] if v[F_AGE_KNOWN] else 0.0,
+            "risky_ip": v[F_RISKY] / req if req else 0.0,
+        }
+
+    def process(
+        self, events: Iterable[tuple[RequestEvent, int]], *, emitted_ms: int
+    ) -> AccountOutput:
+        """Apply ``(event, input offset)`` pairs in order; alerts and pivot records."""
+        out = AccountOutput()
+        st = self.settings
+        windows = self.windows
+        seen = self.seen
+        cap = st.max_dedupe_ids
+        q_n = self.pivot_partitions
+        per_q: list[list[Observation]] = [[] for _ in range(q_n)]
+        route = self._route
+        accounts = self.accounts
+        totals = self._totals
+        for e, offset in events:
+            if offset > self.last_offset:
+                self.last_offset = offset
+            if e.event_id in seen:
+                out.duplicates += 1
+                continue
+            wm = self.watermark_ms
+            ts = e.ts_ms
+            if wm is not None and ts <= wm:
+                out.late += 1
+                continue
+            self._see_time(ts)
+            if windows.ready:
+                self._score(windows.close_ready(), out, emitted_ms)
+            if cap:
+                seen[e.event_id] = ts
+                if len(seen) > cap:
+                    del seen[next(iter(seen))]
+            s = request_signals(e)
+            values = request_values(e, s)
+            acc = accounts.get(e.account_id)
+            if acc is None:
+                if len(accounts) >= st.max_tracked_accounts:
+                    del accounts[next(iter(accounts))]
+                    self.evicted += 1
+                acc = accounts[e.account_id] = SlidingSums(
+                    n_fields=ACCOUNT_FIELDS, bucket_ms=HOUR_MS, horizon_ms=DAY_MS
+                )
+            acc.add(ts, values[:ACCOUNT_FIELDS])
+            bucket = ts - ts % TEN_MIN_MS
+            tot = totals.get(bucket)
+            if tot is None:
+                tot = totals[bucket] = [0] * N_FIELDS
+            for i, v in enumerate(values):
+                tot[i] += v
+            subnet = subnet_of(e.client_ip)
+            tag = zlib.crc32(subnet.encode()) & 0x7FFFFFFF
+            packed = pack(values)
+            account = e.account_id
+            for key in pivots_of(e, s, subnet):
+                q = route.get(key)
+                if q is None:
+                    if len(route) >= _ROUTE_CACHE_MAX:
+                        route.clear()
+                    q = route[key] = partition_for(key, q_n)
+                per_q[q].append((ts, key, account, packed, tag, offset))
+            windows.add(account, ts).add(  # type: ignore[union-attr]
+                ts_ms=ts,
+                client_ip=e.client_ip,
+                prompt_tokens=e.prompt_tokens,
+                completion_tokens=e.completion_tokens,
+                max_tokens=e.max_tokens,
+                status=e.status,
+            )
+            out.accepted += 1
+        self._score(windows.close_ready(), out, emitted_ms)
+        self._forget_seen()
+        self._emit(per_q, out)
+        return out
+
+    def _emit(self, per_q: list[list[Observation]], out: AccountOutput) -> None:
+        wm = self.watermark_ms
+        closed: list[list[int]] = []
+        if wm is not None:
+            for b in sorted(b for b in self._totals if b + TEN_MIN_MS <= wm):
+                closed.append([b, *self._totals.pop(b)])
+        for q, obs in enumerate(per_q):
+            out.pivot_inputs[q] = PivotInput(
+                source=self.partition,
+                watermark_ms=wm,
+                last_offset=self.last_offset,
+                obs=obs,
+                totals=closed if q == 0 else [],
+            )
+
+    def flush(self, *, until_ms: int, emitted_ms: int) -> AccountOutput:
+        """End of a finite input: close every window and move the watermark to ``until_ms``."""
+        out = AccountOutput()
+        self._score(self.windows.close_all(), out, emitted_ms)
+        self._newest = [until_ms + self.settings.grace_ms] * self.settings.watermark_rank
+        self._emit([[] for _ in range(self.pivot_partitions)], out)
+        return out
+
+    def _forget_seen(self) -> None:
+        seen = self.seen
+        t = self.max_event_ts_ms
+        if not seen or t is None:
+            return
+        horizon = t - self.settings.dedupe_window_ms
+        stale = []
+        for event_id, ts in seen.items():
+            if ts >= horizon:
+                break
+            stale.append(event_id)
+        for event_id in stale:
+            del seen[event_id]
+
+    def _harvest_gate(self, account_id: str, now_ms: int) -> bool:
+        """Per-account anomalies alert only with harvest-like traffic plus one more family."""
+        if not self.settings.account_alerts_need_harvest:
+            return True
+        v = self.account_view(account_id, now_ms)
+        if v is None or v["harvest"] < self.settings.min_harvest:
+            return False
+        return max(v["young"], v["mismatch"], v["risky_ip"]) >= FAMILY_THRESHOLD
+
+    def _score(
+        self,
+        closed: Iterator[tuple[int, str, AccountWindow]],
+        out: AccountOutput,
+        emitted_ms: int,
+    ) -> None:
+        window_ms = self.settings.window_ms
+        last_end: int | None = None
+        for start, account_id, state in closed:
+            out.windows_closed += 1
+            end = start + window_ms
+            last_end = end
+            features = account_features(state)
+            verdict = self.detector.score(features)
+            out.scores.append(verdict.score)
+            if not verdict.anomalous or not self._harvest_gate(account_id, end):
+                continue
+            alert = build_alert(
+                entity_type="account",
+                entity_id=account_id,
+                detector=self.detector.name,
+                score=verdict.score,
+                threshold=verdict.threshold,
+                window_start_ms=start,
+                window_end_ms=end,
+                ts_ms=end,
+                emitted_ms=emitted_ms,
+                features=features,
+                baseline=verdict.baseline,
+                evidence={
+                    "requests": state.requests,
+                    "prompt_tokens": state.prompt_tokens,
+                    "completion_tokens": state.completion_tokens,
+                    "distinct_ips": state.distinct_ips,
+                },
+            )
+            if self.dedup.admit(("account", account_id), alert.severity, ts_ms=end):
+                out.alerts.append(alert)
+        if last_end is not None:
+            self.dedup.expire(now_ms=last_end)
+            if last_end - self._last_sweep_ms >= HOUR_MS:  # accounts idle for 2 days leave
+                self._last_sweep_ms = last_end
+                cutoff = last_end - 2 * DAY_MS
+                for a in [a for a, s in self.accounts.items() if (s.last_bucket_ms or 0) < cutoff]:
+                    del self.accounts[a]
+
+    def sizes(self) -> dict[str, int]:
+        return {"accounts": len(self.accounts), "open_windows": self.windows.open_windows}
