@@ -40,9 +40,21 @@ def worker(
     web_port: Annotated[int | None, typer.Option(help="faust web port (unique per worker)")] = None,
     datadir: Annotated[str | None, typer.Option(help="faust data directory")] = None,
     loglevel: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
+    stages: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated stages to run: account,pivot,campaign (default all)"),
+    ] = None,
 ) -> None:
     """Run one faust worker; several with the same app id share the partitions."""
+    chosen = None
+    if stages is not None:
+        chosen = tuple(s.strip() for s in stages.split(",") if s.strip())
+        bad = [s for s in chosen if s not in ("account", "pivot", "campaign")]
+        if bad or not chosen:
+            err.print(f"[red]error:[/] --stages takes account, pivot, campaign; got {stages!r}")
+            raise typer.Exit(2)
     settings = build_settings(
+        stages=chosen,
         broker=broker,
         app_id=app_id,
         metrics_host=metrics_host,

@@ -162,6 +162,15 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(
         30.0, ge=0, description="State snapshot period (0: no checkpoints)"
     )
+    idle_after_s: float = Field(
+        10.0,
+        gt=0,
+        description="An input partition caught up and quiet this long is left out of the "
+        "downstream stages' event-time minimum until it sends again",
+    )
+    stages: tuple[Literal["account", "pivot", "campaign"], ...] = Field(
+        ("account", "pivot", "campaign"), description="Stages this worker runs"
+    )
     max_future_skew_ms: int | None = Field(
         3_600_000, description="Reject events this far ahead of the wall clock (None: off)"
     )
@@ -175,6 +184,16 @@ class Settings(BaseSettings):
     ssl_cafile: str | None = None
 
     detection: DetectionSettings = DetectionSettings()
+
+    @property
+    def observations_topic(self) -> str:
+        """Account stage → pivot stage (``detection.pivot_partitions`` partitions)."""
+        return f"{self.app_id}.observations"
+
+    @property
+    def links_topic(self) -> str:
+        """Pivot stage → campaign stage (one partition)."""
+        return f"{self.app_id}.links"
 
     @property
     def checkpoint_topic(self) -> str:

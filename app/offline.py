@@ -1,13 +1,19 @@
-"""Run the detection core over a JSONL file in event-time order (``hydrawatch detect``).
+"""``hydrawatch detect``: the keyed stages in-process over a JSONL file, streamed.
 
-Each line is one RequestEvent object or a JSON array of them. Invalid lines (or
-array elements) are counted, optionally written with their reasons to a dead-letter
-file, and skipped; they are never fatal.
+Each line is one RequestEvent object or a JSON array of them (one input message).
+Lines are decoded with the worker's limits, split over ``partitions`` account
+partitions as Kafka's default partitioner places a key, and passed through a bounded
+reorder buffer on event time (``reorder_ms``, the grace period by default) so a file
+that is nearly in order is applied in order, with memory bounded by that window and by
+the stages' state — never by the file. Invalid lines (or array elements) are counted,
+optionally written with their reasons to a dead-letter file, and skipped.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
+import heapq
 import sys
 import time
 from collections import Counter
@@ -20,13 +26,15 @@ from typing import IO, cast
 import orjson
 
 from app.config import DetectionSettings
-from app.engine import Engine, wall_clock_ms
-from app.events import AlertEvent, RequestEvent, decode_message
+from app.events import AlertEvent, RequestEvent
 from app.gcutil import gc_paused
+from app.stages.ingest import decode_values
+from app.stages.local import LocalTopology
+from app.stages.partitioner import account_partitioner
 
 __all__ = ["DetectSummary", "detect_file", "iter_lines", "open_input", "open_output"]
 
-_CHUNK = 5_000
+_BATCH_EVENTS = 5_000
 
 
 @dataclass(slots=True)
@@ -36,6 +44,7 @@ class DetectSummary:
     invalid: int = 0
     invalid_by_reason: Counter[str] = field(default_factory=Counter)
     late: int = 0
+    duplicates: int = 0
     alerts: int = 0
     windows_closed: int = 0
     seconds: float = 0.0
@@ -91,59 +100,84 @@ def detect_file(
     settings: DetectionSettings,
     on_alert: Callable[[AlertEvent], None],
     dlq: IO[bytes] | None = None,
-    clock: Callable[[], int] = wall_clock_ms,
+    partitions: int = 4,
+    reorder_ms: int | None = None,
+    max_future_skew_ms: int | None = None,
+    clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
 ) -> DetectSummary:
-    """Decode ``input_path``, sort by event time, run the engine, call ``on_alert``."""
+    """Stream ``input_path`` through the stages; call ``on_alert`` for every alert."""
     with gc_paused():
-        return _detect(input_path, settings=settings, on_alert=on_alert, dlq=dlq, clock=clock)
+        summary = DetectSummary()
+        t0 = time.perf_counter()
+        topo = LocalTopology(settings, account_partitions=partitions, clock=clock)
+        part = account_partitioner(partitions)
+        window = settings.grace_ms if reorder_ms is None else reorder_ms
+        heap: list[tuple[int, int, RequestEvent]] = []
+        newest: int | None = None
+        seq = 0
+        ready: dict[int, list[RequestEvent]] = {}
+        n_ready = 0
 
+        def emit(alerts: list[AlertEvent]) -> None:
+            for a in alerts:
+                summary.alerts += 1
+                on_alert(a)
 
-def _detect(
-    input_path: str,
-    *,
-    settings: DetectionSettings,
-    on_alert: Callable[[AlertEvent], None],
-    dlq: IO[bytes] | None,
-    clock: Callable[[], int],
-) -> DetectSummary:
-    summary = DetectSummary()
-    t0 = time.perf_counter()
-    events: list[RequestEvent] = []
-    with open_input(input_path) as fh:
-        for lineno, line in iter_lines(fh):
-            summary.lines += 1
-            decoded = decode_message(line)
-            events.extend(decoded.events)
-            for d in decoded.dead:
-                summary.invalid += 1
-                summary.invalid_by_reason[d.reason] += 1
-                if dlq is not None:
-                    dlq.write(
-                        orjson.dumps(
-                            {
-                                "line": lineno,
-                                "index": d.index,
-                                "reason": d.reason,
-                                "detail": d.detail,
-                                "raw": d.raw.decode("utf-8", "replace"),
-                            }
+        def drain(until: int | None) -> None:
+            nonlocal n_ready
+            while heap and (until is None or heap[0][0] <= until):
+                e = heapq.heappop(heap)[2]
+                ready.setdefault(part(e.account_id), []).append(e)
+                n_ready += 1
+                if n_ready >= _BATCH_EVENTS:
+                    flush_ready()
+
+        def flush_ready() -> None:
+            nonlocal n_ready
+            if ready:
+                emit(topo.process(sorted(ready.items())))
+                ready.clear()
+            n_ready = 0
+
+        with open_input(input_path) as fh:
+            for lineno, line in iter_lines(fh):
+                summary.lines += 1
+                ing = decode_values(
+                    [line],
+                    max_message_bytes=8 * 1024 * 1024,
+                    max_batch_events=50_000,
+                    max_future_skew_ms=max_future_skew_ms,
+                    now_ms=clock(),
+                )
+                for d in ing.dead:
+                    summary.invalid += 1
+                    summary.invalid_by_reason[d.letter.reason] += 1
+                    if dlq is not None:
+                        dlq.write(
+                            orjson.dumps(
+                                {
+                                    "line": lineno,
+                                    "index": d.letter.index,
+                                    "reason": d.letter.reason,
+                                    "detail": d.letter.detail,
+                                    "raw_b64": base64.b64encode(d.letter.raw).decode(),
+                                }
+                            )
+                            + b"\n"
                         )
-                        + b"\n"
-                    )
-    events.sort(key=lambda e: e.ts_ms)
-    summary.events = len(events)
-    engine = Engine(settings, clock=clock)
-    for i in range(0, len(events), _CHUNK):
-        result = engine.process(events[i : i + _CHUNK])
-        summary.late += result.late
-        summary.windows_closed += result.windows_closed
-        for alert in result.alerts:
-            summary.alerts += 1
-            on_alert(alert)
-    result = engine.flush()
-    summary.windows_closed += result.windows_closed
-    for alert in result.alerts:
-        summary.alerts += 1
-        on_alert(alert)
-    summary.seconds = time.perf_counter() - t0
-    return summary
+                for e in ing.events[0]:
+                    summary.events += 1
+                    heapq.heappush(heap, (e.ts_ms, seq, e))
+                    seq += 1
+                    if newest is None or e.ts_ms > newest:
+                        newest = e.ts_ms
+                if newest is not None:
+                    drain(newest - window)
+        drain(None)
+        flush_ready()
+        emit(topo.finish())
+        summary.late = topo.counts.late
+        summary.duplicates = topo.counts.duplicates
+        summary.windows_closed = topo.counts.windows_closed
+        summary.seconds = time.perf_counter() - t0
+        return summary

@@ -148,7 +148,8 @@ def generate_basic(cfg: BasicTraffic = BasicTraffic()) -> list[dict[str, Any]]:
 #: The mix behind ``schemas/examples/request_events.jsonl`` (``make examples``).
 EXAMPLE_TRAFFIC = BasicTraffic(
     duration_ms=3 * 3_600_000,
-    benign_accounts=100,
+    # enough benign windows for each of 4 input partitions' account models to warm up
+    benign_accounts=400,
     benign_rate_per_min=0.2,
     abusive_accounts=3,
     abuse_start_offset_ms=2 * 3_600_000,

@@ -90,8 +90,8 @@ class AccountStage:
         #: population sums per open 10-minute bucket (sent to pivot partition 0 when closed)
         self._totals: dict[int, list[int]] = {}
         self._route: dict[str, int] = {}
-        #: highest input offset applied
-        self.last_offset = -1
+        #: per pivot partition, the sequence number of the next observation sent to it
+        self.sent: list[int] = [0] * pivot_partitions
         self.evicted = 0
         self._last_sweep_ms = 0
 
@@ -134,9 +134,9 @@ class AccountStage:
         }
 
     def process(
-        self, events: Iterable[tuple[RequestEvent, int]], *, emitted_ms: int
+        self, events: Iterable[RequestEvent], *, emitted_ms: int
     ) -> AccountOutput:
-        """Apply ``(event, input offset)`` pairs in order; alerts and pivot records."""
+        """Apply events in the partition's order; alerts and one record per pivot partition."""
         out = AccountOutput()
         st = self.settings
         windows = self.windows
@@ -147,9 +147,7 @@ class AccountStage:
         route = self._route
         accounts = self.accounts
         totals = self._totals
-        for e, offset in events:
-            if offset > self.last_offset:
-                self.last_offset = offset
+        for e in events:
             if e.event_id in seen:
                 out.duplicates += 1
                 continue
@@ -192,7 +190,7 @@ class AccountStage:
                     if len(route) >= _ROUTE_CACHE_MAX:
                         route.clear()
                     q = route[key] = partition_for(key, q_n)
-                per_q[q].append((ts, key, account, packed, tag, offset))
+                per_q[q].append((ts, key, account, packed, tag))
             windows.add(account, ts).add(  # type: ignore[union-attr]
                 ts_ms=ts,
                 client_ip=e.client_ip,
@@ -213,14 +211,23 @@ class AccountStage:
         if wm is not None:
             for b in sorted(b for b in self._totals if b + TEN_MIN_MS <= wm):
                 closed.append([b, *self._totals.pop(b)])
+        sent = self.sent
         for q, obs in enumerate(per_q):
             out.pivot_inputs[q] = PivotInput(
                 source=self.partition,
                 watermark_ms=wm,
-                last_offset=self.last_offset,
+                first_seq=sent[q],
                 obs=obs,
                 totals=closed if q == 0 else [],
             )
+            sent[q] += len(obs)
+
+    def idle_records(self) -> dict[int, PivotInput]:
+        """Tell every pivot partition this partition is caught up and quiet."""
+        return {
+            q: PivotInput(self.partition, None, self.sent[q], [], [], idle=True)
+            for q in range(self.pivot_partitions)
+        }
 
     def flush(self, *, until_ms: int, emitted_ms: int) -> AccountOutput:
         """End of a finite input: close every window and move the watermark to ``until_ms``."""

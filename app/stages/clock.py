@@ -37,6 +37,7 @@ class UpstreamClock:
         self.upstreams = upstreams
         self.marks: dict[int, int] = {}
         self.idle: set[int] = set()
+        self._last: int | None = None
 
     def update(self, source: int, watermark_ms: int | None) -> None:
         """Record ``source``'s watermark (watermarks never go back)."""
@@ -54,10 +55,13 @@ class UpstreamClock:
 
     @property
     def now_ms(self) -> int | None:
-        live = [t for p, t in self.marks.items() if p not in self.idle]
+        """The clock (never goes back); None until every upstream was heard from."""
         heard = len(self.marks) + sum(1 for p in self.idle if p not in self.marks)
-        if heard < self.upstreams:
-            return None
-        if not live:
-            return None
-        return min(live)
+        if heard < self.upstreams or not self.marks:
+            return self._last
+        live = [t for p, t in self.marks.items() if p not in self.idle]
+        # every upstream idle: nothing is in flight, the minimum of all is safe
+        now = min(live) if live else min(self.marks.values())
+        if self._last is None or now > self._last:
+            self._last = now
+        return self._last

@@ -63,7 +63,6 @@ class LocalTopology:
         self._clock = clock
         self._deliver = deliver
         self.counts = StageCounts()
-        self._offsets = [0] * account_partitions
         self.max_ts_ms: int | None = None
 
     def _order(self, records: list[object]) -> list[object]:
@@ -72,17 +71,14 @@ class LocalTopology:
     def process(self, batches: Sequence[tuple[int, Sequence[RequestEvent]]]) -> list[AlertEvent]:
         """Apply ``(account partition, events)`` batches; the alerts they produced.
 
-        Each batch is one consumed message's worth of events (one input offset).
         """
         alerts: list[AlertEvent] = []
         outs: list[AccountOutput] = []
         for p, events in batches:
-            offset = self._offsets[p]
-            self._offsets[p] = offset + 1
             for e in events:
                 if self.max_ts_ms is None or e.ts_ms > self.max_ts_ms:
                     self.max_ts_ms = e.ts_ms
-            out = self.accounts[p].process(((e, offset) for e in events), emitted_ms=self._clock())
+            out = self.accounts[p].process(events, emitted_ms=self._clock())
             outs.append(out)
         return alerts + self._downstream(outs)
 

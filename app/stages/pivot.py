@@ -118,7 +118,7 @@ class PivotStage:
         self._solo: dict[str, tuple[str, int, int, int]] = {}
         #: Observations received and not applied yet (at or after the clock).
         self._pending: list[Observation] = []
-        #: Per account partition, the highest input offset whose observations arrived.
+        #: Per account partition, the next observation sequence number expected.
         self._received: dict[int, int] = {}
         #: Per account partition, the newest population bucket received, and the
         #: population rows ([bucket start, sums...]) not added yet.
@@ -146,14 +146,14 @@ class PivotStage:
     # ---- input ------------------------------------------------------------------------
     def receive(self, rec: PivotInput) -> int:
         """Buffer one record from an account partition; returns duplicates dropped."""
-        seen = self._received.get(rec.source, -1)
+        expected = self._received.get(rec.source, 0)
         dups = 0
         if rec.obs:
-            fresh = [o for o in rec.obs if o[5] > seen]
-            dups = len(rec.obs) - len(fresh)
-            self._pending.extend(fresh)
-        if rec.last_offset > seen:
-            self._received[rec.source] = rec.last_offset
+            dups = min(len(rec.obs), max(0, expected - rec.first_seq))
+            self._pending.extend(rec.obs[dups:] if dups else rec.obs)
+            end = rec.first_seq + len(rec.obs)
+            if end > expected:
+                self._received[rec.source] = end
         if rec.totals:
             last = self._totals_seen.get(rec.source, -(2**62))
             for row in rec.totals:
@@ -161,7 +161,10 @@ class PivotStage:
                     self._pending_totals.append(row)
                     last = row[0]
             self._totals_seen[rec.source] = last
-        self.clock.update(rec.source, rec.watermark_ms)
+        if rec.idle:
+            self.clock.mark_idle(rec.source)
+        else:
+            self.clock.update(rec.source, rec.watermark_ms)
         return dups
 
     def advance(self, *, emitted_ms: int) -> PivotOutput:
@@ -218,7 +221,7 @@ class PivotStage:
         self._pending_totals = keep
 
     def _apply(self, o: Observation) -> None:
-        ts, key, account, packed, tag, _ = o
+        ts, key, account, packed, tag = o
         values = unpack(packed)
         p = self.pivots.get(key)
         if p is not None:

@@ -17,8 +17,8 @@ Every record names its source partition and the input position it covers, so a s
 that restarts from a checkpoint and re-sends what it already sent is deduplicated
 downstream (upserts and maxima are idempotent).
 
->>> rec = PivotInput(source=1, watermark_ms=5, last_offset=9,
-...                  obs=[(4, "subnet:10.0.0.0/24", "a", 3, 7, 9)], totals=[])
+>>> rec = PivotInput(source=1, watermark_ms=5, first_seq=9,
+...                  obs=[(4, "subnet:10.0.0.0/24", "a", 3, 7)], totals=[])
 >>> decode_pivot_input(encode_pivot_input(rec)) == rec
 True
 """
@@ -38,15 +38,21 @@ __all__ = [
     "PivotInput",
     "TickLinks",
     "decode_link_input",
+    "decode_link_inputs",
     "decode_pivot_input",
+    "decode_pivot_inputs",
     "encode_link_input",
+    "encode_link_inputs",
     "encode_pivot_input",
+    "encode_pivot_inputs",
+    "split_link_input",
     "partition_for",
+    "split_pivot_input",
 ]
 
-#: (event time, pivot key, account, packed request values, subnet tag, input offset):
-#: event time first, so a plain sort is the order observations are applied in.
-Observation = tuple[int, str, str, int, int, int]
+#: (event time, pivot key, account, packed request values, subnet tag): event time
+#: first, so a plain sort is the order observations are applied in.
+Observation = tuple[int, str, str, int, int]
 #: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located);
 #: ``requests == 0`` removes the link.
 Link = tuple[str, str, int, int, int, int, int, int]
@@ -56,7 +62,7 @@ def partition_for(key: str, partitions: int) -> int:
     """The pivot partition that owns ``key`` (records are sent with explicit partitions).
 
     >>> partition_for("subnet:203.0.113.0/24", 4)
-    1
+    0
     """
     return zlib.crc32(key.encode()) % partitions
 
@@ -64,13 +70,17 @@ def partition_for(key: str, partitions: int) -> int:
 @dataclass(slots=True)
 class PivotInput:
     source: int
-    #: the account partition's watermark after this batch (None: no event yet)
+    #: the account partition's watermark after this batch (None: no event yet, or a
+    #: record that is not the last of its batch)
     watermark_ms: int | None
-    #: highest input offset of the account partition this record covers
-    last_offset: int
+    #: sequence number of the first observation (each account partition numbers the
+    #: observations it sends to each pivot partition: a re-sent one is recognised)
+    first_seq: int
     obs: list[Observation] = field(default_factory=list)
     #: [bucket start ms, field sums...] of closed 10-minute buckets (pivot partition 0)
     totals: list[list[int]] = field(default_factory=list)
+    #: the account partition is caught up and quiet (:class:`~app.stages.clock.UpstreamClock`)
+    idle: bool = False
 
 
 @dataclass(slots=True)
@@ -93,23 +103,119 @@ class LinkInput:
 
 
 def encode_pivot_input(rec: PivotInput) -> bytes:
-    return orjson.dumps([rec.source, rec.watermark_ms, rec.last_offset, rec.obs, rec.totals])
+    return orjson.dumps(_pivot_row(rec))
+
+
+def _pivot_row(rec: PivotInput) -> list[Any]:
+    return [rec.source, rec.watermark_ms, rec.first_seq, rec.obs, rec.totals, rec.idle]
+
+
+def _pivot_of(row: list[Any]) -> PivotInput:
+    source, wm, first, obs, totals, idle = row
+    return PivotInput(source, wm, first, [tuple(o) for o in obs], totals, bool(idle))
 
 
 def decode_pivot_input(raw: bytes) -> PivotInput:
-    source, wm, last, obs, totals = orjson.loads(raw)
-    return PivotInput(source, wm, last, [tuple(o) for o in obs], totals)  # type: ignore[misc]
+    return _pivot_of(orjson.loads(raw))
 
 
-def encode_link_input(rec: LinkInput) -> bytes:
+def encode_pivot_inputs(recs: list[PivotInput]) -> bytes:
+    """Several records in one message (one message per destination partition per batch)."""
+    return orjson.dumps([_pivot_row(r) for r in recs])
+
+
+def decode_pivot_inputs(raw: bytes) -> list[PivotInput]:
+    return [_pivot_of(row) for row in orjson.loads(raw)]
+
+
+def split_pivot_input(rec: PivotInput, *, max_obs: int) -> list[PivotInput]:
+    """Chunks of at most ``max_obs`` observations; the watermark rides on the last.
+
+    >>> r = PivotInput(0, 7, 10, [(1, "k", "a", 0, 0)] * 5, [[0, 1]])
+    >>> [(c.watermark_ms, c.first_seq, len(c.obs), c.totals) for c in split_pivot_input(r, max_obs=2)]
+    [(None, 10, 2, []), (None, 12, 2, []), (7, 14, 1, [[0, 1]])]
+    """
+    if len(rec.obs) <= max_obs:
+        return [rec]
+    out = []
+    for i in range(0, len(rec.obs), max_obs):
+        last = i + max_obs >= len(rec.obs)
+        out.append(
+            PivotInput(
+                rec.source,
+                rec.watermark_ms if last else None,
+                rec.first_seq + i,
+                rec.obs[i : i + max_obs],
+                rec.totals if last else [],
+            )
+        )
+    return out
+
+
+def _link_row(rec: LinkInput) -> list[Any]:
     ticks: list[Any] = [
         [t.tick_ms, t.refresh, t.links, t.dropped_pivots, t.population] for t in rec.ticks
     ]
-    return orjson.dumps([rec.source, rec.clock_ms, ticks])
+    return [rec.source, rec.clock_ms, ticks]
+
+
+def encode_link_input(rec: LinkInput) -> bytes:
+    return orjson.dumps(_link_row(rec))
+
+
+def encode_link_inputs(recs: list[LinkInput]) -> bytes:
+    return orjson.dumps([_link_row(r) for r in recs])
+
+
+def decode_link_inputs(raw: bytes) -> list[LinkInput]:
+    return [_link_of(row) for row in orjson.loads(raw)]
+
+
+def split_link_input(rec: LinkInput, *, max_links: int) -> list[LinkInput]:
+    """Chunks of at most ``max_links`` links (a tick may span chunks); the clock on the last.
+
+    >>> t = TickLinks(600, False, [("a", "k", 1, 0, 0, 0, 0, 0)] * 3)
+    >>> [(c.clock_ms, [len(x.links) for x in c.ticks])
+    ...  for c in split_link_input(LinkInput(0, 900, [t]), max_links=2)]
+    [(None, [2]), (900, [1])]
+    """
+    total = sum(len(t.links) for t in rec.ticks)
+    if total <= max_links:
+        return [rec]
+    out: list[LinkInput] = []
+    cur: list[TickLinks] = []
+    room = max_links
+    for t in rec.ticks:
+        links = t.links
+        first = True
+        while first or links:
+            take, links = links[:room], links[room:]
+            cur.append(
+                TickLinks(
+                    t.tick_ms,
+                    t.refresh,
+                    take,
+                    t.dropped_pivots if first else [],
+                    t.population if first else None,
+                )
+            )
+            first = False
+            room -= len(take)
+            if room <= 0:
+                out.append(LinkInput(rec.source, None, cur))
+                cur, room = [], max_links
+    if cur or not out:
+        out.append(LinkInput(rec.source, None, cur))
+    out[-1].clock_ms = rec.clock_ms
+    return out
 
 
 def decode_link_input(raw: bytes) -> LinkInput:
-    source, clock, ticks = orjson.loads(raw)
+    return _link_of(orjson.loads(raw))
+
+
+def _link_of(row: list[Any]) -> LinkInput:
+    source, clock, ticks = row
     return LinkInput(
         source,
         clock,

@@ -1,8 +1,19 @@
-"""faust app factory: input topic → batched ingest agent → alert and dead-letter topics.
+"""faust app: one agent per keyed stage, connected by internal topics.
 
-The agent consumes batches (``take_events``), hands the message values to the
-pure :class:`~app.pipeline.Pipeline`, publishes its alerts and dead letters and
-waits for the broker's acknowledgements before the batch's offsets are acked.
+```
+llm.requests ─(account)─▶ account agent ─▶ <app_id>.observations ─(pivot)─▶ pivot agent
+   (by account)             │  alerts, DLQ       (Q partitions)               │  entity alerts
+                            ▼                                                 ▼
+                      hydrawatch.alerts ◀── campaign agent ◀── <app_id>.links (1 partition)
+```
+
+Each agent decodes its batch, calls the pure stage objects of the partitions in it
+(:mod:`app.stages`), produces one message per destination partition per batch, and
+waits for the broker's acknowledgements before the batch's offsets are acked. A worker
+runs the stages it is given (``--stages``); several workers share each stage's
+partitions. Each stage checkpoints its own partitions with the input offsets they
+include; a partition a worker takes is restored from its newest snapshot and the rest
+of its input is read back before the agent resumes (no waiting for new traffic).
 """
 
 from __future__ import annotations
@@ -10,26 +21,47 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
 import ssl
 import time
-from collections.abc import Sequence
-from itertools import zip_longest
-from typing import Any
+from collections import Counter as Tally
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import faust
 
-from app.broker.admin import read_partition, security_kwargs
+from app.broker.admin import security_kwargs
 from app.config import Settings
-from app.events import DeadLetter
+from app.events import AlertEvent, DeadLetter
 from app.metrics import Metrics
-from app.pipeline import Pipeline, PipelineOutput
+from app.stages.account import AccountStage
+from app.stages.campaign import CampaignStage
+from app.stages.ingest import decode_values
+from app.stages.pivot import PivotStage
+from app.stages.records import (
+    LinkInput,
+    PivotInput,
+    decode_link_inputs,
+    decode_pivot_inputs,
+    encode_link_inputs,
+    encode_pivot_inputs,
+    split_link_input,
+    split_pivot_input,
+)
 from app.stream.checkpoint import CheckpointStore
+from app.stream.readback import read_back
 
-__all__ = ["create_app", "credentials_for", "read_range", "steps_of"]
+__all__ = ["SNAPSHOT_VERSION", "STAGES", "StageHost", "create_app", "credentials_for"]
 
 log = logging.getLogger("hydrawatch.stream")
 
-_AGENT_NAME = "hydrawatch.ingest"
+#: Bumped whenever a stage's pickled layout changes; older snapshots are ignored.
+SNAPSHOT_VERSION = 7
+STAGES = ("account", "pivot", "campaign")
+_MAX_OBS_PER_RECORD = 20_000
+_MAX_LINKS_PER_RECORD = 10_000
+
+S = TypeVar("S")
 
 
 def credentials_for(settings: Settings) -> Any:
@@ -54,10 +86,62 @@ def credentials_for(settings: Settings) -> Any:
     return faust.SSLCredentials(ctx)
 
 
+class StageHost(Generic[S]):
+    """One stage's partitions on this worker: state objects and applied input offsets."""
+
+    def __init__(self, name: str, topic: str, factory: Callable[[int], S]) -> None:
+        self.name = name
+        self.topic = topic
+        self.factory = factory
+        self.stages: dict[int, S] = {}
+        #: partition → offset of the next input message not yet applied
+        self.next_offset: dict[int, int] = {}
+        self.unpublished = False
+
+    def get(self, partition: int) -> S:
+        st = self.stages.get(partition)
+        if st is None:
+            st = self.stages[partition] = self.factory(partition)
+        return st
+
+    def keep(self, partition: int, offset: int) -> bool:
+        """Is this message new to the state (and mark it applied)?"""
+        if offset < self.next_offset.get(partition, 0):
+            return False
+        self.next_offset[partition] = offset + 1
+        return True
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(
+            {"version": SNAPSHOT_VERSION, "stage": self.name, "stages": self.stages},
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+
+    def restore(self, blob: bytes, partitions: list[int], offsets: dict[int, int]) -> list[int]:
+        snap = pickle.loads(blob)
+        if (
+            not isinstance(snap, dict)
+            or snap.get("version") != SNAPSHOT_VERSION
+            or snap.get("stage") != self.name
+        ):
+            return []
+        done = []
+        for p in partitions:
+            if p in snap["stages"] and p in offsets:
+                self.stages[p] = snap["stages"][p]
+                self.next_offset[p] = offsets[p]
+                done.append(p)
+        return done
+
+    def drop(self, partitions: list[int]) -> None:
+        for p in partitions:
+            self.stages.pop(p, None)
+            self.next_offset.pop(p, None)
+
+
 def _dlq_headers(
-    letter: DeadLetter, source: tuple[bytes | None, int, int], input_topic: str
+    letter: DeadLetter, partition: int, offset: int, input_topic: str
 ) -> list[tuple[str, bytes]]:
-    _, partition, offset = source
     return [
         ("hydrawatch-reason", letter.reason.encode()),
         ("hydrawatch-detail", letter.detail.encode()),
@@ -68,55 +152,12 @@ def _dlq_headers(
     ]
 
 
-def steps_of(batch: Sequence[Any], *, max_bytes: int) -> list[list[Any]]:
-    """Cut a consumed batch into steps of at most ``max_bytes`` of message values.
-
-    A batch holds each partition's messages in a block; the steps take the partitions
-    in turn (each partition's messages in order), so every step moves all partitions
-    forward together instead of one partition hours ahead of the others.
-
-    >>> from types import SimpleNamespace as NS
-    >>> b = [NS(value=b"xx", message=NS(partition=p)) for p in (0, 0, 0, 1, 1)]
-    >>> [[e.message.partition for e in s] for s in steps_of(b, max_bytes=4)]
-    [[0, 1], [0, 1], [0]]
-    """
-    queues: dict[int, list[Any]] = {}
-    for event in batch:
-        queues.setdefault(event.message.partition, []).append(event)
-    interleaved = [e for round_ in zip_longest(*queues.values()) for e in round_ if e is not None]
-    steps: list[list[Any]] = []
-    size = 0
-    for event in interleaved:
-        n = len(event.value or b"")
-        if not steps or (size + n > max_bytes and steps[-1]):
-            steps.append([])
-            size = 0
-        steps[-1].append(event)
-        size += n
-    return steps
-
-
-def read_range(
-    settings: Settings, partition: int, start: int, end: int, *, timeout_s: float = 60.0
-) -> list[tuple[bytes | None, bytes | None, int]]:
-    """(key, value, offset) of the input messages ``start <= offset < end`` (blocking)."""
-    return [
-        (r.key, r.value, r.offset)
-        for r in read_partition(
-            settings.bootstrap_servers,
-            settings.input_topic,
-            partition,
-            start=start,
-            end=end,
-            timeout_s=timeout_s,
-            max_fetch_bytes=settings.max_message_bytes + 1024,
-            client_kwargs=security_kwargs(settings),
-        )
-    ]
-
-
-def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | None = None) -> Any:
-    """Build the faust app with its topics and agent."""
+def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] = STAGES) -> Any:
+    """Build the faust app with the agents of ``stages``."""
+    unknown = set(stages) - set(STAGES)
+    if unknown or not stages:
+        raise ValueError(f"stages must be some of {', '.join(STAGES)}; got {stages}")
+    det = settings.detection
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -135,128 +176,370 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
         consumer_auto_offset_reset="earliest",
         producer_linger_ms=5,
         producer_max_batch_size=256 * 1024,
+        producer_max_request_size=16 * 1024 * 1024,
         stream_buffer_maxsize=settings.stream_buffer_max_messages,
     )
-    source = app.topic(settings.input_topic, key_serializer="raw", value_serializer="raw")
-    alerts_topic = app.topic(settings.alert_topic, key_serializer="raw", value_serializer="raw")
-    dlq_topic = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
-    core = pipeline if pipeline is not None else Pipeline(settings, metrics)
-    store: CheckpointStore | None = None
-    if settings.checkpoint_interval_s > 0:
-        store = CheckpointStore(
-            settings.bootstrap_servers,
-            settings.checkpoint_topic,
-            owner=f"{settings.app_id}-{os.getpid()}",
-            source=settings.input_topic,
-            client_kwargs=security_kwargs(settings),
-        )
-    #: Held while a batch is applied and its output published, and while the state is
-    #: snapshotted or restored: a snapshot never includes unpublished alerts.
-    lock = asyncio.Lock()
-    status = {"unpublished": False, "last_checkpoint": time.monotonic()}
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    input_topic = app.topic(settings.input_topic, **raw)
+    obs_topic = app.topic(settings.observations_topic, **raw)
+    links_topic = app.topic(settings.links_topic, **raw)
+    alerts_topic = app.topic(settings.alert_topic, **raw)
+    dlq_topic = app.topic(settings.dlq_topic, **raw)
+    kw = security_kwargs(settings)
 
-    async def publish(out: PipelineOutput, sources: list[tuple[bytes | None, int, int]]) -> None:
-        pending = []
-        for alert in out.alerts:
+    n_input = settings.topic_partitions
+    hosts: dict[str, StageHost[Any]] = {}
+    if "account" in stages:
+        hosts["account"] = StageHost(
+            "account",
+            settings.input_topic,
+            lambda p: AccountStage(det, partition=p, pivot_partitions=det.pivot_partitions),
+        )
+    if "pivot" in stages:
+        hosts["pivot"] = StageHost(
+            "pivot",
+            settings.observations_topic,
+            lambda q: PivotStage(det, partition=q, upstream_partitions=n_input),
+        )
+    if "campaign" in stages:
+        hosts["campaign"] = StageHost(
+            "campaign",
+            settings.links_topic,
+            lambda _: CampaignStage(det, upstream_partitions=det.pivot_partitions),
+        )
+    stores: dict[str, CheckpointStore] = {}
+    if settings.checkpoint_interval_s > 0:
+        for name, h in hosts.items():
+            stores[name] = CheckpointStore(
+                settings.bootstrap_servers,
+                settings.checkpoint_topic,
+                owner=f"{settings.app_id}-{name}-{os.getpid()}",
+                source=h.topic,
+                client_kwargs=kw,
+            )
+    #: Held while a batch is applied and its output published, and while state is
+    #: snapshotted or restored: a snapshot never includes unpublished output.
+    lock = asyncio.Lock()
+    status = {"last_checkpoint": time.monotonic()}
+    #: input partition → wall time of its last message (the idle rule)
+    last_input: dict[int, float] = {}
+
+    async def publish_alerts(alerts: list[AlertEvent], pending: list[Any]) -> None:
+        for alert in alerts:
             pending.append(
                 await alerts_topic.send(
                     key=alert.entity_id.encode(), value=alert.model_dump_json().encode()
                 )
             )
-        for dead in out.dead:
-            src = sources[dead.message_index]
+        for (etype, sev), n in Tally((a.entity_type, a.severity) for a in alerts).items():
+            metrics.alerts_emitted.labels(entity_type=etype, severity=sev).inc(n)
+
+    async def send_pivot_records(records: dict[int, list[PivotInput]], pending: list[Any]) -> None:
+        for q in sorted(records):
+            chunks = [
+                c for r in records[q] for c in split_pivot_input(r, max_obs=_MAX_OBS_PER_RECORD)
+            ]
+            # one message per destination partition (more only past the size limit)
+            for i in range(0, len(chunks), 4):
+                pending.append(
+                    await obs_topic.send(value=encode_pivot_inputs(chunks[i : i + 4]), partition=q)
+                )
+
+    # ---- account stage ---------------------------------------------------------------
+    async def apply_input(msgs: list[tuple[bytes | None, bytes | None, int, int]]) -> None:
+        """``(key, value, partition, offset)`` input messages, in partition order."""
+        host = hosts["account"]
+        keep = [m for m in msgs if host.keep(m[2], m[3])]
+        if len(keep) < len(msgs):
+            metrics.messages_skipped.inc(len(msgs) - len(keep))
+        if not keep:
+            return
+        host.unpublished = True
+        t0 = time.perf_counter()
+        now_ms = time.time_ns() // 1_000_000
+        ing = decode_values(
+            [m[1] for m in keep],
+            max_message_bytes=settings.max_message_bytes,
+            max_batch_events=settings.max_batch_events,
+            max_future_skew_ms=settings.max_future_skew_ms,
+            now_ms=now_ms,
+        )
+        by_part: dict[int, list[Any]] = {}
+        for m, events in zip(keep, ing.events, strict=True):
+            by_part.setdefault(m[2], []).extend(events)
+            last_input[m[2]] = time.monotonic()
+        alerts: list[AlertEvent] = []
+        records: dict[int, list[PivotInput]] = {}
+        accepted = late = dups = closed = 0
+        for p, events in by_part.items():
+            out = host.get(p).process(events, emitted_ms=now_ms)
+            alerts += out.alerts
+            accepted += out.accepted
+            late += out.late
+            dups += out.duplicates
+            closed += out.windows_closed
+            for q, rec in out.pivot_inputs.items():
+                records.setdefault(q, []).append(rec)
+            if out.scores:
+                hist = metrics.window_scores.labels(entity_type="account")
+                for s in out.scores:
+                    hist.observe(s)
+        pending: list[Any] = []
+        await send_pivot_records(records, pending)
+        await publish_alerts(alerts, pending)
+        for dead in ing.dead:
+            key, _, part, off = keep[dead.message_index]
             pending.append(
                 await dlq_topic.send(
-                    key=src[0],
+                    key=key,
                     value=dead.letter.raw,
-                    headers=_dlq_headers(dead.letter, src, settings.input_topic),
+                    headers=_dlq_headers(dead.letter, part, off, settings.input_topic),
                 )
             )
         for fut in pending:  # broker acks before the batch's offsets are acked
             await fut
-        if out.dead:
-            metrics.dead_letters_published.inc(len(out.dead))
-
-    async def apply(
-        values: list[bytes | None], sources: list[tuple[bytes | None, int, int]]
-    ) -> None:
-        status["unpublished"] = True
-        out = core.handle(values, [s[1] for s in sources], [s[2] for s in sources])
-        await publish(out, sources)
-        status["unpublished"] = False
-
-    async def replay(partition: int, start: int, end: int) -> None:
-        """Apply the messages between a restored snapshot and where consumption resumed."""
-        records = await asyncio.to_thread(read_range, settings, partition, start, end)
-        log.info(
-            "partition %d: replaying %d messages [%d, %d)", partition, len(records), start, end
+        host.unpublished = False
+        mt = metrics
+        mt.messages_consumed.inc(len(keep))
+        mt.events_consumed.inc(accepted + late)
+        if late:
+            mt.events_late.inc(late)
+        if dups:
+            mt.events_duplicate.inc(dups)
+        if ing.raw_text_dropped:
+            mt.raw_text_dropped.inc(ing.raw_text_dropped)
+        if ing.dead:
+            mt.dead_letters_published.inc(len(ing.dead))
+            for reason, n in Tally(d.letter.reason for d in ing.dead).items():
+                mt.events_invalid.labels(reason=reason).inc(n)
+        if closed:
+            mt.windows_closed.labels(entity_type="account").inc(closed)
+        mt.batch_events.observe(accepted + late)
+        mt.last_batch_timestamp.set(time.time())
+        for p in by_part:
+            mt.input_position.labels(partition=str(p)).set(host.next_offset[p])
+        wms = [s.watermark_ms for s in host.stages.values() if s.watermark_ms is not None]
+        if wms:
+            mt.watermark_seconds.set(min(wms) / 1000.0)
+            mt.event_time_lag_seconds.set((now_ms - max(wms)) / 1000.0)
+        mt.open_windows.labels(entity_type="account").set(
+            sum(s.windows.open_windows for s in host.stages.values())
         )
-        step = max(1, settings.batch_max_messages)
-        for i in range(0, len(records), step):
-            chunk = records[i : i + step]
-            await apply([r[1] for r in chunk], [(r[0], partition, r[2]) for r in chunk])
-        metrics.messages_replayed.inc(len(records))
+        mt.tracked_entities.labels(kind="accounts").set(
+            sum(len(s.accounts) for s in host.stages.values())
+        )
+        mt.batch_processing_seconds.observe(time.perf_counter() - t0)
+
+    # ---- pivot stage -----------------------------------------------------------------
+    async def apply_observations(msgs: list[tuple[bytes | None, bytes | None, int, int]]) -> None:
+        host = hosts["pivot"]
+        keep = [m for m in msgs if host.keep(m[2], m[3])]
+        if not keep:
+            return
+        host.unpublished = True
+        now_ms = time.time_ns() // 1_000_000
+        touched: set[int] = set()
+        for _, value, q, _ in keep:
+            stage = host.get(q)
+            for rec in decode_pivot_inputs(value or b"[]"):
+                stage.receive(rec)
+            touched.add(q)
+        alerts: list[AlertEvent] = []
+        links: list[LinkInput] = []
+        for q in sorted(touched):
+            out = host.get(q).advance(emitted_ms=now_ms)
+            alerts += out.alerts
+            if out.late:
+                metrics.events_late.inc(out.late)
+            if out.links is not None:
+                links += split_link_input(out.links, max_links=_MAX_LINKS_PER_RECORD)
+        pending: list[Any] = []
+        for i in range(0, len(links), 8):
+            pending.append(
+                await links_topic.send(value=encode_link_inputs(links[i : i + 8]), partition=0)
+            )
+        await publish_alerts(alerts, pending)
+        for fut in pending:
+            await fut
+        host.unpublished = False
+        for kind in ("pivots", "solo_indicators"):
+            metrics.tracked_entities.labels(kind=kind).set(
+                sum(s.sizes()[kind] for s in host.stages.values())
+            )
+
+    # ---- campaign stage --------------------------------------------------------------
+    async def apply_links(msgs: list[tuple[bytes | None, bytes | None, int, int]]) -> None:
+        host = hosts["campaign"]
+        keep = [m for m in msgs if host.keep(m[2], m[3])]
+        if not keep:
+            return
+        host.unpublished = True
+        now_ms = time.time_ns() // 1_000_000
+        stage: CampaignStage = host.get(0)
+        for _, value, _, _ in keep:
+            for rec in decode_link_inputs(value or b"[]"):
+                stage.receive(rec)
+        out = stage.advance(emitted_ms=now_ms)
+        pending: list[Any] = []
+        await publish_alerts(out.alerts, pending)
+        for fut in pending:
+            await fut
+        host.unpublished = False
+        if out.clock_ms is not None:
+            metrics.campaigns_active.set(stage.active_campaigns(out.clock_ms))
+
+    appliers = {"account": apply_input, "pivot": apply_observations, "campaign": apply_links}
+
+    async def checkpoint(reason: str) -> None:
+        for name, host in hosts.items():
+            store = stores.get(name)
+            if store is None or not host.stages or host.unpublished:
+                continue
+            t0 = time.perf_counter()
+            try:
+                sink = store.compressor()
+                sink.write(host.snapshot())  # in the loop: consistent with the offsets
+                offsets = {p: host.next_offset.get(p, 0) for p in host.stages}
+                sid, size = await asyncio.to_thread(store.write, offsets, sink)
+            except Exception as exc:  # a failed snapshot is retried, never fatal
+                metrics.checkpoint_failures.inc()
+                log.warning("checkpoint of %s (%s) failed: %s", name, reason, exc)
+                continue
+            metrics.checkpoints_written.inc()
+            metrics.checkpoint_bytes.set(size)
+            metrics.checkpoint_seconds.observe(time.perf_counter() - t0)
+            log.info("checkpoint %s of %s (%s): %d bytes", sid, name, reason, size)
+        status["last_checkpoint"] = time.monotonic()
+
+    async def maybe_checkpoint() -> None:
+        if (
+            stores
+            and time.monotonic() - status["last_checkpoint"] >= settings.checkpoint_interval_s
+        ):
+            await checkpoint("interval")
+
+    #: stage → the task restoring and reading back its newly assigned partitions: the
+    #: agent applies nothing of a stage before that is done
+    taking: dict[str, asyncio.Task[None]] = {}
+
+    def make_agent(name: str, topic: Any) -> None:
+        apply = appliers[name]
+
+        async def agent(stream: Any) -> None:
+            async for batch in stream.take_events(
+                settings.batch_max_messages, within=settings.batch_within_s
+            ):
+                task = taking.get(name)
+                if task is not None:
+                    await task
+                msgs = [
+                    (ev.message.key, ev.value, ev.message.partition, ev.message.offset)
+                    for ev in batch
+                ]
+                msgs.sort(key=lambda m: (m[2], m[3]))
+                async with lock:
+                    step = 256
+                    for i in range(0, len(msgs), step):
+                        await apply(msgs[i : i + step])
+                        await asyncio.sleep(0)  # heartbeats between steps
+                    await maybe_checkpoint()
+                if name == "account":
+                    report_lag({ev.message.tp for ev in batch})
+
+        app.agent(topic, name=f"hydrawatch.{name}")(agent)
+
+    topics = {"account": input_topic, "pivot": obs_topic, "campaign": links_topic}
+    for name in hosts:
+        make_agent(name, topics[name])
+
+    caught_up: set[int] = set()
 
     def report_lag(tps: set[Any]) -> None:
         consumer = app.consumer
+        host = hosts["account"]
         for tp in tps:
-            high = consumer.highwater(tp)  # from fetch responses: right on every broker
-            nxt = core.next_offset.get(tp.partition)
+            high = consumer.highwater(tp)
+            nxt = host.next_offset.get(tp.partition)
             if high is not None and nxt is not None:
                 lag = max(0, high - nxt)
                 metrics.input_lag_messages.labels(partition=str(tp.partition)).set(lag)
-                core.set_caught_up(tp.partition, lag == 0)
+                if lag == 0:
+                    caught_up.add(tp.partition)
+                else:
+                    caught_up.discard(tp.partition)
 
-    async def checkpoint(reason: str) -> None:
-        if store is None or not core.engines or status["unpublished"]:
-            return
-        t0 = time.perf_counter()
-        try:
-            sink = store.compressor()
-            core.snapshot_into(sink)  # in the loop: consistent with the applied offsets
-            sid, size = await asyncio.to_thread(store.write, dict(core.next_offset), sink)
-        except Exception as exc:  # a failed snapshot is retried, never fatal
-            metrics.checkpoint_failures.inc()
-            log.warning("checkpoint (%s) failed: %s", reason, exc)
-            return
-        finally:
-            status["last_checkpoint"] = time.monotonic()
-        metrics.checkpoints_written.inc()
-        metrics.checkpoint_bytes.set(size)
-        metrics.checkpoint_seconds.observe(time.perf_counter() - t0)
-        log.info("checkpoint %s (%s): %d bytes", sid, reason, size)
+    if "account" in hosts:
 
-    @app.agent(source, name=_AGENT_NAME)
-    async def ingest(stream: Any) -> None:
-        async for batch in stream.take_events(
-            settings.batch_max_messages, within=settings.batch_within_s
-        ):
+        @app.timer(interval=max(0.5, settings.idle_after_s / 4))
+        async def idle_marks() -> None:
+            """Caught-up input partitions quiet for ``idle_after_s`` are declared idle."""
+            host = hosts["account"]
+            now = time.monotonic()
+            records: dict[int, list[PivotInput]] = {}
             async with lock:
-                firsts: dict[int, int] = {}
-                for event in batch:
-                    firsts.setdefault(event.message.partition, event.message.offset)
-                for partition, offset in firsts.items():
-                    start = core.replay_from(partition, offset)
-                    if start is not None:
-                        await replay(partition, start, offset)
-                for step in steps_of(batch, max_bytes=settings.batch_max_bytes):
-                    await apply(
-                        [event.value for event in step],
-                        [
-                            (event.message.key, event.message.partition, event.message.offset)
-                            for event in step
-                        ],
-                    )
-                    # A catch-up batch can hold minutes of work: let heartbeats and the
-                    # metrics of the loop run between steps.
-                    await asyncio.sleep(0)
-                report_lag({event.message.tp for event in batch})
-                if (
-                    store is not None
-                    and time.monotonic() - status["last_checkpoint"]
-                    >= settings.checkpoint_interval_s
-                ):
-                    await checkpoint("interval")
+                for p, stage in host.stages.items():
+                    quiet = now - last_input.get(p, 0.0) >= settings.idle_after_s
+                    if quiet and (p in caught_up or p not in last_input):
+                        for q, rec in stage.idle_records().items():
+                            records.setdefault(q, []).append(rec)
+                if records:
+                    pending: list[Any] = []
+                    await send_pivot_records(records, pending)
+                    for fut in pending:
+                        await fut
+
+    def _read_all(topic: str, p: int, start: int) -> list[tuple[bytes | None, bytes | None, int]]:
+        return list(
+            read_back(
+                settings.bootstrap_servers,
+                topic,
+                p,
+                start=start,
+                timeout_s=600,
+                max_fetch_bytes=settings.max_message_bytes + 1024,
+                client_kwargs=kw,
+            )
+        )
+
+    async def take(name: str, partitions: list[int]) -> None:
+        async with lock:
+            await _take(name, partitions)
+
+    async def _take(name: str, partitions: list[int]) -> None:
+        """Restore ``partitions`` of a stage and read back what their state lacks."""
+        host = hosts[name]
+        store = stores.get(name)
+        if store is not None:
+            try:
+                latest = await asyncio.to_thread(store.latest)
+            except Exception as exc:
+                log.error("could not read checkpoints of %s: %s", name, exc)
+                latest = {}
+            by_snapshot: dict[str, list[int]] = {}
+            for p in partitions:
+                if p in latest:
+                    by_snapshot.setdefault(latest[p].snapshot_id, []).append(p)
+            for sid, parts in by_snapshot.items():
+                snap = latest[parts[0]]
+                try:
+                    done = host.restore(CheckpointStore.state_of(snap), parts, dict(snap.offsets))
+                except Exception as exc:  # never a crash: rebuilt from the input
+                    log.error("checkpoint %s unreadable, rebuilding %s: %r", sid, parts, exc)
+                    metrics.checkpoint_failures.inc()
+                    continue
+                metrics.state_restored.inc(len(done))
+                log.info("%s: restored partitions %s from checkpoint %s", name, done, sid)
+        for p in partitions:
+            if p not in host.stages:
+                host.get(p)
+            start = host.next_offset.setdefault(p, 0)
+            records = await asyncio.to_thread(_read_all, host.topic, p, start)
+            if records:
+                log.info("%s[%d]: reading back %d messages from %d", name, p, len(records), start)
+                step = max(1, settings.batch_max_messages)
+                for i in range(0, len(records), step):
+                    await appliers[name]([(k, v, p, o) for k, v, o in records[i : i + step]])
+                metrics.messages_replayed.inc(len(records))
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
@@ -265,59 +548,35 @@ def create_app(settings: Settings, metrics: Metrics, *, pipeline: Pipeline | Non
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
-        mine = {tp.partition for tp in assigned if tp.topic == settings.input_topic}
         async with lock:
-            owned = set(core.engines) | set(core.next_offset)
-            core.drop_partitions([p for p in owned if p not in mine])
-            new = sorted(p for p in mine if p not in owned)
-            if store is not None and new:
-                await restore(new)
-        metrics.assigned_partitions.set(len(mine))
-
-    async def restore(partitions: list[int]) -> None:
-        assert store is not None
-        try:
-            latest = await asyncio.to_thread(store.latest)
-        except Exception as exc:  # start empty rather than not at all
-            log.error(
-                "could not read checkpoints, starting partitions %s empty: %s", partitions, exc
-            )
-            return
-        by_snapshot: dict[str, list[int]] = {}
-        for p in partitions:
-            if p in latest:
-                by_snapshot.setdefault(latest[p].snapshot_id, []).append(p)
-        for sid, parts in sorted(by_snapshot.items(), key=lambda kv: -len(kv[1])):
-            snap = latest[parts[0]]
-            try:
-                done = core.restore(CheckpointStore.state_of(snap), parts)
-            except Exception as exc:  # e.g. written by an incompatible version
-                # Never a crash: these partitions are rebuilt by reading them back.
-                log.error(
-                    "checkpoint %s unreadable, rebuilding %s from the input: %r", sid, parts, exc
-                )
-                metrics.checkpoint_failures.inc()
-                continue
-            metrics.state_restored.inc(len(done))
-            for p in done:
-                metrics.input_position.labels(partition=str(p)).set(core.next_offset[p])
-            log.info("restored partitions %s from checkpoint %s", done, sid)
-        for p in partitions:
-            # No snapshot holds anything of this partition: the state includes none of it,
-            # whatever the group committed, so everything before the consumer's position
-            # is read back (from the start of the partition's retention).
-            core.next_offset.setdefault(p, 0)
+            for name, host in hosts.items():
+                mine = sorted(tp.partition for tp in assigned if tp.topic == host.topic)
+                gone = [p for p in host.stages if p not in mine]
+                host.drop(gone)
+                new = [p for p in mine if p not in host.stages]
+                if new:
+                    # in the background, so the group's heartbeats go on; the stage's
+                    # agent waits for it (nothing is applied before the read-back)
+                    previous = taking.get(name)
+                    if previous is not None:
+                        await previous
+                    taking[name] = asyncio.ensure_future(take(name, new))
+                if name == "account":
+                    metrics.assigned_partitions.set(len(mine))
+                    for p in gone:
+                        caught_up.discard(p)
+                        last_input.pop(p, None)
 
     @app.on_before_shutdown.connect
     async def on_shutdown(sender: Any, **_: Any) -> None:
         async with lock:
             await checkpoint("shutdown")
-        if store is not None:
+        for store in stores.values():
             await asyncio.to_thread(store.close)
 
     @app.task
     async def mark_up() -> None:
         metrics.worker_up.set(1)
 
-    app.hydrawatch_pipeline = core
+    app.hydrawatch_hosts = hosts
     return app

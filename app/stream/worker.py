@@ -45,6 +45,20 @@ def run_worker(settings: Settings) -> None:
             replication=settings.topic_replication,
             client_kwargs=kw,
         )
+        ensure_topics(
+            settings.bootstrap_servers,
+            [settings.observations_topic],
+            partitions=settings.detection.pivot_partitions,
+            replication=settings.topic_replication,
+            client_kwargs=kw,
+        )
+        ensure_topics(  # one partition: the campaign stage
+            settings.bootstrap_servers,
+            [settings.links_topic],
+            partitions=1,
+            replication=settings.topic_replication,
+            client_kwargs=kw,
+        )
         if settings.checkpoint_interval_s > 0:  # snapshots are read in order: one partition
             ensure_topics(
                 settings.bootstrap_servers,
@@ -58,7 +72,7 @@ def run_worker(settings: Settings) -> None:
             settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry
         )
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
-    app = create_app(settings, metrics)
+    app = create_app(settings, metrics, stages=settings.stages)
     # Long-lived state is millions of small objects: freeze what exists at start-up and
     # collect generation 0 less often (measured: +38% pipeline throughput).
     gc.freeze()

@@ -21,7 +21,7 @@ from tests.integration.helpers import produce_batches, produce_raw, read_until
 pytestmark = pytest.mark.integration
 
 TRAFFIC = BasicTraffic(
-    benign_accounts=150,
+    benign_accounts=400,  # each input partition's account model warms up
     abusive_accounts=3,
     duration_ms=3 * 3_600_000,
     abuse_start_offset_ms=2 * 3_600_000,

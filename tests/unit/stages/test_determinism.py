@@ -61,7 +61,6 @@ def _run(events: list[RequestEvent], rng: random.Random | None) -> list[tuple]:
     to_campaign: dict[int, deque] = {q: deque() for q in range(len(pivots))}
     alerts: list[AlertEvent] = []
     cursor = [0] * P
-    offset = [0] * P
 
     def deliver_some(final: bool = False) -> None:
         chans = [k for k, v in to_pivot.items() if v]
@@ -94,8 +93,7 @@ def _run(events: list[RequestEvent], rng: random.Random | None) -> list[tuple]:
         size = 500 if rng is None else rng.choice((1, 7, 120, 900, 3000))
         chunk = by_p[p][cursor[p] : cursor[p] + size]
         cursor[p] += len(chunk)
-        out = accounts[p].process(((e, offset[p]) for e in chunk), emitted_ms=0)
-        offset[p] += 1
+        out = accounts[p].process(chunk, emitted_ms=0)
         alerts.extend(out.alerts)
         for q, rec in out.pivot_inputs.items():
             to_pivot.setdefault((p, q), deque()).append(rec)
