@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
+from app.stages.partitioner import murmur2
+
 __all__ = ["partition_for", "produce_batches", "produce_raw", "read_until"]
 
 
 def partition_for(account_id: str, partitions: int) -> int:
-    return zlib.crc32(account_id.encode()) % partitions
+    """Where a producer keying by account puts it (Kafka's default murmur2 partitioner)."""
+    return (murmur2(account_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 def produce_batches(
