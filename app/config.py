@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     )
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(50_000, ge=1)
+    max_dead_letter_bytes: int = Field(
+        512 * 1024,
+        ge=1024,
+        description="A dead letter's value stays below this: a larger (redacted) input is "
+        "described by its sha256 digest and length instead (the producer's default request "
+        "limit is 1,000,000 bytes, headers included)",
+    )
     malloc_mmap_threshold_bytes: int = Field(
         128 * 1024,
         ge=0,

@@ -34,3 +34,11 @@ def test_secret_not_in_repr() -> None:
         sasl_password="hunter2",
     )  # type: ignore[arg-type]
     assert "hunter2" not in repr(s)
+
+
+def test_dead_letter_cap_matches_the_decoder_default() -> None:
+    from app.events.decode import DEFAULT_MAX_DEAD_LETTER_BYTES
+
+    assert Settings().max_dead_letter_bytes == DEFAULT_MAX_DEAD_LETTER_BYTES
+    with pytest.raises(ValidationError):
+        Settings(max_dead_letter_bytes=10)
