@@ -30,7 +30,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from app.events.envelope import split_array
-from app.events.redact import RAW_TEXT_HINT, contains_raw_text, omitted, redact, sha256_hex
+from app.events.redact import contains_raw_text, may_carry_raw_text, omitted, redact, sha256_hex
 from app.events.request import RequestEvent
 
 __all__ = [
@@ -202,7 +202,7 @@ def decode_message(
             "over the size limit: not parsed, not stored",
         )
         return out
-    if value[:1] == b"[" and RAW_TEXT_HINT.search(value) is None:
+    if value[:1] == b"[" and not may_carry_raw_text(value):
         try:
             events = _BATCH.validate_json(value)
         except ValidationError:

@@ -24,9 +24,9 @@ from app.events.request import RAW_TEXT_FIELDS
 __all__ = [
     "FOLDS_TO_ASCII",
     "MAX_REDACT_DEPTH",
-    "RAW_TEXT_HINT",
     "contains_raw_text",
     "is_raw_text_key",
+    "may_carry_raw_text",
     "omitted",
     "redact",
     "sha256_hex",
@@ -38,18 +38,34 @@ MAX_REDACT_DEPTH = 250
 #: (``"meßages"``) folds to a raw-text field name too.
 FOLDS_TO_ASCII = "\u00df\u017f\u1e9e\u212a\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
 
-#: Cheap byte-level test: a message that may carry a raw-text key (any ASCII case, a
-#: JSON ``\\u`` escape of a letter, or a character folding to ASCII) takes the
-#: structural path, which counts and redacts it. No match: it carries none.
-RAW_TEXT_HINT = re.compile(
-    rb'"(?:'
-    + b"|".join(re.escape(k.encode()) for k in sorted(RAW_TEXT_FIELDS))
-    + rb')"|\\u(?:00[4-7][0-9a-f]|'
+_NAMES = re.compile(
+    rb'"(?:' + b"|".join(re.escape(k.encode()) for k in sorted(RAW_TEXT_FIELDS)) + rb')"'
+)
+#: A JSON escape of an ASCII letter or of a character folding to ASCII.
+_ESCAPE = re.compile(
+    rb"\\u(?:00[4-7][0-9a-f]|"
     + b"|".join(f"{ord(c):04x}".encode() for c in FOLDS_TO_ASCII)
-    + rb")|"
-    + b"|".join(re.escape(c.encode()) for c in FOLDS_TO_ASCII),
+    + rb")",
     re.IGNORECASE,
 )
+_FOLDING = re.compile(b"|".join(re.escape(c.encode()) for c in FOLDS_TO_ASCII))
+
+
+def may_carry_raw_text(raw: bytes) -> bool:
+    """Cheap byte-level test: False means no raw-text key anywhere in ``raw``.
+
+    True for a raw-text name in quotes in any ASCII case, a JSON ``\\u`` escape of a
+    letter, or a character folding to ASCII: such a message takes the structural
+    path, which counts and redacts what it finds.
+
+    >>> may_carry_raw_text(b'[{"PROMPT": 1}]'), may_carry_raw_text(b'[{"model": "m"}]')
+    (True, False)
+    """
+    if _NAMES.search(raw.lower()) is not None:  # bytes.lower(): ASCII only, one copy
+        return True
+    if b"\\u" in raw and _ESCAPE.search(raw) is not None:
+        return True
+    return not raw.isascii() and _FOLDING.search(raw) is not None
 
 
 def is_raw_text_key(key: str) -> bool:
