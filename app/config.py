@@ -15,7 +15,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DetectionSettings", "Settings"]
+__all__ = ["SASL_MECHANISMS", "DetectionSettings", "Settings"]
+
+#: The SASL mechanisms the clients are configured for: each takes a username and a
+#: password (faust's SASLCredentials, kafka-python's sasl_plain_username/password).
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class DetectionSettings(BaseModel):
@@ -140,6 +144,13 @@ class Settings(BaseSettings):
     )
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(50_000, ge=1)
+    max_dead_letter_bytes: int = Field(
+        512 * 1024,
+        ge=1024,
+        description="A dead letter's value stays below this: a larger (redacted) input is "
+        "described by its sha256 digest and length instead (the producer's default request "
+        "limit is 1,000,000 bytes, headers included)",
+    )
     malloc_mmap_threshold_bytes: int = Field(
         128 * 1024,
         ge=0,
@@ -184,6 +195,49 @@ class Settings(BaseSettings):
     ssl_cafile: str | None = None
 
     detection: DetectionSettings = DetectionSettings()
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> Settings:
+        if self.effective_sasl_mechanism is None:
+            return self
+        if self.effective_sasl_mechanism not in SASL_MECHANISMS:
+            raise ValueError(
+                f"sasl_mechanism {self.sasl_mechanism!r} is not supported: "
+                f"use one of {', '.join(SASL_MECHANISMS)}"
+            )
+        missing = [
+            name
+            for name, given in (
+                ("sasl_username (HYDRAWATCH_SASL_USERNAME)", bool(self.sasl_username)),
+                (
+                    "sasl_password (HYDRAWATCH_SASL_PASSWORD)",
+                    self.sasl_password is not None and bool(self.sasl_password.get_secret_value()),
+                ),
+            )
+            if not given
+        ]
+        if missing:
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs {' and '.join(missing)}"
+            )
+        return self
+
+    @property
+    def effective_sasl_mechanism(self) -> str | None:
+        """The SASL mechanism the clients use: None unless the protocol is SASL_*, then
+        ``sasl_mechanism`` (upper case) or ``PLAIN`` when it is not set.
+
+        The one source of truth for the kafka-python and the faust clients alike.
+
+        >>> Settings(security_protocol="SASL_SSL", sasl_username="u",
+        ...          sasl_password="p").effective_sasl_mechanism
+        'PLAIN'
+        >>> Settings(security_protocol="SSL").effective_sasl_mechanism is None
+        True
+        """
+        if not self.security_protocol.startswith("SASL_"):
+            return None
+        return (self.sasl_mechanism or "PLAIN").upper()
 
     @property
     def observations_topic(self) -> str:

@@ -5,22 +5,41 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 __all__ = ["ensure_topics", "read_partition", "security_kwargs", "wait_for_broker"]
 
 
-def security_kwargs(settings: Any | None) -> dict[str, Any]:
-    """kafka-python client options for the settings' SASL/TLS configuration."""
+def security_kwargs(settings: Settings | None) -> dict[str, Any]:
+    """kafka-python client options for the settings' SASL/TLS configuration.
+
+    A SASL protocol always passes the mechanism (``Settings.effective_sasl_mechanism``:
+    PLAIN when none is set, as for the faust clients) with the username and password;
+    ``ssl_cafile`` is passed for the TLS protocols (SSL, SASL_SSL) only.
+
+    >>> from app.config import Settings
+    >>> kw = security_kwargs(Settings(security_protocol="SASL_SSL", sasl_username="u",
+    ...                               sasl_password="p", ssl_cafile="/ca.pem"))
+    >>> sorted(kw.items())  # doctest: +NORMALIZE_WHITESPACE
+    [('sasl_mechanism', 'PLAIN'), ('sasl_plain_password', 'p'), ('sasl_plain_username', 'u'),
+     ('security_protocol', 'SASL_SSL'), ('ssl_cafile', '/ca.pem')]
+    """
     if settings is None or settings.security_protocol == "PLAINTEXT":
         return {}
     kw: dict[str, Any] = {"security_protocol": settings.security_protocol}
-    if settings.sasl_mechanism:
-        kw["sasl_mechanism"] = settings.sasl_mechanism
+    mechanism = settings.effective_sasl_mechanism
+    if mechanism is not None:
+        kw["sasl_mechanism"] = mechanism
         kw["sasl_plain_username"] = settings.sasl_username
-        if settings.sasl_password is not None:
-            kw["sasl_plain_password"] = settings.sasl_password.get_secret_value()
-    if settings.ssl_cafile:
+        kw["sasl_plain_password"] = (
+            settings.sasl_password.get_secret_value()
+            if settings.sasl_password is not None
+            else None
+        )
+    if settings.security_protocol in ("SSL", "SASL_SSL") and settings.ssl_cafile:
         kw["ssl_cafile"] = settings.ssl_cafile
     return kw
 

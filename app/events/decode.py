@@ -3,13 +3,21 @@
 A message value is one JSON event object or a JSON array of them (a batch
 envelope). Each invalid element becomes a :class:`DeadLetter` with a reason code
 and a detail that never echoes input values; valid elements of the same message
-are kept.
+are kept, also when another element holds a byte that is not UTF-8 or is not JSON.
+
+A dead letter never stores raw text: where the input parses, ``raw`` is its
+re-encoding with raw-text fields redacted (by name, any case, any depth); where it
+does not (or that re-encoding would exceed ``max_dead_letter_bytes``), ``raw`` is a
+small JSON description of the omitted bytes (:func:`~app.events.redact.omitted`).
 
 >>> d = decode_message(b'[{"event_id": "x"}, 7]')
 >>> [(x.reason, x.index) for x in d.dead]
 [('invalid_event', 0), ('not_an_object', 1)]
->>> decode_message(b"\\xff").dead[0].reason
-'invalid_utf8'
+>>> d = decode_message(b'[{"event_id": "\\xff"}, 7]')
+>>> [(x.reason, x.index) for x in d.dead]
+[('invalid_utf8', 0), ('not_an_object', 1)]
+>>> orjson.loads(decode_message(b"\\xff").dead[0].raw)["length"]
+1
 """
 
 from __future__ import annotations
@@ -21,10 +29,13 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from app.events.request import RAW_TEXT_FIELDS, RequestEvent
+from app.events.envelope import split_array
+from app.events.redact import contains_raw_text, may_carry_raw_text, omitted, redact, sha256_hex
+from app.events.request import RequestEvent
 
 __all__ = [
     "DEFAULT_MAX_BATCH_EVENTS",
+    "DEFAULT_MAX_DEAD_LETTER_BYTES",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DeadLetter",
     "Decoded",
@@ -34,26 +45,31 @@ __all__ = [
 
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_BATCH_EVENTS = 50_000
+#: A dead letter's ``raw`` stays below this (the producer's default request limit is
+#: 1,000,000 bytes, headers included).
+DEFAULT_MAX_DEAD_LETTER_BYTES = 512 * 1024
 _MAX_DETAIL_CHARS = 500
 #: Fast path: a whole clean batch envelope validated by pydantic-core in one call.
 _BATCH = TypeAdapter(list[RequestEvent])
-_RAW_TEXT_KEY = re.compile(
-    rb'"(?:' + b"|".join(re.escape(k.encode()) for k in sorted(RAW_TEXT_FIELDS)) + rb')"'
-)
+_ARRAY_START = re.compile(rb"[ \t\r\n]*\[")
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """An input that could not be accepted.
 
-    ``raw`` holds the original bytes (for a batch element, the element re-encoded),
-    with raw-text fields redacted; ``index`` is the element's position in a batch.
+    ``raw`` holds safe bytes only: the input (for a batch element, the element)
+    re-encoded with raw-text fields redacted, or, where that is not possible, a JSON
+    description of what was omitted. ``index`` is the element's position in a batch;
+    ``digest`` (hex sha256) and ``length`` are those of the whole message value.
     """
 
     reason: str
     detail: str
     raw: bytes
     index: int | None = None
+    digest: str | None = None
+    length: int | None = None
 
 
 @dataclass(slots=True)
@@ -66,64 +82,101 @@ class Decoded:
     raw_text_dropped: int = 0
 
 
-def redact(obj: Any) -> Any:
-    """Replace the values of raw-text fields, at any depth, by a size marker."""
-    if isinstance(obj, dict):
-        return {
-            k: (f"[redacted {len(str(v))} chars]" if k in RAW_TEXT_FIELDS else redact(v))
-            for k, v in obj.items()
-        }
-    if isinstance(obj, list):
-        return [redact(v) for v in obj]
-    return obj
-
-
-def _has_raw_text(obj: dict[str, Any]) -> bool:
-    return not RAW_TEXT_FIELDS.isdisjoint(obj.keys())
-
-
 def _describe(exc: ValidationError) -> str:
     parts = []
-    for err in exc.errors(include_input=False, include_url=False):
+    for err in exc.errors(include_input=False, include_url=False, include_context=False):
         loc = ".".join(str(x) for x in err["loc"]) or "<event>"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)[:_MAX_DETAIL_CHARS]
 
 
-def _safe_raw(raw: bytes, parsed: Any = None) -> bytes:
-    """Original bytes, unless they carry raw text: then a redacted re-encoding."""
-    if parsed is not None and _contains_raw_text(parsed):
-        return orjson.dumps(redact(parsed))
-    return raw
+def _json_detail(exc: orjson.JSONDecodeError) -> str:
+    """The parser's message and position, never a snippet of the input."""
+    msg = exc.msg
+    if not msg.isascii() or '"' in msg or len(msg) > 100:
+        msg = "not valid JSON"
+    return f"{msg} (char {exc.pos})"
 
 
-def _contains_raw_text(obj: Any) -> bool:
-    if isinstance(obj, dict):
-        return _has_raw_text(obj) or any(_contains_raw_text(v) for v in obj.values())
-    if isinstance(obj, list):
-        return any(_contains_raw_text(v) for v in obj)
-    return False
+def _is_utf8(data: bytes | memoryview) -> bool:
+    try:
+        str(data, "utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
-def _validate_one(obj: Any, index: int | None, out: Decoded) -> None:
+class _Letters:
+    """Builds the dead letters of one message (digest computed once, when needed)."""
+
+    __slots__ = ("_digest", "_value", "limit", "out")
+
+    def __init__(self, value: bytes, out: Decoded, limit: int) -> None:
+        self._value = value
+        self._digest: str | None = None
+        self.out = out
+        self.limit = limit
+
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = sha256_hex(self._value)
+        return self._digest
+
+    def omit(self, reason: str, detail: str, note: str, index: int | None = None) -> None:
+        """A dead letter whose bytes are not stored, only described."""
+        n = len(self._value)
+        raw = omitted(digest=self.digest, length=n, note=note, index=index)
+        self.out.dead.append(DeadLetter(reason, detail, raw, index, self.digest, n))
+
+    def parsed(self, reason: str, detail: str, obj: Any, index: int | None = None) -> None:
+        """A dead letter for parsed input: its redacted re-encoding, within the cap."""
+        try:
+            raw = orjson.dumps(redact(obj))
+        except (ValueError, TypeError, RecursionError):  # nested too deep to re-encode
+            self.omit(reason, detail, "nested too deep to re-encode: not stored", index)
+            return
+        if len(raw) > self.limit:
+            self.omit(reason, detail, f"{len(raw)} bytes redacted > {self.limit}", index)
+            return
+        n = len(self._value)
+        self.out.dead.append(DeadLetter(reason, detail, raw, index, self.digest, n))
+
+
+def _validate_one(obj: Any, index: int | None, letters: _Letters) -> None:
+    out = letters.out
     if not isinstance(obj, dict):
-        raw = orjson.dumps(redact(obj)) if index is not None else b""
-        out.dead.append(
-            DeadLetter(
-                "not_an_object", f"expected a JSON object, got {type(obj).__name__}", raw, index
-            )
-        )
+        detail = f"expected a JSON object, got {type(obj).__name__}"
+        if obj is None or isinstance(obj, bool | int | float):
+            letters.parsed("not_an_object", detail, obj, index)
+        else:  # a string or array has no field names to redact by: may be raw text
+            letters.omit("not_an_object", detail, "not an object: not stored", index)
         return
     try:
         event = RequestEvent.model_validate(obj)
     except ValidationError as exc:
-        out.dead.append(
-            DeadLetter("invalid_event", _describe(exc), orjson.dumps(redact(obj)), index)
-        )
+        letters.parsed("invalid_event", _describe(exc), obj, index)
         return
-    if _has_raw_text(obj):
+    if contains_raw_text(obj):
         out.raw_text_dropped += 1
     out.events.append(event)
+
+
+def _decode_elements(value: bytes, spans: list[tuple[int, int]], letters: _Letters) -> None:
+    """The elements of an envelope that did not parse as a whole, each on its own."""
+    view = memoryview(value)
+    for i, (s, e) in enumerate(spans):
+        try:
+            obj = orjson.loads(view[s:e])
+        except orjson.JSONDecodeError as exc:
+            if _is_utf8(view[s:e]):
+                letters.omit("invalid_json", _json_detail(exc), "element not JSON: not stored", i)
+            else:
+                letters.omit(
+                    "invalid_utf8", "element is not valid UTF-8", "element not UTF-8: not stored", i
+                )
+            continue
+        _validate_one(obj, i, letters)
 
 
 def decode_message(
@@ -131,22 +184,27 @@ def decode_message(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS,
+    max_dead_letter_bytes: int = DEFAULT_MAX_DEAD_LETTER_BYTES,
 ) -> Decoded:
     """Decode one message value (an event object or an array of them)."""
     out = Decoded()
-    if raw is None or len(raw) == 0:
-        out.dead.append(DeadLetter("empty_message", "message value is empty", b""))
-        return out
-    if len(raw) > max_message_bytes:
+    value = raw or b""
+    letters = _Letters(value, out, max_dead_letter_bytes)
+    if not value:
         out.dead.append(
-            DeadLetter(
-                "message_too_large", f"{len(raw)} bytes > limit of {max_message_bytes}", raw[:1024]
-            )
+            DeadLetter("empty_message", "message value is empty", b"", None, letters.digest, 0)
         )
         return out
-    if raw[:1] == b"[" and _RAW_TEXT_KEY.search(raw) is None:
+    if len(value) > max_message_bytes:
+        letters.omit(
+            "message_too_large",
+            f"{len(value)} bytes > limit of {max_message_bytes}",
+            "over the size limit: not parsed, not stored",
+        )
+        return out
+    if value[:1] == b"[" and not may_carry_raw_text(value):
         try:
-            events = _BATCH.validate_json(raw)
+            events = _BATCH.validate_json(value)
         except ValidationError:
             pass  # some element is bad (or the JSON is): the per-element path says which
         else:
@@ -154,41 +212,42 @@ def decode_message(
                 out.events = events
                 return out
     try:
-        parsed = orjson.loads(raw)
+        parsed = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            out.dead.append(DeadLetter("invalid_utf8", "message is not valid UTF-8", raw))
-            return out
-        out.dead.append(DeadLetter("invalid_json", str(exc)[:_MAX_DETAIL_CHARS], raw))
+        spans = split_array(value) if _ARRAY_START.match(value) else None
+        if spans is None:
+            if _is_utf8(value):
+                letters.omit("invalid_json", _json_detail(exc), "not JSON: not stored")
+            else:
+                letters.omit("invalid_utf8", "message is not valid UTF-8", "not UTF-8: not stored")
+        elif len(spans) > max_batch_events:
+            letters.omit(
+                "batch_too_large",
+                f"{len(spans)} events > limit of {max_batch_events}",
+                "batch over the event limit: not stored",
+            )
+        else:
+            _decode_elements(value, spans, letters)
         return out
     if isinstance(parsed, list):
         if not parsed:
-            out.dead.append(DeadLetter("empty_batch", "batch envelope has no events", raw))
-            return out
-        if len(parsed) > max_batch_events:
-            out.dead.append(
-                DeadLetter(
-                    "batch_too_large",
-                    f"{len(parsed)} events > limit of {max_batch_events}",
-                    _safe_raw(raw, parsed),
-                )
+            letters.parsed("empty_batch", "batch envelope has no events", parsed)
+        elif len(parsed) > max_batch_events:
+            letters.omit(
+                "batch_too_large",
+                f"{len(parsed)} events > limit of {max_batch_events}",
+                "batch over the event limit: not stored",
             )
-            return out
-        for i, obj in enumerate(parsed):
-            _validate_one(obj, i, out)
+        else:
+            for i, obj in enumerate(parsed):
+                _validate_one(obj, i, letters)
         return out
     if isinstance(parsed, dict):
-        before = len(out.dead)
-        _validate_one(parsed, None, out)
-        if len(out.dead) > before:  # keep the original bytes for a single event
-            dl = out.dead[-1]
-            out.dead[-1] = DeadLetter(dl.reason, dl.detail, _safe_raw(raw, parsed), None)
+        _validate_one(parsed, None, letters)
         return out
-    out.dead.append(
-        DeadLetter(
-            "not_an_object", f"expected a JSON object or array, got {type(parsed).__name__}", raw
-        )
-    )
+    detail = f"expected a JSON object or array, got {type(parsed).__name__}"
+    if parsed is None or isinstance(parsed, bool | int | float):
+        letters.parsed("not_an_object", detail, parsed)
+    else:
+        letters.omit("not_an_object", detail, "not an object: not stored")
     return out

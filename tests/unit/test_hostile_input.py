@@ -55,6 +55,14 @@ CORPUS: dict[str, bytes] = {
     "empty_object": b"{}",
     "wrong_nesting": orjson.dumps({"events": [event_dict()]}),
     "raw_prompt": orjson.dumps(event_dict(prompt="harvest me", completion="secret")),
+    "raw_prompt_any_case": orjson.dumps(
+        event_dict(Prompt="harvest me", MESSAGES=[{"Content": "secret"}], prompt_tokens=-1)
+    ),
+    "raw_prompt_nested": orjson.dumps(event_dict(meta={"content": "harvest me"}, status=1)),
+    "raw_prompt_not_json": b'{"prompt": "harvest me", "completion": "secret"',
+    "raw_prompt_not_utf8": b'{"prompt": "harvest me \xff secret"}',
+    "raw_prompt_too_large": orjson.dumps(event_dict(prompt="harvest me " + "x" * 9_000_000)),
+    "raw_prompt_bare_string": b'"harvest me, secret"',
     "ten_mb_value": orjson.dumps(event_dict(account_id="a" * 10 * 1024 * 1024)),
     "ten_mb_field": orjson.dumps(event_dict(user_agent="u" * 10 * 1024 * 1024)),
     "deeply_nested": _nested(100_000),
@@ -95,6 +103,14 @@ def test_each_corpus_message_is_fully_accounted_for() -> None:
             n = 1  # over max_batch_events: one dead letter for the whole message
         got = out.accepted + out.late + out.duplicates + len(out.dead)
         assert got == n, f"{name}: {got} accounted of {n}"
+
+
+def test_a_bad_byte_in_one_element_loses_only_that_element() -> None:
+    p, _ = make()
+    batch = orjson.dumps([event_dict(event_id=f"e{i}") for i in range(11)])
+    out = p.handle([batch.replace(b'"e5"', b'"e5\xff"')])
+    assert out.accepted == 10
+    assert [(d.letter.reason, d.letter.index) for d in out.dead] == [("invalid_utf8", 5)]
 
 
 @settings(max_examples=150, deadline=None)
