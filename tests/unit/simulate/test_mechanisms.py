@@ -21,6 +21,7 @@ from app.simulate.scenario import (
     CampaignSpec,
     HardNegativeSpec,
     Scenario,
+    load_scenario,
 )
 from app.simulate.world import CLOUD_ASNS
 
@@ -180,3 +181,19 @@ def test_distinct_tls_replaces_only_the_custom_fingerprints() -> None:
     b = {p.tls_ja4 for p in plans if p.campaign_id == "b"}
     assert len(a) == len(b) == 2
     assert len(a & b) == 1  # the official SDK's, which everyone presents
+
+
+def test_fleet_runs_five_campaigns_with_distinct_ids_and_starts() -> None:
+    sc = load_scenario("fleet")
+    assert sc.days == 3
+    ids = [c.id for c in sc.campaigns]
+    assert len(set(ids)) == len(ids) == 5
+    assert {c.kind for c in sc.campaigns} == {"hydra", "slow", "low_slow", "rotating", "paraphrase"}
+    assert len({c.start_h for c in sc.campaigns}) == 5
+    assert {h.kind for h in sc.benign.hard_negatives} >= {"enterprise_eval", "university"}
+    sim = build(sc, scale=0.01)
+    for c in sc.campaigns:
+        members = [p for p in sim.plans if p.campaign_id == c.id]
+        assert members and all(p.group == c.kind for p in members)
+        firsts = [int(p.ts_ms[0]) for p in members if p.requests]
+        assert min(firsts) >= sc.start_ms + int(c.start_h * HOUR_MS)
