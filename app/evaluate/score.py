@@ -17,14 +17,24 @@ Definitions (also in ``docs/evaluation.md``):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from app.evaluate.labels import Labels
 
-__all__ = ["Flag", "GroundTruth", "score_flags"]
+__all__ = [
+    "Flag",
+    "GroundTruth",
+    "NamedAlert",
+    "campaign_alert_targets",
+    "first_account_flags",
+    "first_campaign_alerts",
+    "recall_within",
+    "score_flags",
+]
 
 _HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
@@ -41,6 +51,21 @@ class Flag:
     severity: str
     detector: str
     campaign_id: str | None = None
+    #: The alert's action (observe, verify, throttle, block) when known.
+    action: str | None = None
+
+
+class NamedAlert(Protocol):
+    """What the helpers below read from an alert (:class:`Flag`, ``AlertEvent``)."""
+
+    @property
+    def ts_ms(self) -> int: ...
+    @property
+    def entity_type(self) -> str: ...
+    @property
+    def entity_id(self) -> str: ...
+    @property
+    def campaign_id(self) -> str | None: ...
 
 
 @dataclass(slots=True)
@@ -54,7 +79,7 @@ class GroundTruth:
     active_accounts: set[str] = field(default_factory=set)
 
 
-def _campaign_alert_targets(flags: list[Flag], labels: Labels) -> dict[str, str]:
+def campaign_alert_targets(flags: Iterable[NamedAlert], labels: Labels) -> dict[str, str]:
     """Detector campaign id → labelled campaign, by majority of its alerted accounts."""
     votes: dict[str, Counter[str | None]] = defaultdict(Counter)
     for f in flags:
@@ -69,28 +94,91 @@ def _campaign_alert_targets(flags: list[Flag], labels: Labels) -> dict[str, str]
     return out
 
 
+def first_account_flags(flags: Iterable[NamedAlert], labels: Labels) -> dict[str, int]:
+    """Earliest account alert per account; a campaign account counts as flagged only
+    from its first campaign request on (a hijacked account's earlier benign alerts are
+    not detections)."""
+    out: dict[str, int] = {}
+    for f in flags:
+        if f.entity_type != "account":
+            continue
+        lab = labels.get(f.entity_id)
+        since = lab.campaign_first_ms if lab is not None and lab.campaign_id else None
+        if (since is None or f.ts_ms >= since) and f.ts_ms < out.get(f.entity_id, f.ts_ms + 1):
+            out[f.entity_id] = f.ts_ms
+    return out
+
+
+def first_campaign_alerts(
+    flags: Iterable[NamedAlert],
+    labels: Labels,
+    campaign_start: Mapping[str, int],
+    *,
+    default_start_ms: int,
+) -> dict[str, int]:
+    """Earliest alert naming each labelled campaign at or after its start: an account
+    alert on one of its accounts, or a campaign alert whose alerted member accounts
+    are mostly its accounts (:func:`campaign_alert_targets`)."""
+    flags = list(flags)
+    targets = campaign_alert_targets(flags, labels)
+    out: dict[str, int] = {}
+    for f in flags:
+        named: str | None = None
+        if f.entity_type == "account":
+            lab = labels.get(f.entity_id)
+            named = lab.campaign_id if lab else None
+        elif f.entity_type == "campaign" and f.campaign_id:
+            named = targets.get(f.campaign_id)
+        if (
+            named is not None
+            and f.ts_ms >= campaign_start.get(named, default_start_ms)
+            and f.ts_ms < out.get(named, f.ts_ms + 1)
+        ):
+            out[named] = f.ts_ms
+    return out
+
+
+def recall_within(
+    members: Iterable[str],
+    first_ms: Mapping[str, int | None],
+    flag_ms: Mapping[str, int],
+    *,
+    horizon_ms: int,
+    end_ms: int,
+) -> tuple[int, int]:
+    """(flagged, eligible): accounts alerted within ``horizon_ms`` of their first
+    request, among those whose first request is at least ``horizon_ms`` before
+    ``end_ms``."""
+    eligible = flagged = 0
+    for a in members:
+        f0 = first_ms.get(a)
+        if f0 is None or f0 + horizon_ms > end_ms:
+            continue
+        eligible += 1
+        if a in flag_ms and flag_ms[a] - f0 <= horizon_ms:
+            flagged += 1
+    return flagged, eligible
+
+
 def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
     labels = truth.labels
     flags = sorted(flags, key=lambda f: f.ts_ms)
-    targets = _campaign_alert_targets(flags, labels)
+    targets = campaign_alert_targets(flags, labels)
 
     campaign_start = {
         cid: int(ts[0]) if ts.size else truth.start_ms
         for cid, ts in truth.campaign_event_ts.items()
     }
-    first_alert: dict[str, int] = {}
-    account_flag_ms: dict[str, int] = {}
+    first_alert = first_campaign_alerts(
+        flags, labels, campaign_start, default_start_ms=truth.start_ms
+    )
+    account_flag_ms = first_account_flags(flags, labels)
     account_high: set[str] = set()
     tp = fp = 0
     for f in flags:
         named: str | None = None
         if f.entity_type == "account":
             lab = labels.get(f.entity_id)
-            # A campaign account counts as flagged only from its first campaign request
-            # on (a hijacked account's earlier benign alerts are not detections).
-            since = lab.campaign_first_ms if lab is not None and lab.campaign_id else None
-            if since is None or f.ts_ms >= since:
-                account_flag_ms.setdefault(f.entity_id, f.ts_ms)
             if f.severity in _HIGH:
                 account_high.add(f.entity_id)
             named = lab.campaign_id if lab else None
@@ -100,8 +188,6 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
             continue
         if named is not None:
             tp += 1
-            if f.ts_ms >= campaign_start.get(named, truth.start_ms):
-                first_alert.setdefault(named, f.ts_ms)
         else:
             fp += 1
 
@@ -113,23 +199,16 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
         before = int(np.searchsorted(ts, alert, side="left")) if alert is not None else int(ts.size)
         first_day = int(np.searchsorted(ts, start + _DAY_MS, side="left"))
         before_day = min(before, first_day)
+        first_ms = {a: labels[a].campaign_first_ms for a in members}
         recall = {}
         for label, horizon in (("1h", _HOUR_MS), ("24h", _DAY_MS)):
-            eligible = [
-                a
-                for a in members
-                if (f0 := labels[a].campaign_first_ms) is not None and f0 + horizon <= truth.end_ms
-            ]
-            hit = [
-                a
-                for a in eligible
-                if a in account_flag_ms
-                and account_flag_ms[a] - (labels[a].campaign_first_ms or 0) <= horizon
-            ]
+            hit, eligible = recall_within(
+                members, first_ms, account_flag_ms, horizon_ms=horizon, end_ms=truth.end_ms
+            )
             recall[label] = {
-                "eligible": len(eligible),
-                "flagged": len(hit),
-                "share": len(hit) / len(eligible) if eligible else None,
+                "eligible": eligible,
+                "flagged": hit,
+                "share": hit / eligible if eligible else None,
             }
         active_members = [a for a in members if labels[a].campaign_first_ms is not None]
         campaigns[cid] = {

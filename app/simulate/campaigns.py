@@ -5,7 +5,10 @@ proxies and datacenter subnets in many ASNs, a few shared payment and TLS
 fingerprints, a central dispatcher load-balancing templated prompts (coding,
 agentic, tool use, reasoning requested, long outputs) round-robin across accounts.
 Variants change one mechanism each: ``slow``, ``mixed``, ``rotating``,
-``paraphrase``, ``single``.
+``paraphrase``, ``single``. ``low_slow`` combines several: bought aged accounts at a
+few requests a day with independent timing, split over disjoint infrastructures
+(own proxies, ASNs, payment and TLS fingerprints, templates) that share only the
+request shape and the prompt families.
 """
 
 from __future__ import annotations
@@ -20,10 +23,21 @@ from app.simulate.population import SDK_PYTHON, benign_accounts
 from app.simulate.scenario import CampaignSpec, scaled
 from app.simulate.world import CLOUD_ASNS, World
 
+_Sizes = tuple[int, float, int, int, int]
+
 __all__ = ["DEFAULTS", "CampaignDefaults", "campaign_accounts"]
 
 _PROXY_COUNTRIES = ("US", "BR", "IN", "VN", "ID", "DE", "GB", "PL", "TR", "MX", "PH", "EG")
 _CUSTOM_JA4 = ("t13d1312h2_e8a523a41297_ef7df7f74e48", "t13d1715h2_5b57614c22b0_3d5424432f57")
+#: Client user agents an infrastructure's scripts may present.
+_SCRIPT_UAS = (
+    SDK_PYTHON["user_agent"],
+    "llm-sdk-node/0.30.1",
+    "python-httpx/0.27.2",
+    "langchain-python/0.3",
+    "aiohttp/3.9.5",
+)
+_BILLING = ("SG", "HK", "AE", "US")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +58,16 @@ class CampaignDefaults:
     ip_mode: str = "sticky"
     paraphrase: bool = False
     creation_bursts: int = 6
+    #: Disjoint infrastructures the accounts are split over; each has its own proxy
+    #: subnets, ASNs, payment and TLS fingerprints, user agent and templates (the pool
+    #: sizes above are totals), and they share request shape and prompt families.
+    infrastructures: int = 1
+    #: Bought aged accounts: created uniformly this many days before the campaign
+    #: start; None: created in ``creation_bursts`` around the start.
+    account_age_days: tuple[float, float] | None = None
+    #: Share of the infrastructures whose residential proxies are in the accounts'
+    #: billing country (the others bill from elsewhere).
+    matched_country_share: float = 0.0
 
 
 DEFAULTS: dict[str, CampaignDefaults] = {
@@ -57,6 +81,21 @@ DEFAULTS: dict[str, CampaignDefaults] = {
     ),
     "paraphrase": CampaignDefaults(10_000, 26, 12, 1_500, 60, 150, 12, 2, 8, paraphrase=True),
     "single": CampaignDefaults(5, 4_000, 1, 0, 5, 2, 1, 1, 4, timing="renewal", creation_bursts=1),
+    "low_slow": CampaignDefaults(
+        6_000,
+        8,
+        24,
+        1_200,
+        0,
+        120,
+        16,
+        4,
+        24,
+        timing="renewal",
+        infrastructures=4,
+        account_age_days=(365.0, 3 * 365.0),
+        matched_country_share=0.5,
+    ),
 }
 
 
@@ -132,18 +171,35 @@ def _timestamps(
     )
 
 
-def campaign_accounts(w: World, spec: CampaignSpec) -> list[AccountPlan]:
-    d = DEFAULTS[spec.kind]
+def _fresh_ja4(w: World) -> str:
+    """A JA4-shaped TLS fingerprint nobody else presents."""
+    a, b = (int(x) for x in w.rng.integers(10, 20, size=2))
+    h1, h2 = (int(x) for x in w.rng.integers(0, 2**48, size=2))
+    return f"t13d{a}{b}h2_{h1:012x}_{h2:012x}"
+
+
+def _sizes(w: World, spec: CampaignSpec, d: CampaignDefaults) -> _Sizes:
+    """(accounts, requests/account/day, ramp ms, start ms, end ms) of a campaign."""
     n = scaled(spec.accounts or d.accounts, w.scale, floor=min(d.accounts, 5))
     rpd = spec.requests_per_account_day or d.requests_per_account_day
     ramp_ms = int((spec.ramp_h if spec.ramp_h is not None else d.ramp_h) * HOUR_MS)
     start = w.scenario.start_ms + int(spec.start_h * HOUR_MS)
-    end = w.scenario.end_ms
+    return n, rpd, ramp_ms, start, w.scenario.end_ms
+
+
+def campaign_accounts(w: World, spec: CampaignSpec) -> list[AccountPlan]:
+    d = DEFAULTS[spec.kind]
+    n_infra = spec.infrastructures or d.infrastructures
+    if spec.kind != "mixed" and (n_infra > 1 or d.account_age_days is not None):
+        return _infrastructure_accounts(w, spec, d, n_infra)
+    n, rpd, ramp_ms, start, end = _sizes(w, spec, d)
     pool = _pools(w, spec, d)
     payments = [
         w.next_id("pay") for _ in range(spec.payment_fingerprints or d.payment_fingerprints)
     ]
     ja4s = _CUSTOM_JA4[: max(1, spec.tls_fingerprints or d.tls_fingerprints)]
+    if spec.distinct_tls:
+        ja4s = tuple(j if j == SDK_PYTHON["tls_ja4"] else _fresh_ja4(w) for j in ja4s)
     n_tpl = spec.templates or d.templates
     templates = tuple(f"tpl-{spec.id}-{i}" for i in range(n_tpl))
     bases = tuple(int(x) for x in w.rng.integers(0, 2**63, size=n_tpl))
@@ -197,6 +253,102 @@ def campaign_accounts(w: World, spec: CampaignSpec) -> list[AccountPlan]:
                 api_keys=(w.next_id("key"),),
                 endpoints=endpoints,
                 endpoint_mode=mode,
+                traffic=traffic,
+                ts_ms=ts,
+            )
+        )
+    return plans
+
+
+def _infra_pool(
+    w: World, *, subnets: int, dc_subnets: int, asns: int, country: str | None
+) -> tuple[Endpoint, ...]:
+    """One infrastructure's addresses: residential-proxy /24s over its own ASNs (all in
+    ``country`` if given), plus optional datacenter /24s."""
+    own_asns = [w.residential_asn() for _ in range(asns)]
+    pool: list[Endpoint] = []
+    for _ in range(subnets):
+        sub = w.subnet()
+        asn = own_asns[int(w.rng.integers(len(own_asns)))]
+        c = country or str(w.rng.choice(_PROXY_COUNTRIES))
+        kinds = ("residential", "mobile") if country else ("residential", "proxy", "mobile")
+        pool += [
+            w.endpoint(sub, asn=asn, ip_kind=str(w.rng.choice(kinds)), country=c) for _ in range(3)
+        ]
+    for _ in range(dc_subnets):
+        sub = w.subnet(cloud=True)
+        asn = int(w.rng.choice(CLOUD_ASNS))
+        pool += [w.endpoint(sub, asn=asn, ip_kind="datacenter", country=country or "US")]
+    return tuple(pool)
+
+
+def _infrastructure_accounts(
+    w: World, spec: CampaignSpec, d: CampaignDefaults, n_infra: int
+) -> list[AccountPlan]:
+    """Accounts split round-robin over ``n_infra`` disjoint infrastructures.
+
+    Pool sizes (proxy/datacenter subnets, ASNs, payment and TLS fingerprints,
+    templates) are campaign totals divided between the infrastructures. Template j
+    of every infrastructure is a different hash of the same prompt family (SimHash
+    base j); the request shape (token sizes, categories, thinking, max_tokens) is
+    the same everywhere.
+    """
+    n, rpd, ramp_ms, start, end = _sizes(w, spec, d)
+
+    def share(total: int | None, default: int, *, scale: bool) -> int:
+        t = total or default
+        return max(1, (scaled(t, w.scale, floor=n_infra) if scale else t) // n_infra)
+
+    subnets = share(spec.proxy_subnets, d.proxy_subnets, scale=True)
+    dc_total = spec.datacenter_subnets or d.datacenter_subnets
+    dc = scaled(dc_total, w.scale, floor=0) // n_infra if dc_total else 0
+    asns = share(spec.asns, d.asns, scale=True)
+    pays = share(spec.payment_fingerprints, d.payment_fingerprints, scale=False)
+    tls = share(spec.tls_fingerprints, d.tls_fingerprints, scale=False)
+    families = share(spec.templates, d.templates, scale=False)
+    bases = tuple(int(x) for x in w.rng.integers(0, 2**63, size=families))
+    n_matched = round(d.matched_country_share * n_infra)
+    infras = []
+    for k in range(n_infra):
+        country = w.country()[0] if k < n_matched else None
+        templates = tuple(f"tpl-{spec.id}-{k}-{j}" for j in range(families))
+        infras.append(
+            (
+                _infra_pool(w, subnets=subnets, dc_subnets=dc, asns=asns, country=country),
+                [w.next_id("pay") for _ in range(pays)],
+                [_fresh_ja4(w) for _ in range(tls)],
+                str(w.rng.choice(_SCRIPT_UAS)),
+                country,
+                _traffic(w, d, templates, bases),
+            )
+        )
+    lo_age, hi_age = d.account_age_days or (0.0, 0.0)
+    cycle_ticks = max(1, int(DAY_MS / rpd // 60_000))
+    plans = []
+    for i in range(n):
+        pool, payments, ja4s, ua, country, traffic = infras[i % n_infra]
+        slot = i // n_infra
+        if d.account_age_days is not None:
+            created = start - int(w.rng.uniform(lo_age, hi_age) * DAY_MS)
+            first = start + int(w.rng.uniform(0, ramp_ms))
+        else:
+            created = start + int(w.rng.uniform(-3 * DAY_MS, ramp_ms))
+            first = max(created + int(w.rng.uniform(5 * 60_000, 2 * HOUR_MS)), start)
+        ts = _timestamps(w, d, rpd, first, end, (slot % cycle_ticks) * 60_000)
+        k = int(w.rng.integers(1, 4))
+        plans.append(
+            AccountPlan(
+                account_id=w.next_id("acct"),
+                group=spec.kind,
+                campaign_id=spec.id,
+                created_ms=created,
+                billing_country=country or str(w.rng.choice(_BILLING)),
+                user_agent=ua,
+                tls_ja4=ja4s[slot % len(ja4s)],
+                payment_fingerprint=payments[slot % len(payments)],
+                api_keys=(w.next_id("key"),),
+                endpoints=tuple(pool[int(j)] for j in w.rng.integers(len(pool), size=k)),
+                endpoint_mode="random",
                 traffic=traffic,
                 ts_ms=ts,
             )

@@ -3,7 +3,7 @@
 Every group here is benign; each is something a naive detector flags: shared
 coding-agent fingerprints, corporate and university NATs, cloud apps in shared
 datacenter subnets, metronome CI jobs, agent frameworks, release bursts and
-benchmark runs.
+benchmark runs, and enterprise eval harnesses whose cron batches look like harvesting.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from app.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
-from app.simulate.plan import AccountPlan, Endpoint, Traffic
+from app.simulate.plan import AccountPlan, Endpoint, TokenProfile, Traffic
 from app.simulate.scenario import HardNegativeSpec, scaled
 from app.simulate.world import CLOUD_ASNS, World
 
@@ -530,6 +530,87 @@ def _eval_run(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]
     return plans
 
 
+def _cron_batches(
+    w: World, *, start_ms: int, end_ms: int, every_ms: float, phase_ms: int
+) -> list[int]:
+    """Start times of a cron schedule (each run starts up to a minute late)."""
+    first = start_ms + phase_ms
+    return [
+        int(t + w.rng.uniform(0, 60_000)) for t in np.arange(float(first), float(end_ms), every_ms)
+    ]
+
+
+def _enterprise_eval(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    """An enterprise's eval harness: long-lived org accounts, one payment method,
+    a few eval-suite templates, harvest-like requests (coding, reasoning, tool use,
+    thinking, long outputs near ``max_tokens``) fired in cron batches across the
+    org's accounts from one or two cloud /24s in the billing country."""
+    plans = []
+    start, end = w.scenario.start_ms, w.scenario.end_ms
+    every = spec.cron_every_h * HOUR_MS
+    window = spec.batch_minutes * 60_000
+    for _ in range(scaled(spec.units, w.scale, floor=2)):
+        country, tz = w.country()
+        asn = int(w.rng.choice(CLOUD_ASNS))
+        egress = tuple(
+            w.endpoint(sub, asn=asn, ip_kind="datacenter", country=country)
+            for sub in [w.subnet(cloud=True) for _ in range(int(w.rng.integers(1, 3)))]
+            for _ in range(int(w.rng.integers(2, 7)))
+        )
+        org, pay = w.next_id("org"), w.next_id("pay")
+        keys = tuple(w.next_id("key") for _ in range(int(w.rng.integers(2, 6))))
+        n_tpl = spec.templates or int(w.rng.integers(3, 7))
+        suite = tuple(f"tpl-evalsuite-{w.next_id('e')}" for _ in range(n_tpl))
+        suite_hash = _simhash_bases(w, n_tpl)
+        inp, _ = w.azure_profile("code", factor=2.0)
+        max_tokens = (8192, 16384) if w.rng.random() < 0.5 else (16384,)
+        phase = int(w.rng.integers(0, max(1, int(spec.cron_every_h * 60)))) * 60_000
+        batches = _cron_batches(w, start_ms=start, end_ms=end, every_ms=every, phase_ms=phase)
+        for _ in range(scaled(spec.accounts, w.scale, floor=5)):
+            traffic = Traffic(
+                categories=("coding", "reasoning", "tool_use", "agentic"),
+                category_weights=(0.4, 0.3, 0.2, 0.1),
+                input_tokens=inp,
+                output_tokens=TokenProfile((1_200.0, 2_500.0, 4_000.0, 6_000.0, 8_000.0, 8_192.0)),
+                max_tokens_choices=max_tokens,
+                at_max_share=float(w.rng.uniform(0.25, 0.45)),
+                thinking_share=float(w.rng.uniform(0.8, 0.95)),
+                tool_count_range=(0, 10),
+                stream_share=0.0,
+                rate_limited_share=0.04,
+                templates=suite,
+                template_share=float(w.rng.uniform(0.85, 0.97)),
+                simhash_bases=suite_hash,
+                simhash_flips=(2, 10),
+                turn_index_max=2,
+            )
+            runs = [
+                b + np.sort(w.rng.uniform(0, window, size=int(w.rng.poisson(spec.batch_requests))))
+                for b in batches
+            ]
+            # Engineers also poke the harness by hand during their working day.
+            adhoc = w.human_arrivals(rate_per_day=2.0, tz_offset_h=tz, cv=1.5)
+            ts = np.sort(np.concatenate([*runs, adhoc]).astype(np.int64))
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=_created(w, min_days=365, max_days=4 * 365),
+                    org_id=org,
+                    billing_country=country,
+                    user_agent=SDK_PYTHON["user_agent"],
+                    tls_ja4=SDK_PYTHON["tls_ja4"],
+                    payment_fingerprint=pay,
+                    api_keys=keys,
+                    endpoints=egress,
+                    endpoint_mode="random",
+                    traffic=traffic,
+                    ts_ms=ts[ts < end],
+                )
+            )
+    return plans
+
+
 _HARD: dict[str, Callable[[World, HardNegativeSpec, str], list[AccountPlan]]] = {
     "corp_nat": _corp_nat,
     "university": _university,
@@ -538,6 +619,7 @@ _HARD: dict[str, Callable[[World, HardNegativeSpec, str], list[AccountPlan]]] = 
     "agent_framework": _agent_framework,
     "release_burst": _release_burst,
     "eval_run": _eval_run,
+    "enterprise_eval": _enterprise_eval,
 }
 
 

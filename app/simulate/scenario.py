@@ -35,8 +35,9 @@ HardNegativeKind = Literal[
     "agent_framework",
     "release_burst",
     "eval_run",
+    "enterprise_eval",
 ]
-CampaignKind = Literal["hydra", "slow", "mixed", "rotating", "paraphrase", "single"]
+CampaignKind = Literal["hydra", "slow", "mixed", "rotating", "paraphrase", "single", "low_slow"]
 
 
 class _Model(BaseModel):
@@ -57,6 +58,14 @@ class HardNegativeSpec(_Model):
     accounts: int = Field(1, ge=1)
     #: Hours after the scenario start (release bursts, evaluation runs).
     at_h: float = 30.0
+    #: ``enterprise_eval``: hours between the harness's cron batches.
+    cron_every_h: float = Field(6.0, gt=0)
+    #: ``enterprise_eval``: mean requests per account per batch (Poisson; not scaled).
+    batch_requests: float = Field(12.0, gt=0)
+    #: ``enterprise_eval``: minutes over which one batch's requests are fired.
+    batch_minutes: float = Field(10.0, gt=0)
+    #: ``enterprise_eval``: eval-suite templates per organisation (None: 3 to 6).
+    templates: int | None = Field(None, ge=1)
 
 
 class BenignSpec(_Model):
@@ -85,6 +94,12 @@ class CampaignSpec(_Model):
     payment_fingerprints: int | None = None
     tls_fingerprints: int | None = None
     templates: int | None = None
+    #: Disjoint infrastructures (own proxies, ASNs, payments, TLS, templates) that
+    #: share only request shape and prompt families (``low_slow``: 4).
+    infrastructures: int | None = Field(None, ge=1)
+    #: Draw the campaign's custom TLS fingerprints fresh instead of the shared
+    #: built-in ones (so campaigns in one scenario are not linked by them).
+    distinct_tls: bool = False
 
 
 class Scenario(_Model):
