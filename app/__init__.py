@@ -1,8 +1,9 @@
 """hydrawatch: streaming detection of LLM distillation campaigns.
 
 The detection core (``app.events``, ``app.windows``, ``app.features``,
-``app.detectors``, ``app.alerts``, ``app.engine``) imports neither faust nor
-Kafka; ``app.stream`` wires it to Kafka and ``app.offline`` runs it over files.
+``app.detectors``, ``app.campaigns``, ``app.alerts`` and the keyed stages in
+``app.stages``) imports neither faust nor Kafka; ``app.stream`` runs each stage as a
+faust agent over Kafka topics and ``app.offline`` runs the same stages over files.
 """
 
 from __future__ import annotations

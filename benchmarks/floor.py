@@ -22,7 +22,7 @@ envelopes, each the cheapest form the issue's design allows:
    fingerprint), with constant values: no features, no models, no linkage, no alerts;
 7. ``msgspec_and_windows``: the same on top of 4;
 8. ``validate_and_windows``: the same on top of 5;
-9. ``pipeline``: the whole detection core (:class:`~app.pipeline.Pipeline`, what the
+9. ``pipeline``: the whole detection core (:class:`~app.stages.local.LocalTopology`, what the
    worker drives) for comparison.
 
 Each stage reports events/s and µs/event (best of ``--repeat`` runs) next to the
@@ -152,11 +152,10 @@ def measure(*, scale: float, days: float, limit: int, repeat: int) -> dict[str, 
     """Every stage's best events/s over the same envelopes."""
     from pydantic import TypeAdapter
 
-    from app.config import Settings
+    from app.config import DetectionSettings
     from app.events.decode import decode_message
     from app.events.request import subnet_of
-    from app.metrics import Metrics
-    from app.pipeline import Pipeline
+    from app.stages.local import LocalTopology
     from app.windows.sliding import HOUR_MS, TEN_MIN_MS, SlidingSums
 
     messages = _envelopes(scale, days, limit)
@@ -229,14 +228,10 @@ def measure(*, scale: float, days: float, limit: int, repeat: int) -> dict[str, 
     windows = with_windows(lambda m: decode_message(m).events, by_attribute)
 
     def pipeline() -> int:
-        from prometheus_client import CollectorRegistry
-
-        core = Pipeline(
-            Settings(max_future_skew_ms=None), Metrics.create(CollectorRegistry()), clock=lambda: 0
-        )
+        core = LocalTopology(DetectionSettings(), account_partitions=1)
         for k in range(0, len(messages), 4):
             chunk = messages[k : k + 4]
-            core.handle(chunk, [0] * len(chunk))
+            core.handle_values(chunk, [0] * len(chunk), now_ms=0)
         return total
 
     stages: dict[str, Callable[[], int]] = {

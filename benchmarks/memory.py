@@ -100,26 +100,24 @@ def child(profile: str, n_accounts: int, *, trace: bool) -> dict[str, Any]:
     """Run one size in this process; returns the state's RSS / heap growth."""
     import tracemalloc
 
-    from prometheus_client import CollectorRegistry
-
-    from app.config import DetectionSettings, Settings
-    from app.metrics import Metrics
-    from app.pipeline import Pipeline
+    from app.config import DetectionSettings
+    from app.stages.local import LocalTopology
 
     events = population(profile, n_accounts)
     messages = [orjson.dumps(events[i : i + 1_000]) for i in range(0, len(events), 1_000)]
     n_events = len(events)
     del events
     caps = FLOOD_CAPS if profile == "flood" else {}
-    settings = Settings(max_future_skew_ms=None, detection=DetectionSettings(**caps))
+    settings = DetectionSettings(**caps)
     gc.collect()
     if trace:
         tracemalloc.start()
     rss0 = _rss_bytes()
-    pipeline = Pipeline(settings, Metrics.create(CollectorRegistry()), clock=lambda: T0)
+    core = LocalTopology(settings, account_partitions=1, clock=lambda: T0)
     t0 = time.perf_counter()
     for i in range(0, len(messages), 4):
-        pipeline.handle(messages[i : i + 4])
+        chunk = messages[i : i + 4]
+        core.handle_values(chunk, [0] * len(chunk), now_ms=T0)
     seconds = time.perf_counter() - t0
     gc.collect()
     out: dict[str, Any] = {
@@ -128,7 +126,7 @@ def child(profile: str, n_accounts: int, *, trace: bool) -> dict[str, Any]:
         "events": n_events,
         "seconds": round(seconds, 2),
         "state_rss_bytes": _rss_bytes() - rss0,
-        "sizes": pipeline.linker.sizes(),
+        "sizes": core.sizes(),
     }
     if trace:
         heap, _ = tracemalloc.get_traced_memory()

@@ -1,9 +1,9 @@
-"""Campaign linkage: accounts linked by shared infrastructure and behaviour, scored as clusters."""
+"""Campaign evidence: request values, pivot keys, pivot state, evidence families, union-find."""
 
 from __future__ import annotations
 
 from app.campaigns.evidence import Evidence, homogeneity
-from app.campaigns.linker import CampaignLinker
+from app.campaigns.pivot_state import PivotState
 from app.campaigns.unionfind import UnionFind
 
-__all__ = ["CampaignLinker", "Evidence", "UnionFind", "homogeneity"]
+__all__ = ["Evidence", "PivotState", "UnionFind", "homogeneity"]

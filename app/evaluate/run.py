@@ -13,7 +13,6 @@ import numpy as np
 import orjson
 
 from app.config import DetectionSettings
-from app.engine import Engine
 from app.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
 from app.evaluate.labels import Labels, load_labels
 from app.evaluate.score import Flag, GroundTruth, score_flags

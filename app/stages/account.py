@@ -133,9 +133,7 @@ class AccountStage:
             "risky_ip": v[F_RISKY] / req if req else 0.0,
         }
 
-    def process(
-        self, events: Iterable[RequestEvent], *, emitted_ms: int
-    ) -> AccountOutput:
+    def process(self, events: Iterable[RequestEvent], *, emitted_ms: int) -> AccountOutput:
         """Apply events in the partition's order; alerts and one record per pivot partition."""
         out = AccountOutput()
         st = self.settings

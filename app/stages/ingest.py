@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.events import DeadLetter, RequestEvent, decode_message
+from app.events.decode import DEFAULT_MAX_DEAD_LETTER_BYTES
 
 __all__ = ["Ingested", "SourcedDeadLetter", "decode_values"]
 
@@ -42,12 +43,16 @@ def decode_values(
     max_batch_events: int,
     max_future_skew_ms: int | None,
     now_ms: int,
+    max_dead_letter_bytes: int = DEFAULT_MAX_DEAD_LETTER_BYTES,
 ) -> Ingested:
     out = Ingested()
     limit = None if max_future_skew_ms is None else now_ms + max_future_skew_ms
     for i, value in enumerate(values):
         decoded = decode_message(
-            value, max_message_bytes=max_message_bytes, max_batch_events=max_batch_events
+            value,
+            max_message_bytes=max_message_bytes,
+            max_batch_events=max_batch_events,
+            max_dead_letter_bytes=max_dead_letter_bytes,
         )
         out.raw_text_dropped += decoded.raw_text_dropped
         out.dead.extend(SourcedDeadLetter(i, d) for d in decoded.dead)

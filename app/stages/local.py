@@ -21,6 +21,7 @@ from app.config import DetectionSettings
 from app.events import AlertEvent, RequestEvent
 from app.stages.account import AccountOutput, AccountStage
 from app.stages.campaign import CampaignStage
+from app.stages.ingest import Ingested, decode_values
 from app.stages.pivot import PivotStage
 
 __all__ = ["LocalTopology", "StageCounts"]
@@ -38,6 +39,10 @@ class StageCounts:
     scores: list[float] = field(default_factory=list)
 
 
+def _zero() -> int:
+    return 0
+
+
 class LocalTopology:
     """Account stages → pivot stages → campaign stage, in one process."""
 
@@ -46,7 +51,7 @@ class LocalTopology:
         settings: DetectionSettings,
         *,
         account_partitions: int,
-        clock: Callable[[], int] = lambda: 0,
+        clock: Callable[[], int] | None = None,
         deliver: Callable[[list[object]], list[object]] | None = None,
     ) -> None:
         self.settings = settings
@@ -60,7 +65,7 @@ class LocalTopology:
             for q in range(q_n)
         ]
         self.campaign = CampaignStage(settings, upstream_partitions=q_n)
-        self._clock = clock
+        self._clock = clock if clock is not None else _zero
         self._deliver = deliver
         self.counts = StageCounts()
         self.max_ts_ms: int | None = None
@@ -69,9 +74,7 @@ class LocalTopology:
         return records if self._deliver is None else self._deliver(records)
 
     def process(self, batches: Sequence[tuple[int, Sequence[RequestEvent]]]) -> list[AlertEvent]:
-        """Apply ``(account partition, events)`` batches; the alerts they produced.
-
-        """
+        """Apply ``(account partition, events)`` batches; the alerts they produced."""
         alerts: list[AlertEvent] = []
         outs: list[AccountOutput] = []
         for p, events in batches:
@@ -111,6 +114,33 @@ class LocalTopology:
             self.campaign.receive(link_rec)  # type: ignore[arg-type]
         alerts += self.campaign.advance(emitted_ms=self._clock()).alerts
         return alerts
+
+    def handle_values(
+        self, values: Sequence[bytes | None], partitions: Sequence[int], *, now_ms: int
+    ) -> tuple[list[AlertEvent], Ingested]:
+        """Message values (the worker's decode path, no skew filter) → alerts, decoded."""
+        ing = decode_values(
+            values,
+            max_message_bytes=8 * 1024 * 1024,
+            max_batch_events=50_000,
+            max_future_skew_ms=None,
+            now_ms=now_ms,
+        )
+        by_p: dict[int, list[RequestEvent]] = {}
+        for p, events in zip(partitions, ing.events, strict=True):
+            by_p.setdefault(p, []).extend(events)
+        return self.process(sorted(by_p.items())), ing
+
+    def sizes(self) -> dict[str, int]:
+        """Tracked state, summed over partitions."""
+        out: dict[str, int] = {}
+        parts: list[dict[str, int]] = [a.sizes() for a in self.accounts]
+        parts += [q.sizes() for q in self.pivots]
+        parts.append(self.campaign.sizes())
+        for sizes in parts:
+            for k, v in sizes.items():
+                out[k] = out.get(k, 0) + v
+        return out
 
     def finish(self) -> list[AlertEvent]:
         """End of input: close windows and run every tick up to the newest event."""

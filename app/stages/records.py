@@ -45,8 +45,8 @@ __all__ = [
     "encode_link_inputs",
     "encode_pivot_input",
     "encode_pivot_inputs",
-    "split_link_input",
     "partition_for",
+    "split_link_input",
     "split_pivot_input",
 ]
 
@@ -132,7 +132,8 @@ def split_pivot_input(rec: PivotInput, *, max_obs: int) -> list[PivotInput]:
     """Chunks of at most ``max_obs`` observations; the watermark rides on the last.
 
     >>> r = PivotInput(0, 7, 10, [(1, "k", "a", 0, 0)] * 5, [[0, 1]])
-    >>> [(c.watermark_ms, c.first_seq, len(c.obs), c.totals) for c in split_pivot_input(r, max_obs=2)]
+    >>> chunks = split_pivot_input(r, max_obs=2)
+    >>> [(c.watermark_ms, c.first_seq, len(c.obs), c.totals) for c in chunks]
     [(None, 10, 2, []), (None, 12, 2, []), (7, 14, 1, [[0, 1]])]
     """
     if len(rec.obs) <= max_obs:

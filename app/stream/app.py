@@ -80,7 +80,7 @@ def credentials_for(settings: Settings) -> Any:
                 if settings.sasl_password is not None
                 else None
             ),
-            mechanism=settings.sasl_mechanism or "PLAIN",
+            mechanism=settings.effective_sasl_mechanism,
             ssl_context=ctx,
         )
     return faust.SSLCredentials(ctx)
@@ -261,6 +261,7 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
             [m[1] for m in keep],
             max_message_bytes=settings.max_message_bytes,
             max_batch_events=settings.max_batch_events,
+            max_dead_letter_bytes=settings.max_dead_letter_bytes,
             max_future_skew_ms=settings.max_future_skew_ms,
             now_ms=now_ms,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 import urllib.request
 from collections.abc import Callable
@@ -111,7 +112,9 @@ def test_invalid_messages_go_to_dlq_while_valid_ones_are_processed(
         assert h["hydrawatch-detail"]
         assert b"raw text must not leak" not in m.value
     by_reason = {dict(m.headers)["hydrawatch-reason"]: m.value for m in dead}
-    assert by_reason[b"invalid_json"] == b"{this is not json"  # original bytes kept
+    # unparseable input keeps no raw bytes (could hold prompt text): digest and length
+    described = orjson.loads(by_reason[b"invalid_json"])
+    assert described["sha256"] == hashlib.sha256(b"{this is not json").hexdigest()
 
     # The 200 valid events of the mixed batch were processed, and so is later traffic.
     assert wait_metric(worker, "hydrawatch_events_consumed_total", 200) == 200

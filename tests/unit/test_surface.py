@@ -23,7 +23,7 @@ def test_core_imports_neither_faust_nor_kafka() -> None:
     import sys
 
     code = (
-        "import sys, app.engine, app.pipeline, app.offline, app.events, app.windows, "
+        "import sys, app.stages, app.offline, app.events, app.windows, "
         "app.features, app.detectors, app.alerts\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('faust', 'kafka', 'aiokafka')]\n"
         "print(bad); sys.exit(1 if bad else 0)"

@@ -15,11 +15,11 @@ import jsonschema
 import pytest
 
 from app.config import DetectionSettings
-from app.engine import Engine
 from app.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
 from app.events import AlertEvent, RequestEvent
 from app.events.schema import schema_documents
 from app.simulate.basic import BasicTraffic, generate_basic
+from app.stages.local import LocalTopology
 
 MIX = BasicTraffic(
     benign_accounts=150,
@@ -39,13 +39,13 @@ class EngineDetector:
     """The full core (per-account River model + campaign linkage)."""
 
     def __init__(self, **settings: object) -> None:
-        self.engine = Engine(DetectionSettings(**settings), clock=lambda: 0)  # type: ignore[arg-type]
+        self.engine = LocalTopology(DetectionSettings(**settings), account_partitions=1)  # type: ignore[arg-type]
 
     def feed(self, events: list[RequestEvent]) -> list[AlertEvent]:
-        return self.engine.process(events).alerts
+        return self.engine.process([(0, list(events))])
 
     def finish(self) -> list[AlertEvent]:
-        return self.engine.flush().alerts
+        return self.engine.finish()
 
 
 class BaselineDetector:
