@@ -489,18 +489,22 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
                     for fut in pending:
                         await fut
 
-    def _read_all(topic: str, p: int, start: int) -> list[tuple[bytes | None, bytes | None, int]]:
-        return list(
-            read_back(
-                settings.bootstrap_servers,
-                topic,
-                p,
-                start=start,
-                timeout_s=600,
-                max_fetch_bytes=settings.max_message_bytes + 1024,
-                client_kwargs=kw,
-            )
+    def _read_all(
+        topic: str, starts: dict[int, int]
+    ) -> dict[int, list[tuple[bytes | None, bytes | None, int]]]:
+        return read_back(
+            settings.bootstrap_servers,
+            topic,
+            starts,
+            timeout_s=600,
+            max_fetch_bytes=settings.max_message_bytes + 1024,
+            client_kwargs=kw,
         )
+
+    async def _after(previous: asyncio.Task[None] | None, then: Any) -> None:
+        if previous is not None:
+            await previous
+        await then
 
     async def take(name: str, partitions: list[int]) -> None:
         async with lock:
@@ -530,11 +534,14 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
                     continue
                 metrics.state_restored.inc(len(done))
                 log.info("%s: restored partitions %s from checkpoint %s", name, done, sid)
+        starts = {}
         for p in partitions:
             if p not in host.stages:
                 host.get(p)
-            start = host.next_offset.setdefault(p, 0)
-            records = await asyncio.to_thread(_read_all, host.topic, p, start)
+            starts[p] = host.next_offset.setdefault(p, 0)
+        backlog = await asyncio.to_thread(_read_all, host.topic, starts)
+        for p, records in sorted(backlog.items()):
+            start = starts[p]
             if records:
                 log.info("%s[%d]: reading back %d messages from %d", name, p, len(records), start)
                 step = max(1, settings.batch_max_messages)
@@ -558,10 +565,7 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
                 if new:
                     # in the background, so the group's heartbeats go on; the stage's
                     # agent waits for it (nothing is applied before the read-back)
-                    previous = taking.get(name)
-                    if previous is not None:
-                        await previous
-                    taking[name] = asyncio.ensure_future(take(name, new))
+                    taking[name] = asyncio.ensure_future(_after(taking.get(name), take(name, new)))
                 if name == "account":
                     metrics.assigned_partitions.set(len(mine))
                     for p in gone:

@@ -11,7 +11,7 @@ wrong for multi-record batches).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["read_back"]
@@ -20,17 +20,19 @@ __all__ = ["read_back"]
 def read_back(
     bootstrap: str,
     topic: str,
-    partition: int,
+    starts: Mapping[int, int],
     *,
-    start: int,
     timeout_s: float,
     max_fetch_bytes: int,
     client_kwargs: Mapping[str, Any] | None = None,
-) -> Iterator[tuple[bytes | None, bytes | None, int]]:
-    """``(key, value, offset)`` of every record from ``start`` to the high-water mark."""
+) -> dict[int, list[tuple[bytes | None, bytes | None, int]]]:
+    """Per partition, ``(key, value, offset)`` of every record from its start offset to
+    its high-water mark (one consumer for all of them)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    tp = TopicPartition(topic, partition)
+    out: dict[int, list[tuple[bytes | None, bytes | None, int]]] = {p: [] for p in starts}
+    if not starts:
+        return out
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -42,25 +44,27 @@ def read_back(
         **dict(client_kwargs or {}),
     )
     try:
-        consumer.assign([tp])
-        consumer.seek(tp, start)
+        tps = {p: TopicPartition(topic, p) for p in starts}
+        consumer.assign(list(tps.values()))
+        for p, tp in tps.items():
+            consumer.seek(tp, starts[p])
         deadline = time.monotonic() + timeout_s
+        open_ = set(starts)
         empty_polls = 0
-        while True:
+        while open_:
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{topic}[{partition}]: read back to {consumer.position(tp)} "
-                    f"in {timeout_s:.0f}s, high-water {consumer.highwater(tp)}"
-                )
-            got = consumer.poll(timeout_ms=200)
-            for records in got.values():
-                for r in records:
-                    yield r.key, r.value, r.offset
-            high = consumer.highwater(tp)
-            if high is not None and consumer.position(tp) >= high:
-                return
+                raise TimeoutError(f"{topic}{sorted(open_)}: not read back in {timeout_s:.0f}s")
+            got = consumer.poll(timeout_ms=100)
+            for tp, records in got.items():
+                out[tp.partition].extend((r.key, r.value, r.offset) for r in records)
+            for p in list(open_):
+                high = consumer.highwater(tps[p])
+                if high is not None and consumer.position(tps[p]) >= high:
+                    open_.discard(p)
+                    consumer.pause(tps[p])
             empty_polls = 0 if got else empty_polls + 1
-            if high is None and empty_polls >= 10:  # no fetch answered with data: empty
-                return
+            if empty_polls >= 20:  # nothing answered with data for 2 s: nothing more
+                break
+        return out
     finally:
         consumer.close()
