@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-unit test-integration lint bench bench-producer bench-memory bench-floor schemas examples clean help promtool
+.PHONY: demo test test-unit test-integration lint bench bench-producer bench-memory bench-floor bench-invariance schemas examples clean help promtool
 
 help:
 	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-producer - producer settings (envelope size, linger, batch, CRC, codecs) one at a time"
 	@echo "make bench-memory - memory per active account (RSS slope; BENCH_ARGS='--trace' for the heap)"
 	@echo "make bench-floor  - per-event cost of decode, validation and windows alone (the shape's floor)"
+	@echo "make bench-invariance - one labelled scenario offline and through 1/2/4 workers: the same table?"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hydrawatch needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -90,6 +91,9 @@ bench-memory: $(RUN_STAMP)
 
 bench-floor: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/floor.py $(BENCH_ARGS)
+
+bench-invariance: $(RUN_STAMP)
+	$(BIN)/python -m benchmarks.invariance $(BENCH_ARGS)
 
 schemas: $(RUN_STAMP)
 	$(BIN)/hydrawatch schemas --out-dir schemas

@@ -54,6 +54,10 @@ class Metrics:
     state_restored: Counter
     window_scores: Histogram
     input_lag_messages: Gauge
+    stage_cpu_seconds: Counter
+    stage_records: Counter
+    internal_bytes: Counter
+    stage_clock_seconds: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -206,6 +210,30 @@ class Metrics:
                 "hydrawatch_input_lag_messages",
                 "Consumer lag: partition high-water mark minus the next offset to apply",
                 ["partition"],
+                registry=r,
+            ),
+            stage_cpu_seconds=Counter(
+                "hydrawatch_stage_cpu_seconds_total",
+                "Process CPU time spent applying batches, per stage",
+                ["stage"],
+                registry=r,
+            ),
+            stage_records=Counter(
+                "hydrawatch_stage_records_total",
+                "Records a stage applied: events (account), observations (pivot), links (campaign)",
+                ["stage"],
+                registry=r,
+            ),
+            internal_bytes=Counter(
+                "hydrawatch_internal_bytes_total",
+                "Bytes produced to the internal topics",
+                ["topic"],
+                registry=r,
+            ),
+            stage_clock_seconds=Gauge(
+                "hydrawatch_stage_clock_seconds",
+                "A stage's event-time clock (minimum over its upstream partitions)",
+                ["stage"],
                 registry=r,
             ),
         )

@@ -124,6 +124,27 @@ def _worker_env(topics: dict[str, str], partitions: int) -> dict[str, str]:
     }
 
 
+def _stage_figures(samples: dict[str, float], events: float) -> dict[str, Any]:
+    """Per stage: CPU seconds, records applied, CPU µs per input event; internal bytes."""
+    out: dict[str, Any] = {}
+    total = 0.0
+    for stage in ("account", "pivot", "campaign"):
+        cpu = metric_value(samples, "hydrawatch_stage_cpu_seconds_total", stage=stage)
+        recs = metric_value(samples, "hydrawatch_stage_records_total", stage=stage)
+        total += cpu
+        out[stage] = {
+            "cpu_s": round(cpu, 2),
+            "records": int(recs),
+            "cpu_us_per_event": round(cpu / events * 1e6, 1) if events else None,
+            "records_per_cpu_s": round(recs / cpu) if cpu else None,
+        }
+    out["total_cpu_us_per_event"] = round(total / events * 1e6, 1) if events else None
+    for topic in ("observations", "links"):
+        b = metric_value(samples, "hydrawatch_internal_bytes_total", topic=topic)
+        out[f"{topic}_bytes_per_event"] = round(b / events, 1) if events else None
+    return out
+
+
 def _two_workers(
     broker: TansuBroker, topics: dict[str, str], tag: str, n: int, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -272,7 +293,18 @@ def main() -> None:
                 if done >= n:
                     break
                 time.sleep(0.5)
+            # the pivot and campaign stages finish what the account stage sent
+            last = -1.0
+            while time.perf_counter() - t0 < args.timeout_s:
+                now_records = metric_value(samples, "hydrawatch_stage_records_total")
+                if now_records == last:
+                    break
+                last = now_records
+                time.sleep(2.0)
+                samples = worker.metrics()
             hw_s = time.perf_counter() - t0
+            stages = _stage_figures(samples, done)
+            print(f"per stage: {stages}")
             peak_kb = _rss_kb(worker.pid or 0)
             end_kb = _rss_kb(worker.pid or 0, "VmRSS")
             accounts = metric_value(samples, "hydrawatch_tracked_entities", kind="accounts")
@@ -331,6 +363,7 @@ def main() -> None:
                 - metric_value(samples, "hydrawatch_batch_processing_seconds_bucket", le="2.5")
             ),
             "checkpoints": checkpoints,
+            "stages": stages,
         }
         print(f"checkpoints during the run: {checkpoints}")
         print(

@@ -97,6 +97,8 @@ class StageHost(Generic[S]):
         #: partition → offset of the next input message not yet applied
         self.next_offset: dict[int, int] = {}
         self.unpublished = False
+        #: applied something since its last snapshot
+        self.dirty = False
 
     def get(self, partition: int) -> S:
         st = self.stages.get(partition)
@@ -109,6 +111,7 @@ class StageHost(Generic[S]):
         if offset < self.next_offset.get(partition, 0):
             return False
         self.next_offset[partition] = offset + 1
+        self.dirty = True
         return True
 
     def snapshot(self) -> bytes:
@@ -241,9 +244,9 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
             ]
             # one message per destination partition (more only past the size limit)
             for i in range(0, len(chunks), 4):
-                pending.append(
-                    await obs_topic.send(value=encode_pivot_inputs(chunks[i : i + 4]), partition=q)
-                )
+                value = encode_pivot_inputs(chunks[i : i + 4])
+                metrics.internal_bytes.labels(topic="observations").inc(len(value))
+                pending.append(await obs_topic.send(value=value, partition=q))
 
     # ---- account stage ---------------------------------------------------------------
     async def apply_input(msgs: list[tuple[bytes | None, bytes | None, int, int]]) -> None:
@@ -256,6 +259,7 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
             return
         host.unpublished = True
         t0 = time.perf_counter()
+        c0 = time.process_time()
         now_ms = time.time_ns() // 1_000_000
         ing = decode_values(
             [m[1] for m in keep],
@@ -288,6 +292,8 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
         pending: list[Any] = []
         await send_pivot_records(records, pending)
         await publish_alerts(alerts, pending)
+        metrics.stage_cpu_seconds.labels(stage="account").inc(time.process_time() - c0)
+        metrics.stage_records.labels(stage="account").inc(accepted + late + dups)
         for dead in ing.dead:
             key, _, part, off = keep[dead.message_index]
             pending.append(
@@ -338,12 +344,15 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
         if not keep:
             return
         host.unpublished = True
+        c0 = time.process_time()
         now_ms = time.time_ns() // 1_000_000
         touched: set[int] = set()
+        n_obs = 0
         for _, value, q, _ in keep:
             stage = host.get(q)
             for rec in decode_pivot_inputs(value or b"[]"):
                 stage.receive(rec)
+                n_obs += len(rec.obs)
             touched.add(q)
         alerts: list[AlertEvent] = []
         links: list[LinkInput] = []
@@ -356,10 +365,15 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
                 links += split_link_input(out.links, max_links=_MAX_LINKS_PER_RECORD)
         pending: list[Any] = []
         for i in range(0, len(links), 8):
-            pending.append(
-                await links_topic.send(value=encode_link_inputs(links[i : i + 8]), partition=0)
-            )
+            value = encode_link_inputs(links[i : i + 8])
+            metrics.internal_bytes.labels(topic="links").inc(len(value))
+            pending.append(await links_topic.send(value=value, partition=0))
         await publish_alerts(alerts, pending)
+        metrics.stage_cpu_seconds.labels(stage="pivot").inc(time.process_time() - c0)
+        metrics.stage_records.labels(stage="pivot").inc(n_obs)
+        clocks = [s.clock.now_ms for s in host.stages.values() if s.clock.now_ms is not None]
+        if clocks:
+            metrics.stage_clock_seconds.labels(stage="pivot").set(min(clocks) / 1000.0)
         for fut in pending:
             await fut
         host.unpublished = False
@@ -375,14 +389,21 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
         if not keep:
             return
         host.unpublished = True
+        c0 = time.process_time()
         now_ms = time.time_ns() // 1_000_000
         stage: CampaignStage = host.get(0)
+        n_links = 0
         for _, value, _, _ in keep:
             for rec in decode_link_inputs(value or b"[]"):
                 stage.receive(rec)
+                n_links += sum(len(t.links) for t in rec.ticks)
         out = stage.advance(emitted_ms=now_ms)
         pending: list[Any] = []
         await publish_alerts(out.alerts, pending)
+        metrics.stage_cpu_seconds.labels(stage="campaign").inc(time.process_time() - c0)
+        metrics.stage_records.labels(stage="campaign").inc(n_links)
+        if out.clock_ms is not None:
+            metrics.stage_clock_seconds.labels(stage="campaign").set(out.clock_ms / 1000.0)
         for fut in pending:
             await fut
         host.unpublished = False
@@ -394,7 +415,7 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
     async def checkpoint(reason: str) -> None:
         for name, host in hosts.items():
             store = stores.get(name)
-            if store is None or not host.stages or host.unpublished:
+            if store is None or not host.stages or host.unpublished or not host.dirty:
                 continue
             t0 = time.perf_counter()
             try:
@@ -406,6 +427,7 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
                 metrics.checkpoint_failures.inc()
                 log.warning("checkpoint of %s (%s) failed: %s", name, reason, exc)
                 continue
+            host.dirty = False
             metrics.checkpoints_written.inc()
             metrics.checkpoint_bytes.set(size)
             metrics.checkpoint_seconds.observe(time.perf_counter() - t0)
@@ -544,10 +566,15 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
             start = starts[p]
             if records:
                 log.info("%s[%d]: reading back %d messages from %d", name, p, len(records), start)
-                step = max(1, settings.batch_max_messages)
+                step = 50  # messages per apply: checkpoints and heartbeats in between
                 for i in range(0, len(records), step):
                     await appliers[name]([(k, v, p, o) for k, v, o in records[i : i + step]])
+                    await asyncio.sleep(0)
+                    await maybe_checkpoint()  # a long read-back is checkpointed as it goes
                 metrics.messages_replayed.inc(len(records))
+        if name == "account":
+            for p in partitions:
+                metrics.input_position.labels(partition=str(p)).set(host.next_offset[p])
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "read_all",
     "wait_for",
     "wait_position",
+    "wait_settled",
 ]
 
 #: ~65k events over 8 h: 400 benign accounts, 6 abusive ones from hour 3.
@@ -70,13 +71,33 @@ def position(w: WorkerProcess) -> float:
 
 
 def wait_position(w: WorkerProcess, messages: int, *, timeout_s: float = 120) -> float:
-    """Wait until the worker's applied offsets cover all ``messages``."""
-    return wait_for(
+    """Wait until the worker's applied offsets cover all ``messages`` and its downstream
+    stages (pivot, campaign) have applied everything that produced."""
+    waited = wait_for(
         lambda: position(w) >= messages,
         timeout_s=timeout_s,
         what=f"input position {messages}",
         log=w.log_tail,
     )
+    return waited + wait_settled([w], timeout_s=timeout_s)
+
+
+def wait_settled(
+    workers: list[WorkerProcess], *, timeout_s: float = 120, quiet_s: float = 3.0
+) -> float:
+    """Wait until no stage of ``workers`` applied anything for ``quiet_s``."""
+    t0 = time.monotonic()
+    last = -1.0
+    since = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        with contextlib.suppress(OSError):
+            n = sum(metric_value(w.metrics(), "hydrawatch_stage_records_total") for w in workers)
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return time.monotonic() - t0
+        time.sleep(0.2)
+    raise AssertionError(f"stages still busy after {timeout_s}s\n{workers[0].log_tail()}")
 
 
 def read_all(bootstrap: str, topic: str, *, settle_s: float = 3.0) -> list[dict[str, Any]]:

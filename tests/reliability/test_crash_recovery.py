@@ -1,10 +1,8 @@
 """Crash recovery: SIGKILL / SIGTERM a worker mid-stream, restart it, compare with an
 uninterrupted run over the same input (alerts by ``alert_id``, state by offsets).
 
-The input has one partition: with several, the shared River model and linkage graph
-see the partitions interleaved in whatever order the consumer fetched them, so two
-*uninterrupted* runs may already differ in a few alerts; one ordered partition makes
-the output a function of the input, and any difference the crash's doing.
+Every stage's output is a function of its input (``docs/architecture.md``), so any
+difference from the uninterrupted run is the crash's doing.
 """
 
 from __future__ import annotations
@@ -126,8 +124,8 @@ def test_worker_restart_mid_stream_loses_no_alert(
         f"{len(ref_ids)}, got {len(got)} distinct, {dupes} duplicates, missing "
         f"{len(missing)}, extra {len(extra)}"
     )
-    if need_checkpoints:
-        assert restored == 1, second.log_tail()
+    if need_checkpoints:  # each stage's partitions: account 1, pivot 4, campaign 1
+        assert restored >= 1, second.log_tail()
     else:
         assert restored == 0 and replayed >= 1, second.log_tail()
     assert not missing, f"alerts of the uninterrupted run missing: {sorted(missing)[:5]}"

@@ -62,11 +62,23 @@ def test_partitions_and_state_move_to_the_survivor_and_back(broker: BrokerHandle
         t_kill = time.monotonic()
         b.kill()
         wait_for(lambda: assigned(a) == PARTITIONS, timeout_s=60, what="the survivor takes over")
+        # restored (and the rest read back) before the survivor applies anything of them
+        wait_for(
+            lambda: metric_value(a.metrics(), "hydrawatch_state_restored_total") >= 1,
+            timeout_s=60,
+            what="the moved partitions restored",
+            log=a.log_tail,
+        )
         takeover_s = time.monotonic() - t_kill
         restored = metric_value(a.metrics(), "hydrawatch_state_restored_total")
-        assert restored >= 1, a.log_tail()
         # The moved partitions resume where the dead worker's state ended, not at zero.
-        assert position(a) >= b_position > 0
+        assert b_position > 0
+        wait_for(
+            lambda: position(a) >= b_position,
+            timeout_s=60,
+            what="the survivor's position past the dead worker's",
+            log=a.log_tail,
+        )
 
         produce_batches(broker.bootstrap, topic, after[:half], partitions=PARTITIONS)
         wait_for(
@@ -82,7 +94,12 @@ def test_partitions_and_state_move_to_the_survivor_and_back(broker: BrokerHandle
             what="the rejoining worker taking partitions",
             log=c.log_tail,
         )
-        assert metric_value(c.metrics(), "hydrawatch_state_restored_total") >= 1
+        wait_for(
+            lambda: metric_value(c.metrics(), "hydrawatch_state_restored_total") >= 1,
+            timeout_s=60,
+            what="the rejoining worker restoring its partitions",
+            log=c.log_tail,
+        )
         produce_batches(broker.bootstrap, topic, after[half:], partitions=PARTITIONS)
         total_msgs = None
 
