@@ -99,6 +99,10 @@ class CampaignStage:
         self.alerted: dict[str, tuple[str, str]] = {}
         #: account → campaign_id it was last seen in (votes for continuity)
         self.member_of: dict[str, str] = {}
+        #: account → the last tick a link of it arrived (campaign memory expires 2 days
+        #: after an account's last link)
+        self._last_link_ms: dict[str, int] = {}
+        self._last_sweep_ms = 0
 
     # ---- input ------------------------------------------------------------------------
     def receive(self, rec: LinkInput) -> None:
@@ -158,6 +162,7 @@ class CampaignStage:
                 continue
             links.setdefault(account, {})[key] = (n, harvest, mismatch, risky, young, shared)
             by_pivot.setdefault(key, set()).add(account)
+            self._last_link_ms[account] = r.tick_ms
         if r.population is not None:
             self.population = r.population
 
@@ -190,8 +195,23 @@ class CampaignStage:
             coordination=homogeneity(counts),
         )
 
+    def _forget(self, now: int) -> None:
+        """Accounts with no link for two days leave the campaign memory."""
+        cutoff = now - 2 * DAY_MS
+        stale = [a for a, t in self._last_link_ms.items() if t < cutoff and a not in self.links]
+        for a in stale:
+            del self._last_link_ms[a]
+            self.alerted.pop(a, None)
+            self.member_of.pop(a, None)
+        self.campaigns = {
+            c: v for c, v in self.campaigns.items() if v.last_alert_ms >= now - 7 * DAY_MS
+        }
+
     def _tick(self, now: int, emitted_ms: int) -> list[AlertEvent]:
         st = self.settings
+        if now - self._last_sweep_ms >= HOUR_MS:
+            self._last_sweep_ms = now
+            self._forget(now)
         uf = self._uf
         links = self.links
         for a in sorted(links):
@@ -369,4 +389,8 @@ class CampaignStage:
         return sum(1 for c in self.campaigns.values() if c.last_alert_ms >= now_ms - DAY_MS)
 
     def sizes(self) -> dict[str, int]:
-        return {"linked_accounts": len(self.links), "campaigns": len(self.campaigns)}
+        return {
+            "linked_accounts": len(self.links),
+            "campaign_members": len(self.member_of),
+            "campaigns": len(self.campaigns),
+        }

@@ -22,8 +22,10 @@ __all__ = [
     "TRAFFIC",
     "Run",
     "alert_ids",
+    "final_clock_ms",
     "produce_traffic",
     "read_all",
+    "wait_campaign_clock",
     "wait_for",
     "wait_position",
     "wait_settled",
@@ -80,6 +82,31 @@ def wait_position(w: WorkerProcess, messages: int, *, timeout_s: float = 120) ->
         log=w.log_tail,
     )
     return waited + wait_settled([w], timeout_s=timeout_s)
+
+
+def final_clock_ms(events: list[dict[str, Any]], *, partitions: int = PARTITIONS) -> int:
+    """The event time the downstream clocks reach once ``events`` are all applied: the
+    minimum over partitions of each one's watermark (k-th newest event - grace)."""
+    from app.config import DetectionSettings
+
+    s = DetectionSettings()
+    by_p: dict[int, list[int]] = {}
+    for e in events:
+        by_p.setdefault(partition_for(e["account_id"], partitions), []).append(e["ts_ms"])
+    return min(sorted(ts)[-s.watermark_rank] for ts in by_p.values()) - s.grace_ms
+
+
+def wait_campaign_clock(w: WorkerProcess, until_ms: int, *, timeout_s: float = 300) -> float:
+    """Wait until the campaign stage of ``w`` has handled every tick up to ``until_ms``."""
+    return wait_for(
+        lambda: (
+            metric_value(w.metrics(), "hydrawatch_stage_clock_seconds", stage="campaign") * 1000
+            >= until_ms
+        ),
+        timeout_s=timeout_s,
+        what=f"the campaign stage's clock at {until_ms}",
+        log=w.log_tail,
+    )
 
 
 def wait_settled(

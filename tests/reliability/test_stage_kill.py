@@ -20,7 +20,9 @@ from tests.conftest import PARTITIONS
 from tests.reliability.helpers import (
     Run,
     alert_ids,
+    final_clock_ms,
     produce_traffic,
+    wait_campaign_clock,
     wait_for,
     wait_position,
     wait_settled,
@@ -32,11 +34,15 @@ pytestmark = pytest.mark.reliability
 def test_kill_9_of_a_pivot_only_worker(broker: BrokerHandle) -> None:
     topic = f"rel-{uuid.uuid4().hex[:8]}.requests"
     ensure_topics(broker.bootstrap, [topic], partitions=PARTITIONS)
-    _, messages = produce_traffic(broker.bootstrap, topic)
+    events, messages = produce_traffic(broker.bootstrap, topic)
+    until = final_clock_ms(events)
+    until -= until % 600_000  # the last linkage tick
 
     ref = Run(broker.url, broker.bootstrap, topic)
     try:
-        wait_position(ref.worker(), messages, timeout_s=300)
+        w = ref.worker()
+        wait_position(w, messages, timeout_s=300)
+        wait_campaign_clock(w, until)
         ref_ids = alert_ids(ref.read_alerts())
     finally:
         ref.stop_all()
@@ -68,6 +74,7 @@ def test_kill_9_of_a_pivot_only_worker(broker: BrokerHandle) -> None:
             what="input applied",
             log=front.log_tail,
         )
+        wait_campaign_clock(front, until)  # every tick, through the restarted pivot stage
         wait_settled([front, again], timeout_s=300)
         restored = metric_value(again.metrics(), "hydrawatch_state_restored_total")
         alerts = run.read_alerts()

@@ -55,4 +55,5 @@ def test_alert_fields() -> None:
     a = _alert()
     assert a.schema_version == 1 and a.severity == "critical"
     assert (a.action, a.action_ttl_s) == ACTION_FOR_SEVERITY["critical"]
-    assert 0 <= a.score <= 1
+    # a detector score outside [0, 1] is clamped, not rejected (the model would raise)
+    assert _alert(score=1.7).score == 1.0 and _alert(score=-0.2).score == 0.0
