@@ -141,17 +141,18 @@ def main() -> None:
             i = 0
             while part(f"sentinel-{p}-{i}") != p:
                 i += 1
-            events.append(
-                {
-                    "event_id": f"sentinel-{p}",
-                    "ts_ms": end + 3 * HOUR_MS,
-                    "account_id": f"sentinel-{p}-{i}",
-                    "client_ip": f"192.0.2.{p + 1}",
-                    "model": "frontier-1",
-                    "prompt_tokens": 10,
-                    "completion_tokens": 10,
-                }
-            )
+            for k in range(DetectionSettings().watermark_rank):  # the watermark's rank
+                events.append(
+                    {
+                        "event_id": f"sentinel-{p}-{k}",
+                        "ts_ms": end + 3 * HOUR_MS + k,
+                        "account_id": f"sentinel-{p}-{i}",
+                        "client_ip": f"192.0.2.{p + 1}",
+                        "model": "frontier-1",
+                        "prompt_tokens": 10,
+                        "completion_tokens": 10,
+                    }
+                )
         path = d / "events.jsonl"
         path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
         print(f"{args.scenario} scale {args.scale}: {len(events):,} events")

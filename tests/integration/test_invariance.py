@@ -50,17 +50,18 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[s
         i = 0
         while partition_for(f"sentinel-{p}-{i}", PARTITIONS) != p:
             i += 1
-        events.append(
-            {
-                "event_id": f"sentinel-{p}",
-                "ts_ms": newest + 3 * _HOUR,
-                "account_id": f"sentinel-{p}-{i}",
-                "client_ip": f"192.0.2.{p + 1}",
-                "model": "frontier-1",
-                "prompt_tokens": 10,
-                "completion_tokens": 10,
-            }
-        )
+        for k in range(DetectionSettings().watermark_rank):  # the watermark's rank
+            events.append(
+                {
+                    "event_id": f"sentinel-{p}-{k}",
+                    "ts_ms": newest + 3 * _HOUR + k,
+                    "account_id": f"sentinel-{p}-{i}",
+                    "client_ip": f"192.0.2.{p + 1}",
+                    "model": "frontier-1",
+                    "prompt_tokens": 10,
+                    "completion_tokens": 10,
+                }
+            )
     path = d / "events.jsonl"
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     return path, events, newest
