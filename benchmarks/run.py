@@ -294,13 +294,17 @@ def main() -> None:
                     break
                 time.sleep(0.5)
             # the pivot and campaign stages finish what the account stage sent
-            last = -1.0
+            last, since = -1.0, time.perf_counter()
             while time.perf_counter() - t0 < args.timeout_s:
                 now_records = metric_value(samples, "hydrawatch_stage_records_total")
-                if now_records == last:
+                pivot_seen = metric_value(
+                    samples, "hydrawatch_stage_records_total", stage="pivot"
+                )
+                if now_records != last:
+                    last, since = now_records, time.perf_counter()
+                elif pivot_seen > 0 and time.perf_counter() - since >= 6.0:
                     break
-                last = now_records
-                time.sleep(2.0)
+                time.sleep(1.0)
                 samples = worker.metrics()
             hw_s = time.perf_counter() - t0
             stages = _stage_figures(samples, done)

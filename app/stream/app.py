@@ -49,7 +49,7 @@ from app.stages.records import (
     split_pivot_input,
 )
 from app.stream.checkpoint import CheckpointStore
-from app.stream.readback import read_back
+from app.stream.readback import Record, read_back
 
 __all__ = ["SNAPSHOT_VERSION", "STAGES", "StageHost", "create_app", "credentials_for"]
 
@@ -511,29 +511,51 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
                     for fut in pending:
                         await fut
 
-    def _read_all(
-        topic: str, starts: dict[int, int]
-    ) -> dict[int, list[tuple[bytes | None, bytes | None, int]]]:
-        return read_back(
-            settings.bootstrap_servers,
-            topic,
-            starts,
-            timeout_s=600,
-            max_fetch_bytes=settings.max_message_bytes + 1024,
-            client_kwargs=kw,
-        )
-
     async def _after(previous: asyncio.Task[None] | None, then: Any) -> None:
         if previous is not None:
             await previous
         await then
 
     async def take(name: str, partitions: list[int]) -> None:
-        async with lock:
-            await _take(name, partitions)
+        """Restore ``partitions`` of a stage and read back what their state lacks.
 
-    async def _take(name: str, partitions: list[int]) -> None:
-        """Restore ``partitions`` of a stage and read back what their state lacks."""
+        The stage's own agent waits for this; the lock is held per restore and per
+        read-back chunk only, so the other stages go on meanwhile.
+        """
+        async with lock:
+            starts = await _restore(name, partitions)
+        host = hosts[name]
+        gen = read_back(
+            settings.bootstrap_servers,
+            host.topic,
+            starts,
+            timeout_s=600,
+            max_fetch_bytes=settings.max_message_bytes + 1024,
+            client_kwargs=kw,
+        )
+        sentinel: tuple[int, list[Record]] = (-1, [])
+        n = 0
+        while True:
+            p, records = await asyncio.to_thread(next, gen, sentinel)
+            if p < 0:
+                break
+            if not records:
+                continue
+            if n == 0:
+                log.info("%s: reading back partitions %s from %s", name, sorted(starts), starts)
+            n += len(records)
+            async with lock:
+                await appliers[name]([(k, v, p, o) for k, v, o in records])
+                await maybe_checkpoint()  # a long read-back is checkpointed as it goes
+        if n:
+            metrics.messages_replayed.inc(n)
+            log.info("%s: read back %d messages", name, n)
+        if name == "account":
+            for p in partitions:
+                metrics.input_position.labels(partition=str(p)).set(host.next_offset[p])
+
+    async def _restore(name: str, partitions: list[int]) -> dict[int, int]:
+        """Adopt the newest snapshots of ``partitions``; their offsets to read back from."""
         host = hosts[name]
         store = stores.get(name)
         if store is not None:
@@ -561,20 +583,7 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
             if p not in host.stages:
                 host.get(p)
             starts[p] = host.next_offset.setdefault(p, 0)
-        backlog = await asyncio.to_thread(_read_all, host.topic, starts)
-        for p, records in sorted(backlog.items()):
-            start = starts[p]
-            if records:
-                log.info("%s[%d]: reading back %d messages from %d", name, p, len(records), start)
-                step = 50  # messages per apply: checkpoints and heartbeats in between
-                for i in range(0, len(records), step):
-                    await appliers[name]([(k, v, p, o) for k, v, o in records[i : i + step]])
-                    await asyncio.sleep(0)
-                    await maybe_checkpoint()  # a long read-back is checkpointed as it goes
-                metrics.messages_replayed.inc(len(records))
-        if name == "account":
-            for p in partitions:
-                metrics.input_position.labels(partition=str(p)).set(host.next_offset[p])
+        return starts
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:

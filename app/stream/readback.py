@@ -11,10 +11,13 @@ wrong for multi-record batches).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["read_back"]
+__all__ = ["Record", "read_back"]
+
+
+Record = tuple[bytes | None, bytes | None, int]
 
 
 def read_back(
@@ -25,14 +28,15 @@ def read_back(
     timeout_s: float,
     max_fetch_bytes: int,
     client_kwargs: Mapping[str, Any] | None = None,
-) -> dict[int, list[tuple[bytes | None, bytes | None, int]]]:
-    """Per partition, ``(key, value, offset)`` of every record from its start offset to
-    its high-water mark (one consumer for all of them)."""
+    chunk_messages: int = 50,
+) -> Iterator[tuple[int, list[Record]]]:
+    """``(partition, records)`` chunks of every record from each partition's start offset
+    to its high-water mark, in offset order per partition (one consumer for all of
+    them; memory bounded by a fetch, not by the backlog)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    out: dict[int, list[tuple[bytes | None, bytes | None, int]]] = {p: [] for p in starts}
     if not starts:
-        return out
+        return
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -54,9 +58,9 @@ def read_back(
         while open_:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{topic}{sorted(open_)}: not read back in {timeout_s:.0f}s")
-            got = consumer.poll(timeout_ms=100)
+            got = consumer.poll(timeout_ms=100, max_records=chunk_messages)
             for tp, records in got.items():
-                out[tp.partition].extend((r.key, r.value, r.offset) for r in records)
+                yield tp.partition, [(r.key, r.value, r.offset) for r in records]
             for p in list(open_):
                 high = consumer.highwater(tps[p])
                 if high is not None and consumer.position(tps[p]) >= high:
@@ -65,6 +69,5 @@ def read_back(
             empty_polls = 0 if got else empty_polls + 1
             if empty_polls >= 20:  # nothing answered with data for 2 s: nothing more
                 break
-        return out
     finally:
         consumer.close()
