@@ -89,7 +89,6 @@ def _online(
         "HYDRAWATCH_DLQ_TOPIC": dlq,
         "HYDRAWATCH_TOPIC_PARTITIONS": str(PARTITIONS),
         "HYDRAWATCH_MAX_FUTURE_SKEW_MS": "none",
-        "HYDRAWATCH_IDLE_AFTER_S": "600",
     }
     ws = [
         WorkerProcess(broker_url=broker_url, app_id=f"inv-{tag}", env=env).start()

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import faust
+from faust.types import TP
 
 from app.broker.admin import security_kwargs
 from app.config import Settings
@@ -497,14 +498,22 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
         async def idle_marks() -> None:
             """Caught-up input partitions quiet for ``idle_after_s`` are declared idle."""
             host = hosts["account"]
+            task = taking.get("account")
+            if task is not None and not task.done():
+                return  # still restoring / reading back: nothing is idle yet
             now = time.monotonic()
             records: dict[int, list[PivotInput]] = {}
             async with lock:
                 for p, stage in host.stages.items():
-                    quiet = now - last_input.get(p, 0.0) >= settings.idle_after_s
-                    if quiet and (p in caught_up or p not in last_input):
-                        for q, rec in stage.idle_records().items():
-                            records.setdefault(q, []).append(rec)
+                    # quiet since its last message (or its assignment) ...
+                    if now - last_input.get(p, now) < settings.idle_after_s:
+                        continue
+                    # ... and caught up: everything the broker holds for it is applied
+                    high = app.consumer.highwater(TP(settings.input_topic, p))
+                    if high is None or host.next_offset.get(p, 0) < high:
+                        continue
+                    for q, rec in stage.idle_records().items():
+                        records.setdefault(q, []).append(rec)
                 if records:
                     pending: list[Any] = []
                     await send_pivot_records(records, pending)
@@ -607,6 +616,8 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
                     for p in gone:
                         caught_up.discard(p)
                         last_input.pop(p, None)
+                    for p in new:  # the quiet time of a partition starts when it is taken
+                        last_input[p] = time.monotonic()
 
     @app.on_before_shutdown.connect
     async def on_shutdown(sender: Any, **_: Any) -> None:

@@ -109,7 +109,7 @@ def _online(broker: BrokerHandle, topic: str, workers: int, messages: int) -> li
         broker_url=broker.url,
         bootstrap=broker.bootstrap,
         input_topic=topic,
-        env={"HYDRAWATCH_CHECKPOINT_INTERVAL_S": "0", "HYDRAWATCH_IDLE_AFTER_S": "600"},
+        env={"HYDRAWATCH_CHECKPOINT_INTERVAL_S": "0"},
     )
     try:
         ws = [run.worker() for _ in range(workers)]
