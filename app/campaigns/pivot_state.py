@@ -61,6 +61,7 @@ class PivotState:
         "linked",
         "moments",
         "overflow",
+        "restat",
         "scanned",
         "subnets",
         "sums",
@@ -84,8 +85,10 @@ class PivotState:
         self.scanned = False
         #: account → record count when it last failed the member gate here.
         self.failed: dict[str, int] = {}
-        #: Members with a link out to the campaign stage (cleared at each refresh).
+        #: Members with a link out to the campaign stage (cleared at each refresh), and
+        #: those of them whose traffic here grew since their stats were last sent.
         self.linked: set[str] = set()
+        self.restat: set[str] = set()
 
     @property
     def distinct_accounts(self) -> int:

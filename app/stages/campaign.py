@@ -103,6 +103,8 @@ class CampaignStage:
         #: after an account's last link)
         self._last_link_ms: dict[str, int] = {}
         self._last_sweep_ms = 0
+        #: accounts whose links changed since the last tick (only they can join the graph)
+        self._changed: set[str] = set()
 
     # ---- input ------------------------------------------------------------------------
     def receive(self, rec: LinkInput) -> None:
@@ -141,6 +143,7 @@ class CampaignStage:
         self._anchor = {}
         self._joined = {}
         self._memo = {}
+        self._changed = set()
 
     def _apply(self, r: TickLinks) -> None:
         links = self.links
@@ -160,7 +163,12 @@ class CampaignStage:
                     if not mine:
                         del links[account]
                 continue
-            links.setdefault(account, {})[key] = (n, harvest, mismatch, risky, young, shared)
+            mine = links.get(account)
+            if mine is None:
+                mine = links[account] = {}
+            if key not in mine:
+                self._changed.add(account)
+            mine[key] = (n, harvest, mismatch, risky, young, shared)
             by_pivot.setdefault(key, set()).add(account)
             self._last_link_ms[account] = r.tick_ms
         if r.population is not None:
@@ -214,7 +222,9 @@ class CampaignStage:
             self._forget(now)
         uf = self._uf
         links = self.links
-        for a in sorted(links):
+        changed = sorted(a for a in self._changed if a in links)
+        self._changed = set()
+        for a in changed:
             mine = links[a]
             if len({pivot_kind(k) for k in mine}) < 2:
                 continue

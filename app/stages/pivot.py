@@ -311,6 +311,7 @@ class PivotStage:
         if refresh:
             for p in self.pivots.values():
                 p.linked = set()
+                p.restat = set()
                 p.scanned = False
                 p.failed = {}
         if full:
@@ -345,6 +346,7 @@ class PivotStage:
                 if p.linked:  # no longer suspicious: its links go
                     tick.dropped_pivots.append(key)
                     p.linked = set()
+                    p.restat = set()
                 continue
             linked = p.linked
             on_pivot = p.accounts
@@ -356,8 +358,8 @@ class PivotStage:
                 p.scanned = True
             for a in members:
                 if a in linked:
-                    if a in changed:  # its traffic here grew: the campaign stage's share too
-                        links.append(self._link(a, key, p))
+                    if a in changed:  # its traffic here grew: sent with the next full tick
+                        p.restat.add(a)
                     continue
                 rec = on_pivot[a]
                 if failed.get(a) == int(rec[R_N]):
@@ -368,6 +370,13 @@ class PivotStage:
                     links.append(self._link(a, key, p))
                 else:
                     failed[a] = int(rec[R_N])
+        if full:  # linked members' grown traffic, hourly (clusters are re-scored hourly)
+            for key in sorted(k for k, p in pivots.items() if p.restat):
+                p = pivots[key]
+                for a in sorted(p.restat):
+                    if a in p.linked and a in p.accounts:
+                        links.append(self._link(a, key, p))
+                p.restat = set()
         if self.partition == 0:
             tick.population = self.population.view(now_ms=now)
         return tick
