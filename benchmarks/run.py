@@ -297,9 +297,7 @@ def main() -> None:
             last, since = -1.0, time.perf_counter()
             while time.perf_counter() - t0 < args.timeout_s:
                 now_records = metric_value(samples, "hydrawatch_stage_records_total")
-                pivot_seen = metric_value(
-                    samples, "hydrawatch_stage_records_total", stage="pivot"
-                )
+                pivot_seen = metric_value(samples, "hydrawatch_stage_records_total", stage="pivot")
                 if now_records != last:
                     last, since = now_records, time.perf_counter()
                 elif pivot_seen > 0 and time.perf_counter() - since >= 6.0:
