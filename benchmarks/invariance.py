@@ -24,7 +24,13 @@ import orjson
 
 from app.broker import broker_for_tests, ensure_topics
 from app.config import DetectionSettings
-from app.evaluate.invariance import first_request_times, invariance_table, markdown, table_diff
+from app.evaluate.invariance import (
+    closing_sentinels,
+    first_request_times,
+    invariance_table,
+    markdown,
+    table_diff,
+)
 from app.evaluate.labels import load_labels
 from app.events import AlertEvent
 from app.offline import detect_file
@@ -135,23 +141,12 @@ def main() -> None:
         labels = load_labels(d / "labels.csv")
         end = events[-1]["ts_ms"]
         first = first_request_times((e["ts_ms"], e["account_id"]) for e in events)
-        part = account_partitioner(PARTITIONS)
-        for p in range(PARTITIONS):
-            i = 0
-            while part(f"sentinel-{p}-{i}") != p:
-                i += 1
-            for k in range(DetectionSettings().watermark_rank):  # the watermark's rank
-                events.append(
-                    {
-                        "event_id": f"sentinel-{p}-{k}",
-                        "ts_ms": end + 3 * HOUR_MS + k,
-                        "account_id": f"sentinel-{p}-{i}",
-                        "client_ip": f"192.0.2.{p + 1}",
-                        "model": "frontier-1",
-                        "prompt_tokens": 10,
-                        "completion_tokens": 10,
-                    }
-                )
+        events += closing_sentinels(
+            partitions=PARTITIONS,
+            after_ms=end + 3 * HOUR_MS,
+            rank=DetectionSettings().watermark_rank,
+            partition_of=account_partitioner(PARTITIONS),
+        )
         path = d / "events.jsonl"
         path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
         print(f"{args.scenario} scale {args.scale}: {len(events):,} events")

@@ -23,7 +23,7 @@ campaign label) and, for each named benign group (``enterprise_eval``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ __all__ = [
     "CampaignRow",
     "InvarianceTable",
     "Recall",
+    "closing_sentinels",
     "first_request_times",
     "invariance_table",
     "markdown",
@@ -261,4 +262,35 @@ def table_diff(a: InvarianceTable, b: InvarianceTable) -> list[str]:
     for g in sorted(set(da["enforced"]) | set(db["enforced"])):
         if da["enforced"].get(g) != db["enforced"].get(g):
             out.append(f"enforced.{g}: {da['enforced'].get(g)} != {db['enforced'].get(g)}")
+    return out
+
+
+def closing_sentinels(
+    *, partitions: int, after_ms: int, rank: int, partition_of: Callable[[str], int]
+) -> list[dict[str, Any]]:
+    """Quiet benign events ``after_ms`` past a finite input, ``rank`` per partition, so
+    every partition's watermark (its ``rank``-th newest event) passes the real traffic:
+    an online run then completes every tick an offline run's final flush does.
+
+    >>> ev = closing_sentinels(partitions=2, after_ms=10, rank=3, partition_of=len)
+    >>> [(len(e["account_id"]) % 2, e["ts_ms"]) for e in ev]
+    [(0, 10), (0, 11), (0, 12), (1, 10), (1, 11), (1, 12)]
+    """
+    out: list[dict[str, Any]] = []
+    for p in range(partitions):
+        i = 0
+        while partition_of(f"sentinel-{p}-{i}") % partitions != p:
+            i += 1
+        for k in range(rank):
+            out.append(
+                {
+                    "event_id": f"sentinel-{p}-{k}",
+                    "ts_ms": after_ms + k,
+                    "account_id": f"sentinel-{p}-{i}",
+                    "client_ip": f"192.0.2.{p + 1}",
+                    "model": "frontier-1",
+                    "prompt_tokens": 10,
+                    "completion_tokens": 10,
+                }
+            )
     return out

@@ -18,6 +18,7 @@ import pytest
 
 from app.broker import BrokerHandle, ensure_topics
 from app.config import DetectionSettings
+from app.evaluate.invariance import closing_sentinels
 from app.offline import detect_file
 from app.stream.launcher import metric_value
 from tests.conftest import PARTITIONS
@@ -44,24 +45,12 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[s
     events = [orjson.loads(x) for x in (d / "sim.jsonl").read_bytes().splitlines()]
     events.sort(key=lambda e: e["ts_ms"])
     newest = events[-1]["ts_ms"]
-    # one quiet benign event per partition 3 h after the end: every partition's
-    # watermark passes the real traffic, online as offline
-    for p in range(PARTITIONS):
-        i = 0
-        while partition_for(f"sentinel-{p}-{i}", PARTITIONS) != p:
-            i += 1
-        for k in range(DetectionSettings().watermark_rank):  # the watermark's rank
-            events.append(
-                {
-                    "event_id": f"sentinel-{p}-{k}",
-                    "ts_ms": newest + 3 * _HOUR + k,
-                    "account_id": f"sentinel-{p}-{i}",
-                    "client_ip": f"192.0.2.{p + 1}",
-                    "model": "frontier-1",
-                    "prompt_tokens": 10,
-                    "completion_tokens": 10,
-                }
-            )
+    events += closing_sentinels(
+        partitions=PARTITIONS,
+        after_ms=newest + 3 * _HOUR,
+        rank=DetectionSettings().watermark_rank,
+        partition_of=lambda a: partition_for(a, PARTITIONS),
+    )
     path = d / "events.jsonl"
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     return path, events, newest
