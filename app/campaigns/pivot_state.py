@@ -7,7 +7,7 @@ member (co-location inside the cohort, without looking at any other pivot).
 
 >>> p = PivotState()
 >>> for acct, tag in (("a", 1), ("b", 1), ("c", 2)):
-...     _ = p.add(acct, 1_000, (1, 20, 0, 1, 1, 1, 3000, 0), tag)
+...     _ = p.add(acct, 1_000, 2_000, [2, 40, 0, 2, 2, 2, 6000, 0], tag)
 >>> p.co_located("a"), p.co_located("c"), p.distinct_accounts
 (True, False, 3)
 """
@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Sequence
 
 from app.campaigns.evidence import CountMoments
-from app.campaigns.values import F_HARVEST, F_MISMATCH, F_RISKY, F_YOUNG, N_FIELDS
+from app.campaigns.values import F_HARVEST, F_MISMATCH, F_REQ, F_RISKY, F_YOUNG, N_FIELDS
 from app.windows.hll import HyperLogLog
 from app.windows.sliding import DAY_MS, TEN_MIN_MS, SlidingSums
 
@@ -111,12 +111,15 @@ class PivotState:
                 del subnets[old]
         subnets[new] = subnets.get(new, 0) + 1
 
-    def add(self, account: str, ts: int, values: Sequence[int], subnet_tag: int) -> int:
-        """Count one request (``COUNTED``, ``RESTARTED`` or ``UNTRACKED``)."""
-        self.sums.add(ts, values)
+    def add(
+        self, account: str, first_ms: int, last_ms: int, values: Sequence[int], subnet_tag: int
+    ) -> int:
+        """Count one observation: ``values[F_REQ]`` requests between ``first_ms`` and
+        ``last_ms`` (``COUNTED``, ``RESTARTED`` or ``UNTRACKED``)."""
+        self.sums.add(last_ms, values)
         self.version += 1
-        if ts > self.last_ts:
-            self.last_ts = ts
+        if last_ms > self.last_ts:
+            self.last_ts = last_ms
         rec = self.accounts.get(account)
         if rec is None and len(self.accounts) >= MAX_PIVOT_ACCOUNTS:
             if self.overflow is None:
@@ -124,20 +127,21 @@ class PivotState:
             self.overflow.add(account)
             return UNTRACKED
         self.dirty.add(account)
-        if rec is None or rec[R_LAST] < ts - DAY_MS:
+        k = values[F_REQ]
+        if rec is None or rec[R_LAST] < first_ms - DAY_MS:
             if rec is None:
-                self.moments.insert(1)
+                self.moments.insert(k)
                 self._move_subnet(None, subnet_tag)
                 how = COUNTED
             else:
-                self.moments.replace(int(rec[R_N]), 1)
+                self.moments.replace(int(rec[R_N]), k)
                 self._move_subnet(int(rec[R_SUBNET]), subnet_tag)
                 how = RESTARTED
             self.accounts[account] = array(
                 "d",
                 (
-                    ts,
-                    1,
+                    last_ms,
+                    k,
                     values[F_HARVEST],
                     values[F_MISMATCH],
                     values[F_RISKY],
@@ -146,14 +150,14 @@ class PivotState:
                 ),
             )
             return how
-        if ts >= rec[R_LAST]:
-            rec[R_LAST] = ts
+        if last_ms >= rec[R_LAST]:
+            rec[R_LAST] = last_ms
             if rec[R_SUBNET] != subnet_tag:
                 self._move_subnet(int(rec[R_SUBNET]), subnet_tag)
                 rec[R_SUBNET] = subnet_tag
         n = int(rec[R_N])
-        self.moments.replace(n, n + 1)  # integer moments: exact at any size
-        rec[R_N] = n + 1
+        self.moments.replace(n, n + k)  # integer moments: exact at any size
+        rec[R_N] = n + k
         rec[R_HARVEST] += values[F_HARVEST]
         rec[R_MISMATCH] += values[F_MISMATCH]
         rec[R_RISKY] += values[F_RISKY]

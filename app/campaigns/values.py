@@ -2,10 +2,13 @@
 
 A request adds eight non-negative integers to its account's, its pivots' and the
 population's sliding views (harvest in 1/``HARVEST_UNITS`` units, so every sum is an
-exact integer). Between stages a request's values travel packed in one int.
+exact integer). The account stage sums them per (pivot, account, tick bucket) before
+they travel: :func:`widen` lays the eight values out in one Python int, 64 bits each,
+so summing many requests is one addition per pivot, and :func:`narrow` reads the sums
+back.
 
 >>> v = (1, 13, 1, 0, 1, 1, 4096, 0)
->>> list(unpack(pack(v))) == list(v)
+>>> narrow(widen(v) + widen(v)) == [2 * x for x in v]
 True
 >>> pivot_kind("tls:t13d|sdk/1.0")
 'tls'
@@ -13,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import struct
 from array import array
 from collections.abc import Sequence
 
@@ -32,12 +36,12 @@ __all__ = [
     "F_YOUNG",
     "LINKING_EXCLUDED",
     "N_FIELDS",
-    "pack",
+    "narrow",
     "pivot_kind",
     "pivot_value",
     "pivots_of",
     "request_values",
-    "unpack",
+    "widen",
 ]
 
 F_REQ, F_HARVEST, F_MISMATCH, F_YOUNG, F_RISKY, F_AGE_KNOWN, F_COMPLETION, F_429 = range(8)
@@ -67,34 +71,19 @@ def request_values(e: RequestEvent, s: RequestSignals) -> array[int]:
     )
 
 
-def pack(values: Sequence[int]) -> int:
-    """One request's values as one int."""
-    return (
-        values[F_COMPLETION] << 10
-        | values[F_HARVEST] << 5
-        | values[F_MISMATCH] << 4
-        | values[F_YOUNG] << 3
-        | values[F_RISKY] << 2
-        | values[F_AGE_KNOWN] << 1
-        | values[F_429]
-    )
+#: one little-endian 64-bit slot per field (a field's sum overflows only past 2**64 per
+#: account and bucket: far beyond any request volume or token count)
+_SLOTS = struct.Struct(f"<{N_FIELDS}Q")
 
 
-def unpack(packed: int) -> array[int]:
-    """The values :func:`pack` packed (one request: ``F_REQ`` is 1)."""
-    return array(
-        "i",
-        (
-            1,
-            packed >> 5 & 31,
-            packed >> 4 & 1,
-            packed >> 3 & 1,
-            packed >> 2 & 1,
-            packed >> 1 & 1,
-            packed >> 10,
-            packed & 1,
-        ),
-    )
+def widen(values: Sequence[int]) -> int:
+    """The eight values in one int: the sum of widened values widens the sums."""
+    return int.from_bytes(_SLOTS.pack(*values), "little")
+
+
+def narrow(wide: int) -> list[int]:
+    """The eight sums a sum of :func:`widen` results holds."""
+    return list(_SLOTS.unpack(wide.to_bytes(_SLOTS.size, "little")))
 
 
 def pivot_kind(key: str) -> str:

@@ -2,9 +2,12 @@
 
 Per event (in the partition's order): drop repeated ``event_id``s, drop events at or
 behind the partition's watermark (late), add to the account's tumbling window and its
-24 h view, and route one observation per pivot the request carries to the pivot
-partition that owns it. Closed windows are scored by the partition's River model and
-become account alerts when harvest-like traffic comes with one more evidence family.
+24 h view, and add the request's values to the account's observation of every pivot
+the request carries, for the linkage-tick bucket it falls in. When the watermark
+passes a bucket's end its observations go, in bucket and then arrival order, to the
+pivot partitions that own them — one per pivot, account and bucket, whatever the
+batches were. Closed windows are scored by the partition's River model and become
+account alerts when harvest-like traffic comes with one more evidence family.
 
 The watermark is robust to outliers: it follows the ``k``-th newest event time seen
 (``watermark_rank``), minus the grace period, so a single event far ahead of the
@@ -32,10 +35,10 @@ from app.campaigns.values import (
     F_REQ,
     F_RISKY,
     F_YOUNG,
-    N_FIELDS,
-    pack,
+    narrow,
     pivots_of,
     request_values,
+    widen,
 )
 from app.config import DetectionSettings
 from app.detectors import AccountWindowDetector
@@ -87,8 +90,14 @@ class AccountStage:
         self.seen: dict[str, int] = {}
         #: the ``watermark_rank`` newest event times (a min-heap)
         self._newest: list[int] = []
-        #: population sums per open 10-minute bucket (sent to pivot partition 0 when closed)
-        self._totals: dict[int, list[int]] = {}
+        #: population sums (widened) per open 10-minute bucket (sent to pivot partition 0
+        #: when closed)
+        self._totals: dict[int, int] = {}
+        #: bucket end → account → pivot → [first ts, last ts, subnet tag of the last
+        #: request, widened value sums]: the observations not yet closed by the watermark
+        #: (insertion order follows the partition's event order, so the stream of
+        #: observations sent is the same on a replay)
+        self._open: dict[int, dict[str, dict[str, list[int]]]] = {}
         self._route: dict[str, int] = {}
         #: per pivot partition, the sequence number of the next observation sent to it
         self.sent: list[int] = [0] * pivot_partitions
@@ -140,11 +149,10 @@ class AccountStage:
         windows = self.windows
         seen = self.seen
         cap = st.max_dedupe_ids
-        q_n = self.pivot_partitions
-        per_q: list[list[Observation]] = [[] for _ in range(q_n)]
-        route = self._route
         accounts = self.accounts
         totals = self._totals
+        open_obs = self._open
+        tick_ms = st.linkage_tick_ms
         for e in events:
             if e.event_id in seen:
                 out.duplicates += 1
@@ -163,32 +171,39 @@ class AccountStage:
                     del seen[next(iter(seen))]
             s = request_signals(e)
             values = request_values(e, s)
-            acc = accounts.get(e.account_id)
+            account = e.account_id
+            acc = accounts.get(account)
             if acc is None:
                 if len(accounts) >= st.max_tracked_accounts:
                     del accounts[next(iter(accounts))]
                     self.evicted += 1
-                acc = accounts[e.account_id] = SlidingSums(
+                acc = accounts[account] = SlidingSums(
                     n_fields=ACCOUNT_FIELDS, bucket_ms=HOUR_MS, horizon_ms=DAY_MS
                 )
             acc.add(ts, values[:ACCOUNT_FIELDS])
+            wide = widen(values)
             bucket = ts - ts % TEN_MIN_MS
-            tot = totals.get(bucket)
-            if tot is None:
-                tot = totals[bucket] = [0] * N_FIELDS
-            for i, v in enumerate(values):
-                tot[i] += v
+            totals[bucket] = totals.get(bucket, 0) + wide
             subnet = subnet_of(e.client_ip)
             tag = zlib.crc32(subnet.encode()) & 0x7FFFFFFF
-            packed = pack(values)
-            account = e.account_id
+            end = ts - ts % tick_ms + tick_ms
+            by_account = open_obs.get(end)
+            if by_account is None:
+                by_account = open_obs[end] = {}
+            cur = by_account.get(account)
+            if cur is None:
+                cur = by_account[account] = {}
             for key in pivots_of(e, s, subnet):
-                q = route.get(key)
-                if q is None:
-                    if len(route) >= _ROUTE_CACHE_MAX:
-                        route.clear()
-                    q = route[key] = partition_for(key, q_n)
-                per_q[q].append((ts, key, account, packed, tag))
+                agg = cur.get(key)
+                if agg is None:
+                    cur[key] = [ts, ts, tag, wide]
+                    continue
+                if ts < agg[0]:
+                    agg[0] = ts
+                if ts > agg[1] or (ts == agg[1] and tag > agg[2]):
+                    agg[1] = ts
+                    agg[2] = tag
+                agg[3] += wide
             windows.add(account, ts).add(  # type: ignore[union-attr]
                 ts_ms=ts,
                 client_ip=e.client_ip,
@@ -200,15 +215,27 @@ class AccountStage:
             out.accepted += 1
         self._score(windows.close_ready(), out, emitted_ms)
         self._forget_seen()
-        self._emit(per_q, out)
+        self._emit(out)
         return out
 
-    def _emit(self, per_q: list[list[Observation]], out: AccountOutput) -> None:
+    def _emit(self, out: AccountOutput) -> None:
         wm = self.watermark_ms
         closed: list[list[int]] = []
+        per_q: list[list[Observation]] = [[] for _ in range(self.pivot_partitions)]
         if wm is not None:
             for b in sorted(b for b in self._totals if b + TEN_MIN_MS <= wm):
-                closed.append([b, *self._totals.pop(b)])
+                closed.append([b, *narrow(self._totals.pop(b))])
+            route = self._route
+            q_n = self.pivot_partitions
+            for end in sorted(e for e in self._open if e <= wm):
+                for account, mine in self._open.pop(end).items():
+                    for key, (first, last, tag, wide) in mine.items():
+                        q = route.get(key)
+                        if q is None:
+                            if len(route) >= _ROUTE_CACHE_MAX:
+                                route.clear()
+                            q = route[key] = partition_for(key, q_n)
+                        per_q[q].append((end, key, account, first, last, tag, narrow(wide)))
         sent = self.sent
         for q, obs in enumerate(per_q):
             out.pivot_inputs[q] = PivotInput(
@@ -232,7 +259,7 @@ class AccountStage:
         out = AccountOutput()
         self._score(self.windows.close_all(), out, emitted_ms)
         self._newest = [until_ms + self.settings.grace_ms] * self.settings.watermark_rank
-        self._emit([[] for _ in range(self.pivot_partitions)], out)
+        self._emit(out)
         return out
 
     def _forget_seen(self) -> None:

@@ -105,6 +105,9 @@ class CampaignStage:
         self._last_sweep_ms = 0
         #: accounts whose links changed since the last tick (only they can join the graph)
         self._changed: set[str] = set()
+        #: account → pivot kind → how many of its links are of that kind (an account is
+        #: in the graph while it has links of two kinds)
+        self._kinds: dict[str, dict[str, int]] = {}
 
     # ---- input ------------------------------------------------------------------------
     def receive(self, rec: LinkInput) -> None:
@@ -144,6 +147,27 @@ class CampaignStage:
         self._joined = {}
         self._memo = {}
         self._changed = set()
+        self._kinds = {}
+
+    def _kind_added(self, account: str, key: str) -> None:
+        kinds = self._kinds.setdefault(account, {})
+        kind = pivot_kind(key)
+        kinds[kind] = kinds.get(kind, 0) + 1
+
+    def _kind_dropped(self, account: str, key: str) -> None:
+        kinds = self._kinds[account]
+        kind = pivot_kind(key)
+        left = kinds[kind] - 1
+        if left:
+            kinds[kind] = left
+        else:
+            del kinds[kind]
+            if not kinds:
+                del self._kinds[account]
+
+    def _multi_kind(self, account: str) -> bool:
+        kinds = self._kinds.get(account)
+        return kinds is not None and len(kinds) >= 2
 
     def _apply(self, r: TickLinks) -> None:
         links = self.links
@@ -151,8 +175,8 @@ class CampaignStage:
         for key in r.dropped_pivots:
             for a in by_pivot.pop(key, ()):
                 mine = links.get(a)
-                if mine is not None:
-                    mine.pop(key, None)
+                if mine is not None and mine.pop(key, None) is not None:
+                    self._kind_dropped(a, key)
                     if not mine:
                         del links[a]
         for account, key, n, harvest, mismatch, risky, young, shared in r.links:
@@ -160,6 +184,7 @@ class CampaignStage:
                 mine = links.get(account)
                 if mine is not None and mine.pop(key, None) is not None:
                     by_pivot[key].discard(account)
+                    self._kind_dropped(account, key)
                     if not mine:
                         del links[account]
                 continue
@@ -168,6 +193,7 @@ class CampaignStage:
                 mine = links[account] = {}
             if key not in mine:
                 self._changed.add(account)
+                self._kind_added(account, key)
             mine[key] = (n, harvest, mismatch, risky, young, shared)
             by_pivot.setdefault(key, set()).add(account)
             self._last_link_ms[account] = r.tick_ms
@@ -226,7 +252,7 @@ class CampaignStage:
         self._changed = set()
         for a in changed:
             mine = links[a]
-            if len({pivot_kind(k) for k in mine}) < 2:
+            if not self._multi_kind(a):
                 continue
             joined = self._joined.setdefault(a, set())
             for key in sorted(mine):
@@ -247,9 +273,7 @@ class CampaignStage:
             if len(group) < st.min_cluster_accounts:
                 continue
             # still linked on two kinds (links withdrawn since the graph was built drop out)
-            members = [
-                a for a in group if a in links and len({pivot_kind(k) for k in links[a]}) >= 2
-            ]
+            members = [a for a in group if self._multi_kind(a)]
             if len(members) < st.min_cluster_accounts:
                 continue
             cached = self._memo.get(members[0])

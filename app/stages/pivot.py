@@ -2,11 +2,11 @@
 
 Input: the account stage's observations for the pivots this partition owns (subnet,
 ASN, payment, TLS/UA, template, SimHash band, creation hour), with every account
-partition's watermark. Observations are applied in event-time order (ties by pivot,
-account, values) once the clock — the minimum over the account partitions'
-watermarks — has passed them, and a linkage tick runs at every multiple of
-``linkage_tick_ms`` the clock passes, with exactly the observations at or before it
-applied. Output therefore depends on the observations only.
+partition's watermark. An observation is one account's requests on one pivot within
+one ``linkage_tick_ms`` bucket, summed. A linkage tick runs at every multiple of
+``linkage_tick_ms`` the clock — the minimum over the account partitions' watermarks —
+passes, with exactly the buckets that ended by then applied, in (bucket, pivot,
+account) order. Output therefore depends on the observations only.
 
 At each tick the pivot stage
 
@@ -50,7 +50,6 @@ from app.campaigns.values import (
     F_YOUNG,
     LINKING_EXCLUDED,
     pivot_kind,
-    unpack,
 )
 from app.config import DetectionSettings
 from app.detectors.account_window import WindowModel
@@ -114,8 +113,8 @@ class PivotStage:
         self.partition = partition
         self.clock = UpstreamClock(upstream_partitions)
         self.pivots: dict[str, PivotState] = {}
-        #: Indicators seen with one account so far: (account, ts, packed values, subnet tag).
-        self._solo: dict[str, tuple[str, int, int, int]] = {}
+        #: Indicators seen with one account so far: its latest observation there.
+        self._solo: dict[str, Observation] = {}
         #: Observations received and not applied yet (at or after the clock).
         self._pending: list[Observation] = []
         #: Per account partition, the next observation sequence number expected.
@@ -221,30 +220,29 @@ class PivotStage:
         self._pending_totals = keep
 
     def _apply(self, o: Observation) -> None:
-        ts, key, account, packed, tag = o
-        values = unpack(packed)
+        _, key, account, first, last, tag, values = o
         p = self.pivots.get(key)
         if p is not None:
-            p.add(account, ts, values, tag)
+            p.add(account, first, last, values, tag)
             self._touched.add(key)
             return
         solo = self._solo.get(key)
-        if solo is None or solo[1] < ts - DAY_MS:
+        if solo is None or solo[4] < first - DAY_MS:
             if solo is None and len(self._solo) >= self.settings.max_solo_indicators:
                 del self._solo[next(iter(self._solo))]
                 self.evicted += 1
-            self._solo[key] = (account, ts, packed, tag)
-        elif solo[0] != account:
+            self._solo[key] = o
+        elif solo[2] != account:
             if len(self.pivots) >= self.settings.max_pivots:
                 self.pivots.pop(next(iter(self.pivots)))
                 self.evicted += 1
             p = self.pivots[key] = PivotState()
             self._touched.add(key)
             del self._solo[key]
-            p.add(solo[0], solo[1], unpack(solo[2]), solo[3])
-            p.add(account, ts, values, tag)
+            p.add(solo[2], solo[3], solo[4], solo[6], solo[5])
+            p.add(account, first, last, values, tag)
         else:
-            self._solo[key] = (account, ts, packed, tag)
+            self._solo[key] = o
 
     # ---- evidence -----------------------------------------------------------------------
     def _member_ok(self, key: str, p: PivotState, account: str) -> bool:
@@ -391,7 +389,7 @@ class PivotStage:
                 if a in p.linked:
                     p.linked.discard(a)
                     tick.links.append((a, key, 0, 0, 0, 0, 0, 0))
-        for key in [k for k, s in self._solo.items() if s[1] < cutoff]:
+        for key in [k for k, s in self._solo.items() if s[4] < cutoff]:
             del self._solo[key]
         self.population.expire(now_ms=now)
         self._entity_last = {k: t for k, t in self._entity_last.items() if now - t < DAY_MS}

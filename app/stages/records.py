@@ -5,7 +5,9 @@ Two internal streams connect the stages (Kafka topics online, lists in-process):
 - **observations** (account stage → pivot stage, partitioned by pivot): one
   :class:`PivotInput` per account partition, destination pivot partition and consumed
   batch. It carries the account partition's watermark (sent to *every* pivot partition,
-  so partitions without data advance too), the per-pivot observations of the batch and,
+  so partitions without data advance too), the observations of the linkage-tick buckets
+  that watermark closed (one per pivot, account and bucket: the account's requests
+  there summed, so the stream grows with active accounts, not with requests) and,
   for pivot partition 0 only, the population totals of the 10-minute buckets the
   watermark closed (global baselines are aggregated over every account partition).
 - **links** (pivot stage → campaign stage, one partition): one :class:`LinkInput` per
@@ -17,8 +19,8 @@ Every record names its source partition and the input position it covers, so a s
 that restarts from a checkpoint and re-sends what it already sent is deduplicated
 downstream (upserts and maxima are idempotent).
 
->>> rec = PivotInput(source=1, watermark_ms=5, first_seq=9,
-...                  obs=[(4, "subnet:10.0.0.0/24", "a", 3, 7)], totals=[])
+>>> o = (600_000, "subnet:10.0.0.0/24", "a", 1_000, 5_000, 7, [2, 40, 0, 0, 2, 2, 900, 0])
+>>> rec = PivotInput(source=1, watermark_ms=600_000, first_seq=9, obs=[o], totals=[])
 >>> decode_pivot_input(encode_pivot_input(rec)) == rec
 True
 """
@@ -50,9 +52,11 @@ __all__ = [
     "split_pivot_input",
 ]
 
-#: (event time, pivot key, account, packed request values, subnet tag): event time
-#: first, so a plain sort is the order observations are applied in.
-Observation = tuple[int, str, str, int, int]
+#: (bucket end, pivot key, account, first and last event time, subnet tag of the last
+#: request, the requests' summed values): one account's requests on one pivot within one
+#: linkage-tick bucket. The bucket end comes first, so a plain sort is the order
+#: observations are applied in (the tick at a bucket's end applies it).
+Observation = tuple[int, str, str, int, int, int, list[int]]
 #: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located);
 #: ``requests == 0`` removes the link.
 Link = tuple[str, str, int, int, int, int, int, int]
@@ -107,12 +111,17 @@ def encode_pivot_input(rec: PivotInput) -> bytes:
 
 
 def _pivot_row(rec: PivotInput) -> list[Any]:
-    return [rec.source, rec.watermark_ms, rec.first_seq, rec.obs, rec.totals, rec.idle]
+    # times as offsets back from the bucket end: a few digits instead of thirteen
+    obs = [[e, k, a, e - f, e - last, t, *v] for e, k, a, f, last, t, v in rec.obs]
+    return [rec.source, rec.watermark_ms, rec.first_seq, obs, rec.totals, rec.idle]
 
 
 def _pivot_of(row: list[Any]) -> PivotInput:
-    source, wm, first, obs, totals, idle = row
-    return PivotInput(source, wm, first, [tuple(o) for o in obs], totals, bool(idle))
+    source, wm, first, rows, totals, idle = row
+    obs: list[Observation] = [
+        (o[0], o[1], o[2], o[0] - o[3], o[0] - o[4], o[5], o[6:]) for o in rows
+    ]
+    return PivotInput(source, wm, first, obs, totals, bool(idle))
 
 
 def decode_pivot_input(raw: bytes) -> PivotInput:
@@ -131,7 +140,7 @@ def decode_pivot_inputs(raw: bytes) -> list[PivotInput]:
 def split_pivot_input(rec: PivotInput, *, max_obs: int) -> list[PivotInput]:
     """Chunks of at most ``max_obs`` observations; the watermark rides on the last.
 
-    >>> r = PivotInput(0, 7, 10, [(1, "k", "a", 0, 0)] * 5, [[0, 1]])
+    >>> r = PivotInput(0, 7, 10, [(1, "k", "a", 0, 0, 0, [1])] * 5, [[0, 1]])
     >>> chunks = split_pivot_input(r, max_obs=2)
     >>> [(c.watermark_ms, c.first_seq, len(c.obs), c.totals) for c in chunks]
     [(None, 10, 2, []), (None, 12, 2, []), (7, 14, 1, [[0, 1]])]

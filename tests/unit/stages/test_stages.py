@@ -42,7 +42,10 @@ def test_several_events_ahead_do_move_the_watermark() -> None:
 def test_a_resent_record_is_not_counted_twice() -> None:
     stage = AccountStage(S, partition=0, pivot_partitions=1)
     events = [ev(i, T0 + i * 1_000, account=f"a{i % 3}") for i in range(30)]
+    # later traffic moves the watermark past the first tick bucket: its observations go
+    events += [ev(100 + i, T0 + 12 * 60_000 + i, account="b") for i in range(3)]
     rec = stage.process(events, emitted_ms=0).pivot_inputs[0]
+    assert {o[2] for o in rec.obs} == {"a0", "a1", "a2"}
     a, b = (
         PivotStage(S, partition=0, upstream_partitions=1),
         PivotStage(S, partition=0, upstream_partitions=1),
