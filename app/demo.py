@@ -130,7 +130,7 @@ def run_demo(
     with stack:
         if broker:
             bootstrap = broker.split("://", 1)[-1]
-            wait_for_broker(bootstrap, timeout_s=30)
+            wait_for_broker(bootstrap, timeout_s=settings.connect_timeout_s)
             console.print(f"using broker {bootstrap}")
         else:
             tansu = stack.enter_context(TansuBroker())
