@@ -12,7 +12,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 help:
 	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
-	@echo "make test   - create .venv with test extras, run the whole suite (PYTEST_ARGS=...)"
+	@echo "make test   - create .venv with the [dev] extra, run the whole suite (PYTEST_ARGS=...)"
 	@echo "make lint   - ruff + format check + mypy + pip-audit (AUDIT=skip where PyPI's vulnerability API is unreachable)"
 	@echo "make bench  - throughput + latency benchmark on the embedded broker (BENCH_ARGS=...)"
 	@echo "make bench-producer - producer settings (envelope size, linger, batch, CRC, codecs) one at a time"
