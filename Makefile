@@ -8,17 +8,19 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-unit test-integration lint bench bench-producer bench-memory bench-floor bench-invariance schemas examples clean help promtool
+.PHONY: demo test test-unit test-integration lint bench bench-producer bench-memory bench-floor bench-invariance schemas examples constraints sizing clean help promtool
 
 help:
 	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
-	@echo "make test   - create .venv with test extras, run the whole suite (PYTEST_ARGS=...)"
+	@echo "make test   - create .venv with the [dev] extra, run the whole suite (PYTEST_ARGS=...)"
 	@echo "make lint   - ruff + format check + mypy + pip-audit (AUDIT=skip where PyPI's vulnerability API is unreachable)"
 	@echo "make bench  - throughput + latency benchmark on the embedded broker (BENCH_ARGS=...)"
 	@echo "make bench-producer - producer settings (envelope size, linger, batch, CRC, codecs) one at a time"
 	@echo "make bench-memory - memory per active account (RSS slope; BENCH_ARGS='--trace' for the heap)"
 	@echo "make bench-floor  - per-event cost of decode, validation and windows alone (the shape's floor)"
 	@echo "make bench-invariance - one labelled scenario offline and through 1/2/4 workers: the same table?"
+	@echo "make constraints - freeze the tested venv into deploy/docker/constraints.txt (the image's versions)"
+	@echo "make sizing - rewrite deploy/README.md's sizing block from the newest benchmarks/results/bench-*.json"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hydrawatch needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -100,6 +102,16 @@ schemas: $(RUN_STAMP)
 
 examples: $(RUN_STAMP)
 	$(BIN)/python -c "from app.simulate.basic import example_lines; open('schemas/examples/request_events.jsonl', 'wb').write(example_lines())"
+
+# The image installs these versions (pip install -c): the venv the tests ran in.
+constraints: $(DEV_STAMP)
+	@{ echo "# Versions the image installs (pip install -c): the dev venv the tests ran in, frozen."; \
+	  echo "# Regenerate with: make constraints   (pip freeze of .venv, without hydrawatch itself)"; \
+	  $(PIP) freeze --exclude hydrawatch; } > deploy/docker/constraints.txt
+	@echo "wrote deploy/docker/constraints.txt"
+
+sizing: $(RUN_STAMP)
+	$(BIN)/python benchmarks/sizing.py --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

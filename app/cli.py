@@ -1,15 +1,26 @@
-"""The ``hydrawatch`` command line: worker | demo | detect | schemas."""
+"""The ``hydrawatch`` command line: worker | detect | demo | broker | simulate | evaluate | …"""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from app import __version__
 from app.config import Settings
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 __all__ = ["build_settings", "cli", "main"]
 
@@ -19,8 +30,53 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-err = Console(stderr=True)
+#: Messages and errors: stderr, never wrapped (an error stays one line in a pipe too).
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"hydrawatch {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Streaming detector for LLM distillation campaigns."""
+
+
+@contextmanager
+def _broker_errors() -> Iterator[None]:
+    """An unreachable broker ends the command with one line naming it, exit code 1."""
+    from app.broker.admin import BrokerUnreachable
+
+    try:
+        yield
+    except BrokerUnreachable as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+
+
+def _reach_broker(settings: Settings, *, max_seconds: float | None = None) -> None:
+    """Wait for the broker up to ``connect_timeout_s`` (and no longer than ``max_seconds``)."""
+    from app.broker.admin import security_kwargs, wait_for_broker
+
+    timeout = settings.connect_timeout_s
+    if max_seconds is not None:
+        timeout = max(min(timeout, max_seconds), 0.5)
+    wait_for_broker(
+        settings.bootstrap_servers, timeout_s=timeout, client_kwargs=security_kwargs(settings)
+    )
+
 
 #: ``--broker`` of the commands that talk to the configured Kafka.
 BrokerOption = Annotated[str | None, typer.Option(help="kafka://host:port (env HYDRAWATCH_BROKER)")]
@@ -63,34 +119,71 @@ def worker(
         datadir=datadir,
         loglevel=loglevel,
     )
-    from app.stream.worker import run_worker
+    if settings.loglevel.lower() in ("debug", "info"):
+        err.print(
+            f"connecting to broker {settings.bootstrap_servers} (gives up after "
+            f"{settings.connect_timeout_s:g}s: HYDRAWATCH_CONNECT_TIMEOUT_S)"
+        )
+    with _broker_errors():
+        _reach_broker(settings)  # before faust is even imported (seconds)
+        from app.stream.worker import run_worker
 
-    run_worker(settings)
+        run_worker(settings)
 
 
 @cli.command()
 def detect(
     input: Annotated[str, typer.Option("--input", "-i", help="events.jsonl[.gz] or - for stdin")],
     output: Annotated[str, typer.Option("--output", "-o", help="alerts.jsonl[.gz] or -")] = "-",
-    dlq: Annotated[str | None, typer.Option(help="Write invalid lines with reasons here")] = None,
+    dlq: Annotated[
+        str | None,
+        typer.Option(help="Write invalid lines here: line, reason, sha256, redacted value"),
+    ] = None,
 ) -> None:
-    """Run the detection core over a file in event-time order; write AlertEvents as JSONL."""
+    """Run the detection core over a file in event-time order; write AlertEvents as JSONL.
+
+    Exit code 1 when the input cannot be read to its end (truncated or corrupt .gz): the
+    alerts found in the lines before are still written.
+    """
     from contextlib import ExitStack
 
-    from app.offline import detect_file, open_output
+    from app.offline import DetectSummary, InputFile, detect_file, open_output
+    from app.progress import EventProgress
 
     settings = build_settings()
-    if input != "-" and not Path(input).exists():
-        err.print(f"[red]error:[/] input file not found: {input}")
-        raise typer.Exit(2)
-    with ExitStack() as stack:
-        out = stack.enter_context(open_output(output))
-        dlq_fh = stack.enter_context(open_output(dlq)) if dlq else None
+    if input != "-":
+        if not Path(input).exists():
+            err.print(f"[red]error:[/] input file not found: {input}")
+            raise typer.Exit(2)
+        if Path(input).is_dir():
+            err.print(
+                f"[red]error:[/] {input} is a directory; give a file (events.jsonl[.gz]) or -"
+            )
+            raise typer.Exit(2)
+    progress = EventProgress(err, description="detect")
 
-        def write(alert: Any) -> None:
-            out.write(alert.model_dump_json().encode() + b"\n")
+    def on_progress(s: DetectSummary, src: InputFile) -> None:
+        progress.update(events=s.events, done=src.position(), total=src.size)
 
-        summary = detect_file(input, settings=settings.detection, on_alert=write, dlq=dlq_fh)
+    try:
+        with ExitStack() as stack:
+            out = stack.enter_context(open_output(output))
+            dlq_fh = stack.enter_context(open_output(dlq)) if dlq else None
+
+            def write(alert: Any) -> None:
+                out.write(alert.model_dump_json().encode() + b"\n")
+
+            with progress:
+                summary = detect_file(
+                    input,
+                    settings=settings.detection,
+                    on_alert=write,
+                    dlq=dlq_fh,
+                    on_progress=on_progress,
+                )
+    except OSError as exc:  # opening the input or writing an output
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     err.print(
         f"lines {summary.lines:,}  events {summary.events:,}  invalid {summary.invalid:,}  "
         f"late {summary.late:,}  windows {summary.windows_closed:,}  alerts {summary.alerts:,}  "
@@ -98,6 +191,14 @@ def detect(
     )
     for reason, n in summary.invalid_by_reason.most_common():
         err.print(f"  invalid: {reason}: {n:,}")
+    if summary.input_error is not None:
+        where = "standard output" if output == "-" else output
+        err.print(
+            f"[red]error:[/] {escape(input)} could not be read to its end: "
+            f"{escape(summary.input_error)}; the {summary.alerts:,} alert(s) found in the "
+            f"lines before are in {escape(where)}"
+        )
+        raise typer.Exit(1)
 
 
 @cli.command()
@@ -113,9 +214,10 @@ def demo(
     from app.demo import run_demo
 
     try:
-        code = run_demo(
-            broker=broker, duration_s=duration, metrics_port=metrics_port, speedup=speedup
-        )
+        with _broker_errors():
+            code = run_demo(
+                broker=broker, duration_s=duration, metrics_port=metrics_port, speedup=speedup
+            )
     except KeyboardInterrupt:  # every process was already stopped on the way out
         err.print("interrupted; all demo processes stopped.")
         code = 130
@@ -159,12 +261,21 @@ def simulate(
     if compression not in ("lz4", "zstd", "gzip", "none"):
         err.print(f"[red]error:[/] unknown compression {compression!r} (lz4, zstd, gzip, none)")
         raise typer.Exit(2)
+    for c in sc.campaigns_outside_span():
+        err.print(
+            f"[yellow]warning:[/] campaign {c.id} starts at hour {c.start_h:g}, at or after "
+            f"the end of the {sc.days:g}-day span: it sends no event "
+            f"(give --days above {c.start_h / 24:g} to include it)"
+        )
     eff_scale = scale if scale is not None else 1.0
-    sim = build(sc, scale=eff_scale)
     if broker:
         settings = build_settings(broker=broker)
         from app.broker.admin import security_kwargs
 
+        with _broker_errors():
+            _reach_broker(settings)
+    sim = build(sc, scale=eff_scale)
+    if broker:
         summary = produce_to_kafka(
             sim,
             bootstrap=settings.bootstrap_servers,
@@ -205,42 +316,61 @@ def evaluate(
     markdown: Annotated[bool, typer.Option(help="Also print the table as Markdown")] = False,
 ) -> None:
     """Score detection and both baselines on labelled traffic; JSON report + PNG timeline."""
-    from rich.console import Console
 
     from app.evaluate.run import evaluate_files, evaluate_scenario
     from app.evaluate.table import markdown_table, rich_table
+    from app.progress import EventProgress
     from app.simulate.scenario import scenario_names
 
     settings = build_settings()
     reports = []
+    progress = EventProgress(err, description="evaluate")
+
+    def on_events(phase: str, n: int, done: int | None, total: int | None) -> None:
+        progress.update(events=n, done=done, total=total, description=phase)
+
+    def say(message: str) -> None:
+        (progress.console if progress.enabled else err).print(message)
+
     if events is not None:
-        if labels is None or not events.exists() or not labels.exists():
+        if labels is None or not events.is_file() or not labels.is_file():
             err.print("[red]error:[/] --events needs an existing file and --labels FILE")
             raise typer.Exit(2)
         name = events.name.split(".")[0]
-        reports.append(
-            evaluate_files(events, labels, settings=settings.detection, name=name, out_dir=out_dir)
-        )
+        with progress:
+            reports.append(
+                evaluate_files(
+                    events,
+                    labels,
+                    settings=settings.detection,
+                    name=name,
+                    out_dir=out_dir,
+                    on_events=on_events,
+                )
+            )
     else:
         names = scenario or ["hydra"]
         if names == ["all"]:
             names = scenario_names()
         for n in names:
             try:
-                reports.append(
-                    evaluate_scenario(
-                        n,
-                        settings=settings.detection,
-                        scale=scale,
-                        seed=seed,
-                        out_dir=out_dir,
-                        progress=lambda m: err.print(m),
+                with progress:
+                    reports.append(
+                        evaluate_scenario(
+                            n,
+                            settings=settings.detection,
+                            scale=scale,
+                            seed=seed,
+                            out_dir=out_dir,
+                            progress=say,
+                            on_events=on_events,
+                        )
                     )
-                )
             except FileNotFoundError as exc:
                 err.print(f"[red]error:[/] {exc}")
                 raise typer.Exit(2) from None
-    Console(width=220).print(rich_table(reports))
+    table = rich_table(reports)
+    _stdout_console_for(table).print(table)
     for r in reports:
         t = r["throughput"]
         err.print(
@@ -293,6 +423,8 @@ def enforce(
     from app.enforce.consumer import run_enforcer
 
     s = build_settings(broker=broker)
+    with _broker_errors():
+        _reach_broker(s, max_seconds=max_seconds)
     counts = run_enforcer(
         bootstrap=s.bootstrap_servers,
         topic=s.alert_topic,
@@ -332,6 +464,8 @@ def tail_alerts(
     from app.enforce.tail import tail
 
     s = build_settings(broker=broker)
+    with _broker_errors():
+        _reach_broker(s, max_seconds=max_seconds)
     tail(
         bootstrap=s.bootstrap_servers,
         topic=s.alert_topic,
@@ -343,6 +477,78 @@ def tail_alerts(
         as_json=as_json,
         client_kwargs=security_kwargs(s),
     )
+
+
+@cli.command("broker")
+def broker_cmd(
+    port: Annotated[int, typer.Option(help="Loopback port to listen on")] = 9092,
+    partitions: Annotated[
+        int | None, typer.Option(help="Partitions of the topics it creates (default: settings)")
+    ] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Stop after (default: until Ctrl-C)")
+    ] = None,
+) -> None:
+    """Start the embedded Kafka-protocol broker (tansu, in memory, 127.0.0.1) until Ctrl-C.
+
+    Creates the input, alert and dead-letter topics, so ``worker``, ``simulate --broker``,
+    ``tail-alerts`` and ``enforce`` can be tried by hand against it. Its data lives in
+    memory and is gone when it stops.
+    """
+    from app.broker import TansuBroker, ensure_topics
+    from app.broker.admin import BrokerUnreachable
+
+    settings = build_settings()
+    tansu = TansuBroker(port=port, startup_timeout_s=settings.connect_timeout_s)
+    if tansu.port_in_use():
+        err.print(f"[red]error:[/] 127.0.0.1:{port} is already in use; give --port")
+        raise typer.Exit(1)
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with tansu:
+            topics = [settings.input_topic, settings.alert_topic, settings.dlq_topic]
+            ensure_topics(
+                tansu.bootstrap, topics, partitions=partitions or settings.topic_partitions
+            )
+            err.print(
+                f"embedded tansu broker on {tansu.bootstrap} (pid {tansu.pid}, in memory: "
+                f"its data is gone when it stops); topics {', '.join(topics)}\n"
+                f"  try: hydrawatch worker --broker kafka://{tansu.bootstrap}\n"
+                f"       hydrawatch simulate --broker kafka://{tansu.bootstrap} --rate 500 "
+                "--scale 0.02\n"
+                f"       hydrawatch tail-alerts --broker kafka://{tansu.bootstrap}\n"
+                "Ctrl-C stops it."
+            )
+            t0 = time.monotonic()
+            while tansu.alive() and (max_seconds is None or time.monotonic() - t0 < max_seconds):
+                time.sleep(0.2)
+            if not tansu.alive():
+                err.print(f"[red]error:[/] the broker exited:\n{escape(tansu.log_tail())}")
+                raise typer.Exit(1)
+    except KeyboardInterrupt:
+        pass
+    except (RuntimeError, BrokerUnreachable) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err.print("broker stopped.")
+
+
+def _stdout_console_for(renderable: RenderableType) -> Console:
+    """A stdout console as wide as the terminal; off a terminal, as wide as ``renderable``
+    needs (``COLUMNS`` when set), so a table piped to a file is not squeezed to 80."""
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    from rich.measure import Measurement
+
+    wide = console.options.update_width(10_000)
+    return Console(width=Measurement.get(console, wide, renderable).maximum)
 
 
 def main() -> None:

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     datadir: str = "/tmp/hydrawatch-data"
     loglevel: str = "info"
 
+    connect_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long a command waits for the broker to answer before it gives up "
+        "with an error naming the broker",
+    )
     session_timeout_s: float = Field(10.0, gt=0)
     heartbeat_interval_s: float = Field(1.0, gt=0)
     commit_interval_s: float = Field(2.0, gt=0)

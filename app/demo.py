@@ -3,8 +3,8 @@
 Benign accounts plus one injected abusive group are produced in compressed event
 time (``speedup`` simulated seconds per wall second) as batch envelopes, one per
 partition per tick; a few malformed messages show the dead-letter path. Alerts are
-read back from the alert topic and shown live. Every process started is stopped
-on exit, Ctrl-C included.
+read back from the alert topic and shown live: a table that refreshes on a terminal,
+one line per alert otherwise. Every process started is stopped on exit, Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -30,7 +30,16 @@ from app.config import Settings
 from app.simulate.basic import ABUSIVE_PREFIX, BasicTraffic, generate_basic
 from app.stream.launcher import WorkerProcess, metric_value
 
-__all__ = ["DemoSummary", "run_demo"]
+__all__ = [
+    "CampaignView",
+    "DemoSummary",
+    "alert_line",
+    "alerts_table",
+    "campaigns",
+    "campaigns_table",
+    "run_demo",
+    "summary_table",
+]
 
 _TICK_S = 0.1
 _BAD_MESSAGES = (b"{not json", b'{"event_id": "bad-1", "ts_ms": "yesterday"}', b"\xff\xfe")
@@ -43,16 +52,74 @@ class DemoSummary:
     processed_events: float = 0.0
     dead_letters: float = 0.0
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: The traffic's labels: the accounts of the injected abusive group.
+    abusive_accounts: frozenset[str] = frozenset()
+    #: Stopped by Ctrl-C: the worker may not have processed everything sent.
+    interrupted: bool = False
+
+    def _accounts(self) -> set[str]:
+        return {a["entity_id"] for a in self.alerts if a["entity_type"] == "account"}
 
     @property
     def abusive_flagged(self) -> set[str]:
-        return {a["entity_id"] for a in self.alerts if a["entity_id"].startswith(ABUSIVE_PREFIX)}
+        """Alerted accounts labelled abusive."""
+        return self._accounts() & self.abusive_accounts
 
     @property
     def benign_flagged(self) -> set[str]:
-        return {
-            a["entity_id"] for a in self.alerts if not a["entity_id"].startswith(ABUSIVE_PREFIX)
-        }
+        """Alerted accounts not labelled abusive (campaign and entity alerts are no accounts)."""
+        return self._accounts() - self.abusive_accounts
+
+    @property
+    def entity_alerts(self) -> Counter[str]:
+        """Alerts on subnets, ASNs and fingerprints, by entity type."""
+        return Counter(
+            a["entity_type"] for a in self.alerts if a["entity_type"] not in ("account", "campaign")
+        )
+
+
+@dataclass(slots=True)
+class CampaignView:
+    """What the demo shows of one campaign: the latest campaign alert and its members."""
+
+    campaign_id: str
+    severity: str
+    action: str
+    members: int
+    linked_via: dict[str, int]
+    reasons: list[str]
+
+
+def campaigns(alerts: list[dict[str, Any]]) -> list[CampaignView]:
+    """One view per campaign id, from its latest campaign alert and member alerts seen."""
+    latest: dict[str, dict[str, Any]] = {}
+    members: dict[str, set[str]] = {}
+    for a in alerts:
+        cid = a.get("campaign_id")
+        if cid is None:
+            continue
+        if a["entity_type"] == "campaign":
+            latest[cid] = a
+        elif a["entity_type"] == "account":
+            members.setdefault(cid, set()).add(a["entity_id"])
+    out = []
+    for cid, a in latest.items():
+        ev = a["evidence"]
+        out.append(
+            CampaignView(
+                campaign_id=cid,
+                severity=a["severity"],
+                action=f"{a['action']} {_ttl(a['action_ttl_s'])}",
+                members=max(int(ev.get("accounts", 0)), len(members.get(cid, ()))),
+                linked_via={
+                    k.removeprefix("linked_via_"): int(v)
+                    for k, v in sorted(ev.items(), key=lambda kv: -kv[1])
+                    if k.startswith("linked_via_")
+                },
+                reasons=[_reason(r) for r in a["reasons"]],
+            )
+        )
+    return out
 
 
 def _alert_reader(
@@ -82,34 +149,112 @@ def _ttl(seconds: int) -> str:
 
 
 def _reason(r: dict[str, Any]) -> str:
-    base = r.get("baseline")
-    if base:
-        return f"{r['feature']} {r['value']:.3g} (x{r['value'] / base:.3g} baseline)"
-    return f"{r['feature']} {r['value']:.3g}"
+    """The reason as the alert words it (``detail``), else feature and value."""
+    detail = r.get("detail")
+    return f"{r['feature']} {detail}" if detail else f"{r['feature']} {r['value']:.3g}"
 
 
-def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
+_COLOURS = {"low": "cyan", "medium": "yellow", "high": "red", "critical": "bold red"}
+
+
+def alerts_table(alerts: list[dict[str, Any]]) -> Table:
     table = Table(title="latest alerts", expand=True)
     table.add_column("time", no_wrap=True, min_width=5)
+    table.add_column("type", no_wrap=True, min_width=8)
     table.add_column("entity", no_wrap=True, min_width=14)
     table.add_column("severity", no_wrap=True, min_width=8)
     table.add_column("score", no_wrap=True, min_width=5)
     table.add_column("action", no_wrap=True, min_width=11)
     table.add_column("top reason", no_wrap=True, overflow="ellipsis", ratio=1)
-    colours = {"low": "cyan", "medium": "yellow", "high": "red", "critical": "bold red"}
     for a in alerts[-12:]:
         ts = time.strftime("%H:%M", time.gmtime(a["ts_ms"] / 1000))
         sev = a["severity"]
-        reason = _reason(a["reasons"][0]) if a["reasons"] else ""
         table.add_row(
             ts,
+            a["entity_type"],
             a["entity_id"],
-            f"[{colours[sev]}]{sev}[/]",
+            f"[{_COLOURS[sev]}]{sev}[/]",
             f"{a['score']:.3f}",
             f"{a['action']} {_ttl(a['action_ttl_s'])}",
-            reason,
+            _reason(a["reasons"][0]) if a["reasons"] else "",
         )
     return table
+
+
+def campaigns_table(views: list[CampaignView]) -> Table:
+    table = Table(title="campaigns", expand=True)
+    table.add_column("campaign", no_wrap=True, min_width=16)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("members", no_wrap=True, justify="right")
+    table.add_column("linked via (members)", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("evidence", overflow="ellipsis", ratio=1)
+    for v in views:
+        table.add_row(
+            v.campaign_id,
+            f"[{_COLOURS[v.severity]}]{v.severity}[/]",
+            str(v.members),
+            ", ".join(f"{k} {n}" for k, n in v.linked_via.items()),
+            v.action,
+            "; ".join(v.reasons[:3]),
+        )
+    return table
+
+
+def alert_line(a: dict[str, Any]) -> str:
+    """One alert as one plain line (the demo's output when stdout is not a terminal)."""
+    when = time.strftime("%H:%M", time.gmtime(a["ts_ms"] / 1000))
+    reason = _reason(a["reasons"][0]) if a["reasons"] else ""
+    campaign = f" campaign={a['campaign_id']}" if a.get("campaign_id") else ""
+    extra = ""
+    if a["entity_type"] == "campaign":
+        ev = a["evidence"]
+        via = ", ".join(
+            f"{k.removeprefix('linked_via_')} {int(v)}"
+            for k, v in ev.items()
+            if k.startswith("linked_via_")
+        )
+        extra = f" members={int(ev.get('accounts', 0))} linked via: {via};"
+    return (
+        f"{when} {a['severity']:8} {a['action']} {_ttl(a['action_ttl_s'])} "
+        f"{a['entity_type']}:{a['entity_id']}{campaign} score={a['score']:.3f}{extra} {reason}"
+    )
+
+
+class _Display:
+    """Live tables on a terminal; elsewhere one line per new alert, nothing redrawn."""
+
+    def __init__(self, console: Console, progress: Progress) -> None:
+        self.console = console
+        self.progress = progress
+        self.shown = 0
+        self._live: Live | None = None
+        if console.is_terminal:
+            self._live = Live(self._view([]), console=console, refresh_per_second=4)
+
+    def _view(self, alerts: list[dict[str, Any]]) -> Group:
+        parts: list[Any] = [self.progress, alerts_table(alerts)]
+        views = campaigns(alerts)
+        if views:
+            parts.append(campaigns_table(views))
+        return Group(*parts)
+
+    def __enter__(self) -> _Display:
+        if self._live is not None:
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def update(self, alerts: list[dict[str, Any]]) -> None:
+        if self._live is not None:
+            self._live.update(self._view(alerts))
+            return
+        for a in alerts[self.shown :]:
+            self.console.print(alert_line(a), markup=False, highlight=False, soft_wrap=True)
+        self.shown = len(alerts)
 
 
 def run_demo(
@@ -126,11 +271,10 @@ def run_demo(
     stack = contextlib.ExitStack()
     summary = DemoSummary()
     stop = threading.Event()
-    interrupted = False
     with stack:
         if broker:
             bootstrap = broker.split("://", 1)[-1]
-            wait_for_broker(bootstrap, timeout_s=30)
+            wait_for_broker(bootstrap, timeout_s=settings.connect_timeout_s)
             console.print(f"using broker {bootstrap}")
         else:
             tansu = stack.enter_context(TansuBroker())
@@ -159,6 +303,9 @@ def run_demo(
             duration_ms=sim_ms, abuse_start_offset_ms=min(3_600_000, sim_ms // 3)
         )
         events = generate_basic(traffic)
+        summary.abusive_accounts = frozenset(
+            e["account_id"] for e in events if e["account_id"].startswith(ABUSIVE_PREFIX)
+        )
         console.print(
             f"traffic: {len(events):,} events over {sim_ms / 3_600_000:.1f} simulated "
             f"hours, {traffic.benign_accounts} benign accounts, "
@@ -194,11 +341,7 @@ def run_demo(
         i = 0
         bad_every = max(len(events) // (len(_BAD_MESSAGES) + 1), 1)
         try:
-            with Live(
-                Group(progress, _alerts_table(summary.alerts)),
-                console=console,
-                refresh_per_second=4,
-            ) as live:
+            with _Display(console, progress) as live:
                 while True:
                     elapsed = time.monotonic() - start_wall
                     sim_now = t0_ms + int(elapsed * speedup * 1000)
@@ -223,11 +366,7 @@ def run_demo(
                         summary.produced_events += len(chunk)
                     while not alerts_q.empty():
                         summary.alerts.append(alerts_q.get_nowait())
-                    with contextlib.suppress(OSError):
-                        m = worker.metrics()
-                        summary.processed_events = metric_value(
-                            m, "hydrawatch_events_consumed_total"
-                        )
+                    _scrape(worker, summary)
                     sim_clock = time.strftime("%H:%M", time.gmtime(sim_now / 1000))
                     progress.update(
                         task,
@@ -237,7 +376,7 @@ def run_demo(
                             f"{summary.processed_events:,.0f}  alerts {len(summary.alerts)}"
                         ),
                     )
-                    live.update(Group(progress, _alerts_table(summary.alerts)))
+                    live.update(summary.alerts)
                     if not worker.alive():
                         console.print(f"[red]worker died[/]\n{worker.log_tail()}")
                         return 1
@@ -248,41 +387,80 @@ def run_demo(
                 # Let the worker drain what was sent.
                 deadline = time.monotonic() + 15
                 while time.monotonic() < deadline:
-                    with contextlib.suppress(OSError):
-                        m = worker.metrics()
-                        summary.processed_events = metric_value(
-                            m, "hydrawatch_events_consumed_total"
-                        )
-                        summary.dead_letters = metric_value(
-                            m, "hydrawatch_dead_letters_published_total"
-                        )
+                    _scrape(worker, summary)
                     if summary.processed_events >= summary.produced_events:
                         break
                     time.sleep(0.2)
                 time.sleep(1.0)
                 while not alerts_q.empty():
                     summary.alerts.append(alerts_q.get_nowait())
-                live.update(Group(progress, _alerts_table(summary.alerts)))
+                _scrape(worker, summary)
+                live.update(summary.alerts)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted; stopping…[/]")
-            interrupted = True
+            summary.interrupted = True
+            # The worker runs in its own session (Ctrl-C did not reach it): what it had
+            # processed by now, so the summary's counts belong to the same moment.
+            with contextlib.suppress(KeyboardInterrupt):
+                _scrape(worker, summary)
+                while not alerts_q.empty():
+                    summary.alerts.append(alerts_q.get_nowait())
         metrics_url = worker.metrics_url
     _print_summary(console, summary, metrics_url)
-    if interrupted:
+    if summary.interrupted:
         return 130
     return 0 if summary.alerts else 3
 
 
-def _print_summary(console: Console, s: DemoSummary, metrics_url: str) -> None:
+def _scrape(worker: WorkerProcess, summary: DemoSummary) -> None:
+    """Processed events and dead letters from the worker's metrics (kept if unreachable)."""
+    with contextlib.suppress(OSError):
+        m = worker.metrics()
+        summary.processed_events = metric_value(m, "hydrawatch_events_consumed_total")
+        summary.dead_letters = metric_value(m, "hydrawatch_dead_letters_published_total")
+
+
+def summary_table(s: DemoSummary, metrics_url: str) -> Table:
     sev = Counter(a["severity"] for a in s.alerts)
-    console.print()
+    kinds = Counter(a["entity_type"] for a in s.alerts)
     table = Table(title="hydrawatch demo summary", show_header=False)
     table.add_row("events produced", f"{s.produced_events:,} (+{s.produced_invalid} malformed)")
     table.add_row("events processed", f"{s.processed_events:,.0f}")
-    table.add_row("dead letters", f"{s.dead_letters:,.0f}")
-    table.add_row("alerts", f"{len(s.alerts)} " + " ".join(f"{k}:{v}" for k, v in sev.items()))
-    table.add_row("abusive accounts alerted", str(len(s.abusive_flagged)))
+    table.add_row(
+        "dead letters", f"{s.dead_letters:,.0f} of {s.produced_invalid} malformed messages sent"
+    )
+    table.add_row(
+        "alerts",
+        f"{len(s.alerts)}: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+        + ("; " if sev else "")
+        + " ".join(f"{k}:{v}" for k, v in sev.items()),
+    )
+    table.add_row(
+        "abusive accounts alerted", f"{len(s.abusive_flagged)} of {len(s.abusive_accounts)}"
+    )
     table.add_row("benign accounts alerted", str(len(s.benign_flagged)))
+    for v in campaigns(s.alerts):
+        via = ", ".join(f"{k} {n}" for k, n in v.linked_via.items())
+        table.add_row(
+            "campaign",
+            f"{v.campaign_id}: {v.members} members, linked via {via}; {v.severity}, {v.action}",
+        )
+    if s.entity_alerts:
+        table.add_row(
+            "entity alerts", ", ".join(f"{k} {n}" for k, n in sorted(s.entity_alerts.items()))
+        )
     table.add_row("metrics endpoint (while running)", metrics_url)
-    console.print(table)
+    if s.interrupted:
+        table.add_row(
+            "interrupted",
+            f"counts as of Ctrl-C: the worker had processed {s.processed_events:,.0f} of "
+            f"{s.produced_events:,} events sent",
+        )
+    return table
+
+
+def _print_summary(console: Console, s: DemoSummary, metrics_url: str) -> None:
+    console.print()
+    console.print(summary_table(s, metrics_url))
     console.print("all demo processes stopped.")

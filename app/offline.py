@@ -7,6 +7,10 @@ reorder buffer on event time (``reorder_ms``, the grace period by default) so a 
 that is nearly in order is applied in order, with memory bounded by that window and by
 the stages' state — never by the file. Invalid lines (or array elements) are counted,
 optionally written with their reasons to a dead-letter file, and skipped.
+
+An input that cannot be read to its end (a truncated or corrupt ``.gz``, an I/O error)
+stops the reading, not the run: what was read is still detected on and its alerts
+emitted, and :attr:`DetectSummary.input_error` says what went wrong after which line.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import gzip
 import heapq
 import sys
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +37,15 @@ from app.stages.ingest import decode_values
 from app.stages.local import LocalTopology
 from app.stages.partitioner import account_partitioner
 
-__all__ = ["DetectSummary", "detect_file", "iter_lines", "open_input", "open_output"]
+__all__ = [
+    "DetectSummary",
+    "InputFile",
+    "detect_file",
+    "iter_lines",
+    "open_input",
+    "open_input_file",
+    "open_output",
+]
 
 _BATCH_EVENTS = 5_000
 
@@ -48,6 +61,8 @@ class DetectSummary:
     alerts: int = 0
     windows_closed: int = 0
     seconds: float = 0.0
+    #: Why the input stopped before its end (None: read to the end).
+    input_error: str | None = None
 
     @property
     def events_per_s(self) -> float:
@@ -67,6 +82,41 @@ def open_input(path: str) -> Iterator[IO[bytes]]:
     else:
         with p.open("rb") as fh:
             yield fh
+
+
+@dataclass(slots=True)
+class InputFile:
+    """An input being read: the decoded byte stream and how far into the file it is."""
+
+    reader: IO[bytes]
+    #: Bytes of the file on disk (compressed for ``.gz``); None for standard input.
+    size: int | None
+    _raw: IO[bytes] | None = None
+
+    def position(self) -> int:
+        """Bytes of the file on disk consumed so far (0 for standard input)."""
+        return self._raw.tell() if self._raw is not None else 0
+
+
+@contextmanager
+def open_input_file(path: str) -> Iterator[InputFile]:
+    """Like :func:`open_input`, with the file's size and read position (for progress)."""
+    if path == "-":
+        yield InputFile(sys.stdin.buffer, None)
+        return
+    p = Path(path)
+    with p.open("rb") as raw:
+        size = p.stat().st_size
+        if p.suffix == ".gz":
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                yield InputFile(cast(IO[bytes], gz), size, raw)
+        else:
+            yield InputFile(raw, size, raw)
+
+
+#: What reading a damaged input raises: gzip's truncation (EOFError), corrupt data
+#: (zlib.error), not gzip at all (gzip.BadGzipFile, an OSError) and I/O errors.
+_READ_ERRORS = (EOFError, zlib.error, OSError)
 
 
 @contextmanager
@@ -104,8 +154,18 @@ def detect_file(
     reorder_ms: int | None = None,
     max_future_skew_ms: int | None = None,
     clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    on_progress: Callable[[DetectSummary, InputFile], None] | None = None,
+    progress_every_lines: int = 2_000,
 ) -> DetectSummary:
-    """Stream ``input_path`` through the stages; call ``on_alert`` for every alert."""
+    """Stream ``input_path`` through the stages; call ``on_alert`` for every alert.
+
+    ``on_progress`` is called every ``progress_every_lines`` lines and once at the end
+    of the input. Dead-letter rows carry the line number, reason, detail, ``sha256`` and
+    ``length`` of the line (to find it in the input) and ``raw_b64``: the dead letter's
+    value as on the DLQ topic — the line re-encoded with raw-text fields redacted, or,
+    where it does not parse (not UTF-8, not JSON), a description of what was omitted:
+    bytes that could hold prompt text are never copied.
+    """
     with gc_paused():
         summary = DetectSummary()
         t0 = time.perf_counter()
@@ -139,40 +199,51 @@ def detect_file(
                 ready.clear()
             n_ready = 0
 
-        with open_input(input_path) as fh:
-            for lineno, line in iter_lines(fh):
-                summary.lines += 1
-                ing = decode_values(
-                    [line],
-                    max_message_bytes=8 * 1024 * 1024,
-                    max_batch_events=50_000,
-                    max_future_skew_ms=max_future_skew_ms,
-                    now_ms=clock(),
-                )
-                for d in ing.dead:
-                    summary.invalid += 1
-                    summary.invalid_by_reason[d.letter.reason] += 1
-                    if dlq is not None:
-                        dlq.write(
-                            orjson.dumps(
-                                {
-                                    "line": lineno,
-                                    "index": d.letter.index,
-                                    "reason": d.letter.reason,
-                                    "detail": d.letter.detail,
-                                    "raw_b64": base64.b64encode(d.letter.raw).decode(),
-                                }
+        with open_input_file(input_path) as src:
+            lineno = 0
+            try:
+                for lineno, line in iter_lines(src.reader):
+                    summary.lines += 1
+                    ing = decode_values(
+                        [line],
+                        max_message_bytes=8 * 1024 * 1024,
+                        max_batch_events=50_000,
+                        max_future_skew_ms=max_future_skew_ms,
+                        now_ms=clock(),
+                    )
+                    for d in ing.dead:
+                        summary.invalid += 1
+                        summary.invalid_by_reason[d.letter.reason] += 1
+                        if dlq is not None:
+                            dlq.write(
+                                orjson.dumps(
+                                    {
+                                        "line": lineno,
+                                        "index": d.letter.index,
+                                        "reason": d.letter.reason,
+                                        "detail": d.letter.detail,
+                                        "sha256": d.letter.digest,
+                                        "length": d.letter.length,
+                                        "raw_b64": base64.b64encode(d.letter.raw).decode(),
+                                    }
+                                )
+                                + b"\n"
                             )
-                            + b"\n"
-                        )
-                for e in ing.events[0]:
-                    summary.events += 1
-                    heapq.heappush(heap, (e.ts_ms, seq, e))
-                    seq += 1
-                    if newest is None or e.ts_ms > newest:
-                        newest = e.ts_ms
-                if newest is not None:
-                    drain(newest - window)
+                    for e in ing.events[0]:
+                        summary.events += 1
+                        heapq.heappush(heap, (e.ts_ms, seq, e))
+                        seq += 1
+                        if newest is None or e.ts_ms > newest:
+                            newest = e.ts_ms
+                    if newest is not None:
+                        drain(newest - window)
+                    if on_progress is not None and summary.lines % progress_every_lines == 0:
+                        on_progress(summary, src)
+            except _READ_ERRORS as exc:
+                what = str(exc) or type(exc).__name__
+                summary.input_error = f"{what} (after line {lineno})"
+            if on_progress is not None:
+                on_progress(summary, src)
         drain(None)
         flush_ready()
         emit(topo.finish())

@@ -6,11 +6,12 @@ testcontainers Kafka if a Docker engine answers, the embedded tansu broker other
 
 from __future__ import annotations
 
-from app.broker.admin import ensure_topics, wait_for_broker
+from app.broker.admin import BrokerUnreachable, ensure_topics, wait_for_broker
 from app.broker.embedded import BrokerHandle, TansuBroker, broker_for_tests, free_port
 
 __all__ = [
     "BrokerHandle",
+    "BrokerUnreachable",
     "TansuBroker",
     "broker_for_tests",
     "ensure_topics",

@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from app.config import Settings
 
-__all__ = ["ensure_topics", "read_partition", "security_kwargs", "wait_for_broker"]
+__all__ = [
+    "BrokerUnreachable",
+    "ensure_topics",
+    "read_partition",
+    "security_kwargs",
+    "wait_for_broker",
+]
+
+
+class BrokerUnreachable(TimeoutError):
+    """No broker answered within the timeout; the message names it and what was tried."""
 
 
 def security_kwargs(settings: Settings | None) -> dict[str, Any]:
@@ -44,13 +54,28 @@ def security_kwargs(settings: Settings | None) -> dict[str, Any]:
     return kw
 
 
-def _tcp_ready(bootstrap: str) -> bool:
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1):
-            return True
-    except OSError:
-        return False
+def _tcp_ready(bootstrap: str, *, timeout_s: float = 1.0) -> OSError | None:
+    """None if a TCP connection to one of the bootstrap servers opens, else the last error."""
+    last: OSError | None = None
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+                return None
+        except OSError as exc:
+            last = exc
+    return last
+
+
+def _client_timeouts(remaining_s: float) -> dict[str, int]:
+    """kafka-python options that bound a client's own bootstrap wait (3.x has one)."""
+    from kafka import KafkaAdminClient
+
+    ms = max(int(remaining_s * 1000), 100)
+    kw = {"request_timeout_ms": max(ms, 1_000)}
+    if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:
+        kw["bootstrap_timeout_ms"] = ms
+    return kw
 
 
 def wait_for_broker(
@@ -60,19 +85,29 @@ def wait_for_broker(
     alive: Callable[[], bool] | None = None,
     client_kwargs: Mapping[str, Any] | None = None,
 ) -> None:
-    """Block until the broker answers a metadata request, or raise TimeoutError."""
+    """Block until the broker answers a metadata request, or raise :class:`BrokerUnreachable`.
+
+    Tries a TCP connection to each bootstrap server, then a metadata request, every
+    0.1 s until ``timeout_s`` has passed; no single attempt outlasts the deadline.
+    """
     from kafka import KafkaAdminClient
 
     deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
-    while time.monotonic() < deadline:
+    tried = "no attempt"
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
         if alive is not None and not alive():
             raise RuntimeError("broker process exited during start-up")
-        if _tcp_ready(bootstrap):
+        refused = _tcp_ready(bootstrap, timeout_s=min(1.0, remaining))
+        if refused is not None:
+            tried = f"TCP connect failed: {refused.strerror or refused}"
+        else:
             try:
                 admin = KafkaAdminClient(
                     bootstrap_servers=bootstrap,
-                    request_timeout_ms=5_000,
+                    **_client_timeouts(min(5.0, remaining)),
                     **dict(client_kwargs or {}),
                 )
                 try:
@@ -81,9 +116,11 @@ def wait_for_broker(
                 finally:
                     admin.close()
             except Exception as exc:
-                last = exc
-        time.sleep(0.1)
-    raise TimeoutError(f"broker {bootstrap} not ready after {timeout_s}s: {last!r}")
+                tried = f"TCP connect worked, Kafka metadata request failed: {exc}"
+        time.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
+    raise BrokerUnreachable(
+        f"no Kafka broker answered at {bootstrap} within {timeout_s:g}s ({tried})"
+    )
 
 
 def ensure_topics(

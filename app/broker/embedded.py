@@ -77,6 +77,18 @@ class TansuBroker:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def port_in_use(self) -> bool:
+        """Something already listens on (or holds) this broker's port."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", self.port))
+            except OSError:
+                return True
+        return False
+
     @staticmethod
     def binary() -> str:
         try:

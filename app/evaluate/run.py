@@ -18,12 +18,16 @@ from app.evaluate.labels import Labels, load_labels
 from app.evaluate.score import Flag, GroundTruth, score_flags
 from app.events import AlertEvent, RequestEvent, decode_message
 from app.gcutil import gc_paused
-from app.offline import iter_lines, open_input
+from app.offline import iter_lines, open_input_file
 
-__all__ = ["DETECTORS", "EvaluationInput", "evaluate_files", "evaluate_scenario"]
+__all__ = ["DETECTORS", "EvaluationInput", "OnEvents", "evaluate_files", "evaluate_scenario"]
 
 DETECTORS = ("hydrawatch", "baseline_account_rate", "baseline_subnet_accounts")
 _CHUNK = 5_000
+
+#: Progress of the long phases: (phase, events so far, units done, units in total) —
+#: units are the file's bytes while decoding, events while detecting.
+OnEvents = Callable[[str, int, int | None, int | None], None]
 
 
 @dataclass(slots=True)
@@ -33,15 +37,17 @@ class EvaluationInput:
     decode_s: float
 
 
-def _load_events(path: Path) -> EvaluationInput:
+def _load_events(path: Path, on_events: OnEvents | None = None) -> EvaluationInput:
     t0 = time.perf_counter()
     events: list[RequestEvent] = []
     invalid = 0
-    with open_input(str(path)) as fh:
-        for _, line in iter_lines(fh):
+    with open_input_file(str(path)) as src:
+        for n, (_, line) in enumerate(iter_lines(src.reader), start=1):
             d = decode_message(line)
             events.extend(d.events)
             invalid += len(d.dead)
+            if on_events is not None and n % _CHUNK == 0:
+                on_events("decode", len(events), src.position(), src.size)
     events.sort(key=lambda e: e.ts_ms)
     return EvaluationInput(events, invalid, time.perf_counter() - t0)
 
@@ -71,7 +77,11 @@ def _truth(events: list[RequestEvent], labels: Labels) -> GroundTruth:
 
 
 def _run_hydrawatch(
-    events: list[RequestEvent], settings: DetectionSettings, *, account_partitions: int = 4
+    events: list[RequestEvent],
+    settings: DetectionSettings,
+    *,
+    account_partitions: int = 4,
+    on_events: OnEvents | None = None,
 ) -> tuple[list[AlertEvent], float]:
     """The keyed stages in-process, input split by account as a Kafka producer would."""
     from app.stages.local import LocalTopology
@@ -86,6 +96,9 @@ def _run_hydrawatch(
         for e in events[i : i + _CHUNK]:
             by_p.setdefault(part(e.account_id), []).append(e)
         alerts += topo.process(sorted(by_p.items()))
+        if on_events is not None:
+            done = min(i + _CHUNK, len(events))
+            on_events("detect", done, done, len(events))
     alerts += topo.finish()
     return alerts, time.perf_counter() - t0
 
@@ -105,13 +118,14 @@ def evaluate_files(
     name: str,
     out_dir: Path | None = None,
     extra: dict[str, Any] | None = None,
+    on_events: OnEvents | None = None,
 ) -> dict[str, Any]:
     """Score hydrawatch and both baselines on a labelled event file; write report + PNG."""
     labels = load_labels(labels_path)
     with gc_paused():
-        data = _load_events(events_path)
+        data = _load_events(events_path, on_events)
         truth = _truth(data.events, labels)
-        alerts, engine_s = _run_hydrawatch(data.events, settings)
+        alerts, engine_s = _run_hydrawatch(data.events, settings, on_events=on_events)
     rows = [(e.ts_ms, e.account_id, e.client_ip) for e in data.events]
     rate = PerAccountRateBaseline()
     subnet = SubnetDistinctAccountsBaseline()
@@ -167,6 +181,7 @@ def evaluate_scenario(
     days: float | None = None,
     out_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    on_events: OnEvents | None = None,
 ) -> dict[str, Any]:
     """Simulate a shipped (or file) scenario and evaluate on it."""
     from app.simulate.run import build, write_files
@@ -196,4 +211,5 @@ def evaluate_scenario(
                 "days": scenario.days,
                 "simulate_s": round(sim_s, 3),
             },
+            on_events=on_events,
         )

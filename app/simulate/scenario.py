@@ -121,6 +121,17 @@ class Scenario(_Model):
     def end_ms(self) -> int:
         return self.start_ms + int(self.days * 86_400_000)
 
+    def campaigns_outside_span(self) -> list[CampaignSpec]:
+        """Campaigns that start at or after the end of the simulated days: no events.
+
+        >>> sc = load_scenario("hydra")
+        >>> [c.id for c in sc.with_overrides(days=1).campaigns_outside_span()]
+        ['hydra-1']
+        >>> sc.campaigns_outside_span()
+        []
+        """
+        return [c for c in self.campaigns if c.start_h >= self.days * 24]
+
     def with_overrides(
         self,
         *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,7 +46,12 @@ def metric_value(samples: Mapping[str, float], name: str, **labels: str) -> floa
 
 
 class WorkerProcess:
-    """A ``python -m app worker`` subprocess with its own web and metrics ports."""
+    """A ``python -m app worker`` subprocess with its own web and metrics ports.
+
+    Its data directory (and log, unless ``log_path`` is given) live in a temporary
+    directory that :meth:`stop` removes once the process has ended; the log's tail stays
+    readable through :meth:`log_tail`.
+    """
 
     def __init__(
         self,
@@ -64,6 +70,7 @@ class WorkerProcess:
         self.log_path = log_path or Path(self._tmp) / "worker.log"
         self._env = dict(env or {})
         self._proc: subprocess.Popen[bytes] | None = None
+        self._final_log = b""
 
     @property
     def metrics_url(self) -> str:
@@ -77,6 +84,7 @@ class WorkerProcess:
         env = {**os.environ, **self._env}
         env.setdefault("HYDRAWATCH_SESSION_TIMEOUT_S", "4")
         env.setdefault("HYDRAWATCH_HEARTBEAT_INTERVAL_S", "1")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen(
             [
@@ -124,15 +132,29 @@ class WorkerProcess:
             time.sleep(0.2)
         raise TimeoutError(f"worker got no partitions in {timeout_s}s:\n{self.log_tail()}")
 
+    @property
+    def tmp_dir(self) -> Path:
+        """The worker's temporary directory (removed by :meth:`stop`)."""
+        return Path(self._tmp)
+
     def log_tail(self, n_bytes: int = 6_000) -> str:
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_bytes()[-n_bytes:].decode("utf-8", "replace")
+        data = self.log_path.read_bytes() if self.log_path.exists() else self._final_log
+        return data[-n_bytes:].decode("utf-8", "replace")
+
+    def _remove_tmp(self) -> None:
+        if self.log_path.is_relative_to(self._tmp) and self.log_path.exists():
+            self._final_log = self.log_path.read_bytes()[-64_000:]
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
     def stop(self, *, timeout_s: float = 20.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout_s``; returns the exit code."""
+        """SIGTERM, then SIGKILL after ``timeout_s``; returns the exit code.
+
+        Removes the temporary directory once the process is gone (also when it never
+        started or had already exited).
+        """
         proc = self._proc
         if proc is None:
+            self._remove_tmp()
             return None
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -143,6 +165,7 @@ class WorkerProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=timeout_s)
+        self._remove_tmp()
         return proc.returncode
 
     def kill(self) -> None:

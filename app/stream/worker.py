@@ -18,7 +18,16 @@ log = logging.getLogger("hydrawatch.worker")
 
 
 def run_worker(settings: Settings) -> None:
-    """Create topics if asked, serve metrics, run the faust worker until stopped."""
+    """Wait for the broker, create topics if asked, serve metrics, run the faust worker.
+
+    Raises :class:`~app.broker.admin.BrokerUnreachable` when no broker answers within
+    ``settings.connect_timeout_s``.
+    """
+    kw = security_kwargs(settings)
+    # Fail with the broker's name within the timeout, not silently inside faust.
+    wait_for_broker(
+        settings.bootstrap_servers, timeout_s=settings.connect_timeout_s, client_kwargs=kw
+    )
     if settings.event_loop == "uvloop":  # before faust creates its loop
         import asyncio
 
@@ -35,9 +44,7 @@ def run_worker(settings: Settings) -> None:
     from app.stream.app import create_app
 
     metrics = Metrics.create()
-    kw = security_kwargs(settings)
     if settings.create_topics:
-        wait_for_broker(settings.bootstrap_servers, timeout_s=60, client_kwargs=kw)
         ensure_topics(
             settings.bootstrap_servers,
             [settings.input_topic, settings.alert_topic, settings.dlq_topic],

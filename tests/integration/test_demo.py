@@ -48,9 +48,14 @@ def test_demo_runs_shows_alerts_and_cleans_up(broker: BrokerHandle) -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "hydrawatch demo summary" in out
-    assert "latest alerts" in out
-    m = re.search(r"abusive accounts alerted\s*│\s*(\d+)", out)
+    # Not a terminal: one line per alert, no redrawn table.
+    assert "latest alerts" not in out
+    assert re.search(r"^\d\d:\d\d \w+ +\w+ \w+ account:acct-x\d+ ", proc.stdout, re.M), out
+    m = re.search(r"abusive accounts alerted\s*│\s*(\d+) of (\d+)", out)
     assert m and int(m.group(1)) >= 1, out
+    benign = re.search(r"benign accounts alerted\s*│\s*(\d+)", out)
+    assert benign and int(benign.group(1)) == 0, out
+    assert re.search(r"dead letters\s*│\s*3 of 3 malformed", out), out
     assert "all demo processes stopped" in out
     pids = [int(p) for p in re.findall(r"\(pid (\d+)\)|worker pid (\d+)", out) for p in p if p]
     assert pids, out

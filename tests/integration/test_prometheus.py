@@ -102,8 +102,19 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[int], Prometheus]]:
 
 
 def _panel_queries() -> list[tuple[str, str]]:
+    """Each panel query as Grafana sends it with the variables' defaults: the job the
+    scrape config names, every instance."""
     dash = json.loads(DASHBOARD.read_text())
-    return [(p["title"], t["expr"]) for p in dash["panels"] for t in p["targets"]]
+    values = {"$job": "hydrawatch", "$instance": ".+"}
+    out = []
+    for p in dash["panels"]:
+        for t in p["targets"]:
+            expr = t["expr"]
+            for var, value in values.items():
+                expr = expr.replace(var, value)
+            assert "$" not in expr, expr
+            out.append((p["title"], expr))
+    return out
 
 
 def test_dashboard_and_rules_return_data(

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +46,43 @@ def test_invalid_lines_reported_and_skipped(tmp_path: Path) -> None:
     assert (s.lines, s.events, s.invalid) == (3, 2, 2)
     rows = [orjson.loads(x) for x in dlq.read_bytes().splitlines()]
     assert [(r["line"], r["reason"]) for r in rows] == [(2, "invalid_json"), (4, "invalid_event")]
+
+
+def test_dlq_rows_find_the_line_without_copying_unparsed_bytes(tmp_path: Path) -> None:
+    """A non-UTF-8 line: no U+FFFD, the line's sha256 and length, never its bytes."""
+    bad = b'{"event_id": "x", "prompt": "secret \xff\xfe text"}'
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(orjson.dumps(event_dict(event_id="1")) + b"\n" + bad + b"\n")
+    dlq = tmp_path / "dlq.jsonl"
+    with dlq.open("wb") as dfh:
+        s = detect_file(str(src), settings=DetectionSettings(), on_alert=lambda a: None, dlq=dfh)
+    assert (s.events, s.invalid) == (1, 1)
+    data = dlq.read_bytes()
+    assert "\ufffd".encode() not in data and b"secret" not in data
+    (row,) = [orjson.loads(x) for x in data.splitlines()]
+    assert (row["line"], row["reason"]) == (2, "invalid_utf8")
+    assert row["sha256"] == hashlib.sha256(bad).hexdigest() and row["length"] == len(bad)
+    value = base64.b64decode(row["raw_b64"])
+    assert b"secret" not in value and orjson.loads(value)["sha256"] == row["sha256"]
+
+
+def test_detect_reports_progress_to_the_end_of_the_file(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl.gz"
+    with gzip.open(src, "wb") as fh:
+        for i in range(25):
+            fh.write(orjson.dumps(event_dict(event_id=str(i), ts_ms=1_767_225_600_000 + i)))
+            fh.write(b"\n")
+    seen: list[tuple[int, int, int | None]] = []
+    detect_file(
+        str(src),
+        settings=DetectionSettings(),
+        on_alert=lambda a: None,
+        on_progress=lambda s, f: seen.append((s.events, f.position(), f.size)),
+        progress_every_lines=10,
+    )
+    size = src.stat().st_size
+    assert [e for e, _, _ in seen] == [10, 20, 25]
+    assert seen[-1][1:] == (size, size)
 
 
 def test_detect_reads_stdin() -> None:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
-from app.broker import TansuBroker, ensure_topics, free_port, wait_for_broker
+from app.broker import BrokerUnreachable, TansuBroker, ensure_topics, free_port, wait_for_broker
 
 pytestmark = pytest.mark.integration
 
@@ -24,5 +25,13 @@ def test_tansu_starts_creates_topics_and_stops() -> None:
 
 
 def test_wait_for_broker_times_out_clearly() -> None:
-    with pytest.raises(TimeoutError, match="not ready"):
-        wait_for_broker(f"127.0.0.1:{free_port()}", timeout_s=0.5)
+    bootstrap = f"127.0.0.1:{free_port()}"
+    t0 = time.monotonic()
+    with pytest.raises(BrokerUnreachable) as info:
+        wait_for_broker(bootstrap, timeout_s=0.5)
+    assert time.monotonic() - t0 < 2
+    assert str(info.value) == (
+        f"no Kafka broker answered at {bootstrap} within 0.5s "
+        "(TCP connect failed: Connection refused)"
+    )
+    assert isinstance(info.value, TimeoutError)

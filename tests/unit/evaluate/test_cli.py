@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,13 +10,17 @@ from pathlib import Path
 import orjson
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env=env,
     )
 
 
@@ -28,8 +33,19 @@ def test_simulate_then_evaluate(tmp_path: Path) -> None:
     labels = tmp_path / "single.labels.csv"
     assert events.exists() and labels.exists()
     out = tmp_path / "reports"
-    p = run("evaluate", "--events", str(events), "--labels", str(labels), "--out-dir", str(out))
+    p = run(
+        "evaluate",
+        "--events",
+        str(events),
+        "--labels",
+        str(labels),
+        "--out-dir",
+        str(out),
+        columns=100,
+    )
     assert p.returncode == 0, p.stderr
+    # The table follows the terminal's width (COLUMNS here), not a fixed 220 columns.
+    assert max(len(line) for line in p.stdout.splitlines()) <= 100, p.stdout
     report = orjson.loads((out / "single.report.json").read_bytes())
     assert set(report["detectors"]) == {
         "hydrawatch",
