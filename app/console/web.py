@@ -100,11 +100,13 @@ class _SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                # pages change with every alert read; the assets only with the package
+                static = scope.get("path", "").startswith("/static/")
                 headers += [
                     (b"content-security-policy", _CSP.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"cache-control", b"no-store"),
+                    (b"cache-control", b"private, max-age=3600" if static else b"no-store"),
                 ]
                 message["headers"] = headers
             await send(message)

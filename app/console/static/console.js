@@ -6,6 +6,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const target = document.getElementById(el.dataset.chart);
     if (!target || typeof Plotly === "undefined") continue;
     const fig = JSON.parse(el.textContent);
+    // responsive plots fill their container on a resize: give it the figure's height
+    if (fig.layout && fig.layout.height) target.style.height = `${fig.layout.height}px`;
     Plotly.newPlot(target, fig.data, fig.layout, { displaylogo: false, responsive: true })
       .then(() => target.setAttribute("data-drawn", "1"));
   }
