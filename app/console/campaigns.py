@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.alerts.campaign import SEVERITY_RANK
+from app.campaigns.values import pivot_kind
 from app.console.graph import IndicatorGraph, indicator_graph
 from app.console.store import Snapshot
 from app.console.table import search_rows, sort_rows
@@ -65,7 +66,7 @@ class CampaignSummary:
     distinct_subnets: int | None
     #: indicator kind → members linked through it (newest campaign alert), most first
     linked_via: tuple[tuple[str, int], ...]
-    #: indicator → members on it (from the link index), most first
+    #: the most shared indicator of each kind → members on it (link index), most first
     top_indicators: tuple[tuple[str, int], ...]
     families: tuple[Family, ...]
     alerts: int
@@ -142,7 +143,13 @@ def _summary(
     for m in members:
         for key in links.get(m, ()):
             on[key] = on.get(key, 0) + 1
-    top = sorted(((k, n) for k, n in on.items() if n >= 2), key=lambda kv: (-kv[1], kv[0]))
+    # the most shared indicator of each kind (dozens of templates would crowd out the one
+    # payment method that ties the members), most shared first
+    best: dict[str, tuple[str, int]] = {}
+    for k, n in sorted(on.items(), key=lambda kv: (-kv[1], kv[0])):
+        if n >= 2:
+            best.setdefault(pivot_kind(k), (k, n))
+    top = sorted(best.values(), key=lambda kv: (-kv[1], kv[0]))
     size_now = _size(newest)
     return CampaignSummary(
         campaign_id=cid,
@@ -158,7 +165,7 @@ def _summary(
         requests=_requests(newest),
         distinct_subnets=subnets,
         linked_via=linked_via,
-        top_indicators=tuple(top[:5]),
+        top_indicators=tuple(top),
         families=tuple(Family(r.feature, r.value, r.baseline, r.detail) for r in newest.reasons),
         alerts=len(alerts),
     )

@@ -51,6 +51,7 @@ def store() -> AlertStore:
             T0,
             [(a, "payment:pay-1", 5) for a in MEMBERS]
             + [(a, "subnet:10.1.2.0/24", 3) for a in MEMBERS[:4]]
+            + [(a, "payment:pay-2", 1) for a in MEMBERS[4:]]
             + [("acct-x05", "tls:t13|sdk", 2)],
         )
     )

@@ -14,6 +14,7 @@ def test_summary_is_the_newest_alert_with_the_history_of_sizes(store: AlertStore
     assert s.members_over_time == ((T0, 3), (T0 + 2 * HOUR + 600_000, 6))
     assert s.first_seen_ms == T0 and s.last_seen_ms == T0 + 2 * HOUR + 600_000
     assert s.linked_via == (("payment", 6), ("template", 5), ("subnet", 4))
+    # the most shared of each kind: payment:pay-2 (2 members) is not, tls:… ties no one
     assert s.top_indicators == (("payment:pay-1", 6), ("subnet:10.1.2.0/24", 4))
     assert [(f.feature, f.value, f.baseline) for f in s.families] == [
         ("youth", 1.0, 0.1),
@@ -56,7 +57,11 @@ def test_detail_members_timeline_and_graph(store: AlertStore) -> None:
     t = d.timeline
     assert t.hours_ms == (T0, T0 + HOUR, T0 + 2 * HOUR)
     assert t.joined == (3, 0, 3) and t.members == (3, 3, 6) and t.alerts == (4, 0, 4)
-    assert [n.id for n in d.graph.indicators] == ["payment:pay-1", "subnet:10.1.2.0/24"]
+    assert [n.id for n in d.graph.indicators] == [
+        "payment:pay-1",
+        "payment:pay-2",
+        "subnet:10.1.2.0/24",
+    ]
     assert d.graph.omitted_indicators == 1  # tls:t13|sdk: one member only
     assert [a.evidence["accounts"] for a in d.history] == [6, 3]
     assert campaign_detail(store.snapshot(), "cmp-unknown") is None
