@@ -66,7 +66,7 @@ class KafkaReader:
                     auto_offset_reset="earliest",
                     **self.client_kwargs,
                 )
-            except Exception as exc:  # no broker yet: say so on /healthz, try again
+            except Exception as exc:  # no broker yet: log it, try again
                 self.error = f"{type(exc).__name__}: {exc}"
                 log.warning("console: cannot read %s: %s", self.bootstrap, self.error)
                 self._stop.wait(5.0)
