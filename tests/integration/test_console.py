@@ -51,7 +51,17 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def campaign_run() -> Run:
+def chromium() -> tuple[str, str]:
+    """(chromium, chromedriver) paths; skips first, before any traffic is simulated."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if binary is None or driver is None:
+        pytest.skip("no chromium/chromedriver: run `make chromium` (Debian chromium-driver)")
+    return binary, driver
+
+
+@pytest.fixture(scope="module")
+def campaign_run(chromium: tuple[str, str]) -> Run:
     """hydra at scale 0.01 for one day, the campaign from hour 9: alerts and link records."""
     from app.simulate.emit import iter_events
     from app.simulate.run import build
@@ -158,16 +168,13 @@ def console(
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_bin = shutil.which("chromedriver")
-    if chromium is None or driver_bin is None:
-        pytest.skip("no chromium/chromedriver: run `make chromium` (Debian chromium-driver)")
+def browser(chromium: tuple[str, str]) -> Iterator[Any]:
+    binary, driver_bin = chromium
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
+    opts.binary_location = binary
     for arg in (
         "--headless=new",
         "--no-sandbox",
