@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-unit test-integration lint bench bench-producer bench-memory bench-floor bench-invariance schemas examples constraints sizing clean help promtool
+.PHONY: demo test test-unit test-integration lint bench bench-producer bench-memory bench-floor bench-invariance schemas examples constraints sizing clean help promtool chromium
 
 help:
 	@echo "make demo   - create .venv, install, run the live demo (DEMO_ARGS='--duration 60')"
@@ -46,6 +46,9 @@ test: $(DEV_STAMP)
 	@# prometheus for the dashboard/rules test; where it cannot be installed that test
 	@# is skipped (and says so in the summary) instead of failing the whole run
 	-@$(MAKE) --no-print-directory promtool
+	@# chromium + chromedriver for the console's browser test; skipped (with the reason in
+	@# the summary) where they cannot be installed
+	-@$(MAKE) --no-print-directory chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(DEV_STAMP)
@@ -53,6 +56,7 @@ test-unit: $(DEV_STAMP)
 
 test-integration: $(DEV_STAMP)
 	-@$(MAKE) --no-print-directory promtool
+	-@$(MAKE) --no-print-directory chromium
 	$(BIN)/python -m pytest -m "integration or reliability" $(PYTEST_ARGS)
 
 # Debian's prometheus package provides prometheus + promtool (rule checks and the
@@ -66,6 +70,14 @@ promtool:
 	  $$SUDO chmod +x /usr/sbin/policy-rc.d; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	  rc=$$?; $$SUDO rm -f /usr/sbin/policy-rc.d; exit $$rc; }
+
+# Debian's chromium and chromium-driver: the console's browser test (Selenium drives them);
+# installed when missing.
+chromium:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium and chromium-driver (console browser test)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
 
 lint: $(DEV_STAMP) promtool
 	promtool check config deploy/prometheus/prometheus.yml

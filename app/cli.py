@@ -1,4 +1,4 @@
-"""The ``hydrawatch`` command line: worker | detect | demo | broker | simulate | evaluate | …"""
+"""The ``hydrawatch`` command line: worker | detect | demo | broker | console | simulate | …"""
 
 from __future__ import annotations
 
@@ -549,6 +549,49 @@ def _stdout_console_for(renderable: RenderableType) -> Console:
 
     wide = console.options.update_width(10_000)
     return Console(width=Measurement.get(console, wide, renderable).maximum)
+
+
+@cli.command()
+def console(
+    broker: BrokerOption = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default 127.0.0.1; others need a token)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8090)")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Require this token (env HYDRAWATCH_CONSOLE_TOKEN keeps it out of ps)"),
+    ] = None,
+    links: Annotated[
+        bool, typer.Option(help="Also read <app_id>.links: which indicators tie members")
+    ] = True,
+    app_id: Annotated[str | None, typer.Option(help="App id whose links topic to read")] = None,
+) -> None:
+    """Read-only analyst console in the browser: campaigns, accounts, entity alerts."""
+    from app.broker.admin import security_kwargs
+    from app.console.auth import check_bind
+    from app.console.serve import run_console
+
+    s = build_settings(
+        broker=broker, console_host=host, console_port=port, console_token=token, app_id=app_id
+    )
+    secret = s.console_token.get_secret_value() if s.console_token else None
+    try:
+        check_bind(s.console_host, secret)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    where = f"http://{s.console_host}:{s.console_port}/"
+    err.print(f"console on {where} reading {s.alert_topic} from {s.broker} (Ctrl-C stops)")
+    run_console(
+        bootstrap=s.bootstrap_servers,
+        alert_topic=s.alert_topic,
+        links_topic=s.links_topic if links else None,
+        host=s.console_host,
+        port=s.console_port,
+        token=secret,
+        client_kwargs=security_kwargs(s),
+    )
 
 
 def main() -> None:

@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     create_topics: bool = True
 
     metrics_host: str = "127.0.0.1"
+    console_host: str = Field(
+        "127.0.0.1", description="hydrawatch console bind address (not loopback: needs a token)"
+    )
+    console_port: int = Field(8090, ge=0, le=65535)
+    console_token: SecretStr | None = Field(
+        None, description="Token every console request must present (?token= once, or Bearer)"
+    )
     metrics_port: int = Field(9108, ge=0, le=65535)
     web_port: int = Field(6066, ge=1, le=65535, description="faust's own web port")
     datadir: str = "/tmp/hydrawatch-data"
