@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,10 +20,16 @@ from tests.conftest import PARTITIONS
 from tests.integration.helpers import partition_for, produce_batches
 
 __all__ = [
+    "BATCH",
     "TRAFFIC",
     "Run",
     "alert_ids",
+    "closed_traffic",
     "final_clock_ms",
+    "id_diff",
+    "observations_sent",
+    "offline_reference",
+    "per_partition_messages",
     "produce_traffic",
     "read_all",
     "wait_campaign_clock",
@@ -48,11 +55,101 @@ def produce_traffic(
     """Produce TRAFFIC as batch envelopes; returns (events, number of messages)."""
     events = generate_basic(TRAFFIC)
     produce_batches(bootstrap, topic, events, partitions=partitions, batch_size=BATCH)
+    return events, sum(per_partition_messages(events, partitions=partitions).values())
+
+
+def per_partition_messages(
+    events: list[dict[str, Any]], *, partitions: int = PARTITIONS, batch: int = BATCH
+) -> dict[int, int]:
+    """Input messages per partition once ``events`` are produced ``batch`` to a message."""
     per_part: dict[int, int] = {}
     for e in events:
         p = partition_for(e["account_id"], partitions)
         per_part[p] = per_part.get(p, 0) + 1
-    return events, sum(-(-n // BATCH) for n in per_part.values())
+    return {p: -(-n // batch) for p, n in sorted(per_part.items())}
+
+
+def closed_traffic(
+    events: list[dict[str, Any]], *, partitions: int = PARTITIONS
+) -> tuple[list[dict[str, Any]], int]:
+    """``events`` followed by closing sentinels 3 h past the newest (so every online stage
+    clock passes the traffic, as the offline run's final flush does), and the event time
+    up to which online and offline alerts are comparable (newest event + 1 h)."""
+    from app.config import DetectionSettings
+    from app.evaluate.invariance import closing_sentinels
+
+    newest = max(e["ts_ms"] for e in events)
+    sentinels = closing_sentinels(
+        partitions=partitions,
+        after_ms=newest + 3 * 3_600_000,
+        rank=DetectionSettings().watermark_rank,
+        partition_of=lambda a: partition_for(a, partitions),
+    )
+    return [*events, *sentinels], newest + 3_600_000
+
+
+def offline_reference(
+    events: list[dict[str, Any]], path: Path, *, until_ms: int, partitions: int = PARTITIONS
+) -> tuple[set[str], int]:
+    """``hydrawatch detect`` over ``events`` (the same stages in-process, no broker, no
+    fault): its alert ids up to event time ``until_ms``, and the number of observations
+    its account stages sent (one per applied event and pivot: see
+    :func:`observations_sent`)."""
+    from app.config import DetectionSettings
+    from app.offline import detect_file
+
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    ids: set[str] = set()
+    summary = detect_file(
+        str(path),
+        settings=DetectionSettings(),
+        on_alert=lambda a: ids.add(a.alert_id) if a.ts_ms <= until_ms else None,
+        partitions=partitions,
+    )
+    return ids, summary.observations
+
+
+def observations_sent(bootstrap: str, run: Run) -> int:
+    """Observations the account state of ``run`` sent, as its last record per (account
+    partition, pivot partition) on the observations topic numbers them: a message applied
+    to the final state once counts once, a lost one is missing, whatever was re-sent."""
+    from app.stages.records import decode_pivot_inputs
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
+    )
+    ends: dict[tuple[int, int], int] = {}
+    try:
+        topic = f"{run.app_id}.observations"
+        tps = [TopicPartition(topic, q) for q in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        quiet_since = time.monotonic()
+        # to each partition's fetch high-water mark (the embedded broker's ListOffsets
+        # is wrong for multi-record batches), or until nothing came for 2 s
+        while time.monotonic() - quiet_since < 2.0:
+            for records in consumer.poll(timeout_ms=200).values():
+                quiet_since = time.monotonic()
+                for r in records:
+                    for rec in decode_pivot_inputs(r.value):
+                        ends[(rec.source, r.partition)] = rec.first_seq + len(rec.obs)
+            highs = [(tp, consumer.highwater(tp)) for tp in tps]
+            if all(h is not None and consumer.position(tp) >= h for tp, h in highs):
+                break
+    finally:
+        consumer.close()
+    return sum(ends.values())
+
+
+def id_diff(name: str, ref: set[str], got: set[str]) -> str:
+    """Empty if equal, else which alert ids are missing from / extra in ``got``."""
+    missing, extra = sorted(ref - got), sorted(got - ref)
+    if not missing and not extra:
+        return ""
+    return (
+        f"{name}: {len(got)} alert ids, reference {len(ref)}; missing {len(missing)} "
+        f"{missing[:10]}, extra {len(extra)} {extra[:10]}"
+    )
 
 
 def wait_for(
@@ -202,5 +299,5 @@ class Run:
         for w in self.workers:
             w.stop()
 
-    def read_alerts(self) -> list[dict[str, Any]]:
-        return read_all(self.bootstrap, self.alerts)
+    def read_alerts(self, *, settle_s: float = 3.0) -> list[dict[str, Any]]:
+        return read_all(self.bootstrap, self.alerts, settle_s=settle_s)
