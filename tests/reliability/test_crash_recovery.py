@@ -22,20 +22,16 @@ from dataclasses import dataclass
 import pytest
 
 from app.broker import BrokerHandle, ensure_topics
-from app.simulate.basic import generate_basic
 from app.stream.launcher import WorkerProcess, metric_value
 from tests.conftest import PARTITIONS
 from tests.integration.helpers import produce_batches
+from tests.reliability.conftest import OfflineReference
 from tests.reliability.helpers import (
     BATCH,
-    TRAFFIC,
     Run,
     alert_ids,
-    closed_traffic,
     id_diff,
     observations_sent,
-    offline_reference,
-    per_partition_messages,
     wait_campaign_clock,
     wait_for,
 )
@@ -46,29 +42,18 @@ pytestmark = pytest.mark.reliability
 @dataclass(frozen=True)
 class Reference:
     topic: str
-    #: input partition → its number of messages
-    per_part: dict[int, int]
-    until_ms: int
-    ids: set[str]
-    #: observations the offline account stages sent (one per applied event and pivot)
-    observations: int
-
-    @property
-    def messages(self) -> int:
-        return sum(self.per_part.values())
+    offline: OfflineReference
 
 
 @pytest.fixture(scope="module")
-def reference(broker: BrokerHandle, tmp_path_factory: pytest.TempPathFactory) -> Reference:
-    """One 4-partition input topic with the traffic, and the alert ids of ``detect``."""
+def reference(broker: BrokerHandle, offline: OfflineReference) -> Reference:
+    """One 4-partition input topic with the traffic, and the offline run's result."""
     topic = f"rel-{uuid.uuid4().hex[:8]}.requests"
     ensure_topics(broker.bootstrap, [topic], partitions=PARTITIONS)
-    events, until = closed_traffic(generate_basic(TRAFFIC))
-    produce_batches(broker.bootstrap, topic, events, partitions=PARTITIONS, batch_size=BATCH)
-    path = tmp_path_factory.mktemp("crash") / "events.jsonl"
-    ids, observations = offline_reference(events, path, until_ms=until)
-    assert len(ids) >= 5, "the reference run must alert for the comparison to mean anything"
-    return Reference(topic, per_partition_messages(events), until, ids, observations)
+    produce_batches(
+        broker.bootstrap, topic, offline.events, partitions=PARTITIONS, batch_size=BATCH
+    )
+    return Reference(topic, offline)
 
 
 def positions(w: WorkerProcess, parts: dict[int, int]) -> dict[int, int]:
@@ -87,12 +72,12 @@ def test_worker_restart_mid_stream_loses_no_alert(
     """Killed with a recent checkpoint, stopped gracefully, or killed before its first
     checkpoint while the group had already committed offsets (state is then rebuilt by
     reading every partition back up to its end, the fully read one included)."""
-    ref = reference
+    ref = reference.offline
     # Small batches so the stream takes long enough to be interrupted in the middle.
     run = Run(
         broker.url,
         broker.bootstrap,
-        ref.topic,
+        reference.topic,
         env={
             "HYDRAWATCH_BATCH_MAX_MESSAGES": "2",
             "HYDRAWATCH_CHECKPOINT_INTERVAL_S": checkpoint_s,
@@ -162,5 +147,5 @@ def test_worker_restart_mid_stream_loses_no_alert(
     # every event applied to the final state exactly once (alerts alone may not show a
     # lost warm-up message)
     assert observations == ref.observations, (observations, ref.observations)
-    problem = id_diff(f"{sig.name} restart vs offline", ref.ids, got)
+    problem = id_diff(f"{sig.name} restart vs offline", set(ref.ids), got)
     assert not problem, problem
