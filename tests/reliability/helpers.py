@@ -22,16 +22,17 @@ from tests.integration.helpers import partition_for, produce_batches
 __all__ = [
     "BATCH",
     "TRAFFIC",
+    "ObservationLog",
     "Run",
     "alert_ids",
     "closed_traffic",
     "final_clock_ms",
     "id_diff",
-    "observations_sent",
     "offline_reference",
     "per_partition_messages",
     "produce_traffic",
     "read_all",
+    "read_observations",
     "wait_campaign_clock",
     "wait_for",
     "wait_position",
@@ -94,7 +95,7 @@ def offline_reference(
     """``hydrawatch detect`` over ``events`` (the same stages in-process, no broker, no
     fault): its alert ids up to event time ``until_ms``, and the number of observations
     its account stages sent (one per applied event and pivot: see
-    :func:`observations_sent`)."""
+    :class:`ObservationLog`)."""
     from app.config import DetectionSettings
     from app.offline import detect_file
 
@@ -109,16 +110,32 @@ def offline_reference(
     return ids, summary.observations
 
 
-def observations_sent(bootstrap: str, run: Run) -> int:
-    """Observations the account state of ``run`` sent, as its last record per (account
-    partition, pivot partition) on the observations topic numbers them: a message applied
-    to the final state once counts once, a lost one is missing, whatever was re-sent."""
+@dataclass
+class ObservationLog:
+    """What a run's account stages sent to its pivot stages (the observations topic)."""
+
+    #: observations the final account state sent, as its last record per (account
+    #: partition, pivot partition) numbers them: a message applied to the final state once
+    #: counts once, a lost one is missing, whatever was re-sent
+    sent: int = 0
+    #: idle marks (an account partition declared idle)
+    idle_marks: int = 0
+    #: observations that followed an idle mark of their partition and were numbered past
+    #: it: the partition was declared idle with data still to come. Where all the input
+    #: was produced before any worker started, that is data in flight at the mark.
+    after_idle: list[str] = field(default_factory=list)
+
+
+def read_observations(bootstrap: str, run: Run) -> ObservationLog:
+    """Read ``run``'s observations topic, each partition in offset order."""
     from app.stages.records import decode_pivot_inputs
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
     )
+    log = ObservationLog()
     ends: dict[tuple[int, int], int] = {}
+    idle_at: dict[tuple[int, int], int] = {}
     try:
         topic = f"{run.app_id}.observations"
         tps = [TopicPartition(topic, q) for q in consumer.partitions_for_topic(topic) or ()]
@@ -132,13 +149,25 @@ def observations_sent(bootstrap: str, run: Run) -> int:
                 quiet_since = time.monotonic()
                 for r in records:
                     for rec in decode_pivot_inputs(r.value):
-                        ends[(rec.source, r.partition)] = rec.first_seq + len(rec.obs)
+                        key = (rec.source, r.partition)
+                        end = rec.first_seq + len(rec.obs)
+                        ends[key] = end
+                        if rec.idle:
+                            log.idle_marks += 1
+                            idle_at[key] = max(idle_at.get(key, 0), rec.first_seq)
+                        elif rec.obs and end > idle_at.get(key, end):
+                            log.after_idle.append(
+                                f"account partition {rec.source} idle at observation "
+                                f"{idle_at[key]} of pivot partition {r.partition}, then sent "
+                                f"{rec.first_seq}..{end} (offset {r.offset})"
+                            )
             highs = [(tp, consumer.highwater(tp)) for tp in tps]
             if all(h is not None and consumer.position(tp) >= h for tp, h in highs):
                 break
     finally:
         consumer.close()
-    return sum(ends.values())
+    log.sent = sum(ends.values())
+    return log
 
 
 def id_diff(name: str, ref: set[str], got: set[str]) -> str:

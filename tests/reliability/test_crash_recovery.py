@@ -31,7 +31,7 @@ from tests.reliability.helpers import (
     Run,
     alert_ids,
     id_diff,
-    observations_sent,
+    read_observations,
     wait_campaign_clock,
     wait_for,
 )
@@ -82,6 +82,7 @@ def test_worker_restart_mid_stream_loses_no_alert(
             "HYDRAWATCH_BATCH_MAX_MESSAGES": "2",
             "HYDRAWATCH_CHECKPOINT_INTERVAL_S": checkpoint_s,
             "HYDRAWATCH_COMMIT_INTERVAL_S": "0.5",
+            "HYDRAWATCH_IDLE_AFTER_S": "1",
         },
     )
     need_checkpoints = 1 if checkpoint_s == "1" else 0
@@ -125,7 +126,7 @@ def test_worker_restart_mid_stream_loses_no_alert(
         alerts = run.read_alerts(settle_s=1.0)
     finally:
         run.stop_all()
-    observations = observations_sent(broker.bootstrap, run)
+    obs = read_observations(broker.bootstrap, run)
 
     got = {a["alert_id"] for a in alerts if a["ts_ms"] <= ref.until_ms}
     dupes = sum(n - 1 for n in Counter(a["alert_id"] for a in alerts).values())
@@ -138,7 +139,8 @@ def test_worker_restart_mid_stream_loses_no_alert(
         f"{recovery_s:.1f}s after the signal; partitions restored {restored:.0f}, messages "
         f"replayed {replayed:.0f}, re-delivered and skipped {skipped:.0f}; alerts: "
         f"offline {len(ref.ids)}, got {len(got)} distinct ({len(alert_ids(alerts))} in all), "
-        f"{dupes} duplicates; observations sent {observations}, offline {ref.observations}"
+        f"{dupes} duplicates; observations sent {obs.sent}, offline {ref.observations}; "
+        f"idle marks {obs.idle_marks}"
     )
     if need_checkpoints:  # each stage's partitions: account 4, pivot 4, campaign 1
         assert restored >= 1, second.log_tail()
@@ -147,6 +149,11 @@ def test_worker_restart_mid_stream_loses_no_alert(
     problems = [id_diff(f"{sig.name} restart vs offline", set(ref.ids), got)]
     # every event applied to the final state exactly once (alerts alone may not show a
     # lost warm-up message)
-    if observations != ref.observations:
-        problems.append(f"observations sent {observations}, offline {ref.observations}")
+    if obs.sent != ref.observations:
+        problems.append(f"observations sent {obs.sent}, offline {ref.observations}")
+    # all the input was there before either worker started: a partition declared idle
+    # (after 1 s here) while any of it was still to be applied — at start-up before its
+    # restore and read-back, or with messages fetched but not applied — is a defect
+    if obs.after_idle:
+        problems.append(f"declared idle with data in flight: {obs.after_idle[:5]}")
     assert not any(problems), "\n".join(filter(None, problems))

@@ -22,8 +22,8 @@ from tests.reliability.conftest import OfflineReference
 from tests.reliability.helpers import (
     Run,
     id_diff,
-    observations_sent,
     position,
+    read_observations,
     wait_for,
 )
 
@@ -157,7 +157,7 @@ def test_partitions_and_state_move_to_the_survivor_and_back(
         alerts = run.read_alerts(settle_s=1.0)
     finally:
         run.stop_all()
-    observations = observations_sent(broker.bootstrap, run)
+    observations = read_observations(broker.bootstrap, run).sent
     # INFO logs of three workers through kill, restore and rebalance: no identities.
     logs = "".join(w.log_tail(1 << 30) for w in run.workers)
     assert "INFO" in logs
