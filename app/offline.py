@@ -58,6 +58,8 @@ class DetectSummary:
     invalid_by_reason: Counter[str] = field(default_factory=Counter)
     late: int = 0
     duplicates: int = 0
+    #: observations the account stages sent to the pivot stages (one per event and pivot)
+    observations: int = 0
     alerts: int = 0
     windows_closed: int = 0
     seconds: float = 0.0
@@ -249,6 +251,7 @@ def detect_file(
         emit(topo.finish())
         summary.late = topo.counts.late
         summary.duplicates = topo.counts.duplicates
+        summary.observations = topo.counts.observations
         summary.windows_closed = topo.counts.windows_closed
         summary.seconds = time.perf_counter() - t0
         return summary

@@ -50,6 +50,7 @@ from app.stages.records import (
     split_pivot_input,
 )
 from app.stream.checkpoint import CheckpointStore
+from app.stream.idle import idle_partitions
 from app.stream.readback import Record, read_back
 
 __all__ = ["SNAPSHOT_VERSION", "STAGES", "StageHost", "create_app", "credentials_for"]
@@ -498,21 +499,20 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
         async def idle_marks() -> None:
             """Caught-up input partitions quiet for ``idle_after_s`` are declared idle."""
             host = hosts["account"]
-            task = taking.get("account")
-            if task is not None and not task.done():
-                return  # still restoring / reading back: nothing is idle yet
-            now = time.monotonic()
             records: dict[int, list[PivotInput]] = {}
             async with lock:
-                for p, stage in host.stages.items():
-                    # quiet since its last message (or its assignment) ...
-                    if now - last_input.get(p, now) < settings.idle_after_s:
-                        continue
-                    # ... and caught up: everything the broker holds for it is applied
-                    high = app.consumer.highwater(TP(settings.input_topic, p))
-                    if high is None or host.next_offset.get(p, 0) < high:
-                        continue
-                    for q, rec in stage.idle_records().items():
+                task = taking.get("account")
+                idle = idle_partitions(
+                    host.stages,
+                    now=time.monotonic(),
+                    idle_after_s=settings.idle_after_s,
+                    restoring=task is not None and not task.done(),
+                    quiet_since=last_input,
+                    applied_to=host.next_offset,
+                    highwater=lambda p: app.consumer.highwater(TP(settings.input_topic, p)),
+                )
+                for p in idle:
+                    for q, rec in host.stages[p].idle_records().items():
                         records.setdefault(q, []).append(rec)
                 if records:
                     pending: list[Any] = []

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,12 +20,19 @@ from tests.conftest import PARTITIONS
 from tests.integration.helpers import partition_for, produce_batches
 
 __all__ = [
+    "BATCH",
     "TRAFFIC",
+    "ObservationLog",
     "Run",
     "alert_ids",
+    "closed_traffic",
     "final_clock_ms",
+    "id_diff",
+    "offline_reference",
+    "per_partition_messages",
     "produce_traffic",
     "read_all",
+    "read_observations",
     "wait_campaign_clock",
     "wait_for",
     "wait_position",
@@ -48,11 +56,129 @@ def produce_traffic(
     """Produce TRAFFIC as batch envelopes; returns (events, number of messages)."""
     events = generate_basic(TRAFFIC)
     produce_batches(bootstrap, topic, events, partitions=partitions, batch_size=BATCH)
+    return events, sum(per_partition_messages(events, partitions=partitions).values())
+
+
+def per_partition_messages(
+    events: list[dict[str, Any]], *, partitions: int = PARTITIONS, batch: int = BATCH
+) -> dict[int, int]:
+    """Input messages per partition once ``events`` are produced ``batch`` to a message."""
     per_part: dict[int, int] = {}
     for e in events:
         p = partition_for(e["account_id"], partitions)
         per_part[p] = per_part.get(p, 0) + 1
-    return events, sum(-(-n // BATCH) for n in per_part.values())
+    return {p: -(-n // batch) for p, n in sorted(per_part.items())}
+
+
+def closed_traffic(
+    events: list[dict[str, Any]], *, partitions: int = PARTITIONS
+) -> tuple[list[dict[str, Any]], int]:
+    """``events`` followed by closing sentinels 3 h past the newest (so every online stage
+    clock passes the traffic, as the offline run's final flush does), and the event time
+    up to which online and offline alerts are comparable (newest event + 1 h)."""
+    from app.config import DetectionSettings
+    from app.evaluate.invariance import closing_sentinels
+
+    newest = max(e["ts_ms"] for e in events)
+    sentinels = closing_sentinels(
+        partitions=partitions,
+        after_ms=newest + 3 * 3_600_000,
+        rank=DetectionSettings().watermark_rank,
+        partition_of=lambda a: partition_for(a, partitions),
+    )
+    return [*events, *sentinels], newest + 3_600_000
+
+
+def offline_reference(
+    events: list[dict[str, Any]], path: Path, *, until_ms: int, partitions: int = PARTITIONS
+) -> tuple[set[str], int]:
+    """``hydrawatch detect`` over ``events`` (the same stages in-process, no broker, no
+    fault): its alert ids up to event time ``until_ms``, and the number of observations
+    its account stages sent (one per applied event and pivot: see
+    :class:`ObservationLog`)."""
+    from app.config import DetectionSettings
+    from app.offline import detect_file
+
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    ids: set[str] = set()
+    summary = detect_file(
+        str(path),
+        settings=DetectionSettings(),
+        on_alert=lambda a: ids.add(a.alert_id) if a.ts_ms <= until_ms else None,
+        partitions=partitions,
+    )
+    return ids, summary.observations
+
+
+@dataclass
+class ObservationLog:
+    """What a run's account stages sent to its pivot stages (the observations topic)."""
+
+    #: observations the final account state sent, as its last record per (account
+    #: partition, pivot partition) numbers them: a message applied to the final state once
+    #: counts once, a lost one is missing, whatever was re-sent
+    sent: int = 0
+    #: idle marks (an account partition declared idle)
+    idle_marks: int = 0
+    #: observations that followed an idle mark of their partition and were numbered past
+    #: it: the partition was declared idle with data still to come. Where all the input
+    #: was produced before any worker started, that is data in flight at the mark.
+    after_idle: list[str] = field(default_factory=list)
+
+
+def read_observations(bootstrap: str, run: Run) -> ObservationLog:
+    """Read ``run``'s observations topic, each partition in offset order."""
+    from app.stages.records import decode_pivot_inputs
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
+    )
+    log = ObservationLog()
+    ends: dict[tuple[int, int], int] = {}
+    idle_at: dict[tuple[int, int], int] = {}
+    try:
+        topic = f"{run.app_id}.observations"
+        tps = [TopicPartition(topic, q) for q in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        quiet_since = time.monotonic()
+        # to each partition's fetch high-water mark (the embedded broker's ListOffsets
+        # is wrong for multi-record batches), or until nothing came for 2 s
+        while time.monotonic() - quiet_since < 2.0:
+            for records in consumer.poll(timeout_ms=200).values():
+                quiet_since = time.monotonic()
+                for r in records:
+                    for rec in decode_pivot_inputs(r.value):
+                        key = (rec.source, r.partition)
+                        end = rec.first_seq + len(rec.obs)
+                        ends[key] = end
+                        if rec.idle:
+                            log.idle_marks += 1
+                            idle_at[key] = max(idle_at.get(key, 0), rec.first_seq)
+                        elif rec.obs and end > idle_at.get(key, end):
+                            log.after_idle.append(
+                                f"account partition {rec.source} idle at observation "
+                                f"{idle_at[key]} of pivot partition {r.partition}, then sent "
+                                f"{rec.first_seq}..{end} (offset {r.offset})"
+                            )
+            highs = [(tp, consumer.highwater(tp)) for tp in tps]
+            if all(h is not None and consumer.position(tp) >= h for tp, h in highs):
+                break
+    finally:
+        consumer.close()
+    log.sent = sum(ends.values())
+    return log
+
+
+def id_diff(name: str, ref: set[str], got: set[str]) -> str:
+    """Empty if equal, else which alert ids are missing from / extra in ``got``."""
+    missing, extra = sorted(ref - got), sorted(got - ref)
+    if not missing and not extra:
+        return ""
+    return (
+        f"{name}: {len(got)} alert ids, reference {len(ref)}; missing {len(missing)} "
+        f"{missing[:10]}, extra {len(extra)} {extra[:10]}"
+    )
 
 
 def wait_for(
@@ -202,5 +328,5 @@ class Run:
         for w in self.workers:
             w.stop()
 
-    def read_alerts(self) -> list[dict[str, Any]]:
-        return read_all(self.bootstrap, self.alerts)
+    def read_alerts(self, *, settle_s: float = 3.0) -> list[dict[str, Any]]:
+        return read_all(self.bootstrap, self.alerts, settle_s=settle_s)
