@@ -58,8 +58,11 @@ class DetectSummary:
     invalid_by_reason: Counter[str] = field(default_factory=Counter)
     late: int = 0
     duplicates: int = 0
-    #: observations the account stages sent to the pivot stages (one per event and pivot)
+    #: observations the account stages sent to the pivot stages (one per pivot, account
+    #: and tick bucket)
     observations: int = 0
+    #: bucket end → requests those observations carry (each request counted once)
+    observed_requests: dict[int, int] = field(default_factory=dict)
     alerts: int = 0
     windows_closed: int = 0
     seconds: float = 0.0
@@ -252,6 +255,7 @@ def detect_file(
         summary.late = topo.counts.late
         summary.duplicates = topo.counts.duplicates
         summary.observations = topo.counts.observations
+        summary.observed_requests = dict(topo.counts.observed_requests)
         summary.windows_closed = topo.counts.windows_closed
         summary.seconds = time.perf_counter() - t0
         return summary

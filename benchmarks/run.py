@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -106,6 +110,42 @@ def _rss_kb(pid: int, field: str = "VmHWM") -> int:
     except FileNotFoundError:
         pass
     return 0
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (every thread: the honest worker cost)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _profile(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes] | None:
+    """py-spy (if installed) sampling the worker: where its whole CPU goes."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        print("--profile: py-spy is not installed (pip install py-spy); skipped")
+        return None
+    return subprocess.Popen(
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "50",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 #: Extra worker settings from the command line (``--event-loop``).
@@ -229,6 +269,12 @@ def main() -> None:
         default="lz4",
         help="codec of the pre-loaded input (what `hydrawatch simulate` uses by default)",
     )
+    ap.add_argument(
+        "--profile",
+        default=None,
+        help="write a py-spy raw (collapsed stacks) profile of the one-worker run here",
+    )
+    ap.add_argument("--profile-s", type=float, default=120.0, help="seconds to sample")
     args = ap.parse_args()
     WORKER_EXTRA_ENV["HYDRAWATCH_EVENT_LOOP"] = args.event_loop
 
@@ -284,6 +330,12 @@ def main() -> None:
         )
         with worker:
             worker.wait_assigned(min_partitions=args.partitions, timeout_s=120)
+            cpu0 = _cpu_s(worker.pid or 0)
+            spy = (
+                _profile(worker.pid or 0, Path(args.profile), args.profile_s)
+                if args.profile
+                else None
+            )
             t0 = time.perf_counter()
             done = 0.0
             samples: dict[str, float] = {}
@@ -305,6 +357,10 @@ def main() -> None:
                 time.sleep(1.0)
                 samples = worker.metrics()
             hw_s = time.perf_counter() - t0
+            # minus the 6 s of quiet that ended the run (an idle worker costs ~nothing)
+            worker_cpu_s = _cpu_s(worker.pid or 0) - cpu0
+            if spy is not None:
+                spy.wait(timeout=120)
             stages = _stage_figures(samples, done)
             print(f"per stage: {stages}")
             peak_kb = _rss_kb(worker.pid or 0)
@@ -333,6 +389,9 @@ def main() -> None:
             "events": int(done),
             "seconds": round(hw_s, 2),
             "events_per_s": round(done / hw_s) if hw_s else 0,
+            # the whole worker process (every stage, faust, fetching, checkpoints, metrics)
+            "process_cpu_s": round(worker_cpu_s, 2),
+            "process_cpu_us_per_event": round(worker_cpu_s / done * 1e6, 1) if done else None,
             "alerts": int(alerts),
             "alerts_on_topic": len(published),
             "alerts_on_topic_by_kind": dict(sorted(by_kind.items())),

@@ -35,6 +35,9 @@ class StageCounts:
     windows_closed: int = 0
     pivot_late: int = 0
     observations: int = 0
+    #: bucket end → requests the observations on subnet pivots carry (every request has
+    #: exactly one subnet pivot: the events applied, counted from what was sent)
+    observed_requests: dict[int, int] = field(default_factory=dict)
     links: int = 0
     scores: list[float] = field(default_factory=list)
 
@@ -99,6 +102,10 @@ class LocalTopology:
             for q in sorted(out.pivot_inputs):
                 rec = out.pivot_inputs[q]
                 c.observations += len(rec.obs)
+                seen = c.observed_requests
+                for o in rec.obs:
+                    if o[1].startswith("subnet:"):
+                        seen[o[0]] = seen.get(o[0], 0) + o[6][0]
                 records.append((q, rec))
         for q, rec in self._order(records):  # type: ignore[misc]
             self.pivots[q].receive(rec)

@@ -26,8 +26,9 @@ class OfflineReference:
     until_ms: int
     #: alert ids of the offline run up to ``until_ms``
     ids: frozenset[str]
-    #: observations its account stages sent (one per applied event and pivot)
-    observations: int
+    #: requests its account stages sent observations of up to ``until_ms`` (each applied
+    #: event once)
+    requests: int
     #: input partition → its number of messages (events produced BATCH to a message)
     per_part: dict[int, int]
 
@@ -41,8 +42,6 @@ def offline(tmp_path_factory: pytest.TempPathFactory) -> OfflineReference:
     """Computed once per session (about 6 s) for every test that compares with it."""
     events, until = closed_traffic(generate_basic(TRAFFIC))
     path = tmp_path_factory.mktemp("offline") / "events.jsonl"
-    ids, observations = offline_reference(events, path, until_ms=until)
+    ids, requests = offline_reference(events, path, until_ms=until)
     assert len(ids) >= 5, "the reference run must alert for the comparison to mean anything"
-    return OfflineReference(
-        events, until, frozenset(ids), observations, per_partition_messages(events)
-    )
+    return OfflineReference(events, until, frozenset(ids), requests, per_partition_messages(events))

@@ -93,8 +93,8 @@ def offline_reference(
     events: list[dict[str, Any]], path: Path, *, until_ms: int, partitions: int = PARTITIONS
 ) -> tuple[set[str], int]:
     """``hydrawatch detect`` over ``events`` (the same stages in-process, no broker, no
-    fault): its alert ids up to event time ``until_ms``, and the number of observations
-    its account stages sent (one per applied event and pivot: see
+    fault): its alert ids up to event time ``until_ms``, and the number of requests its
+    account stages sent observations of up to ``until_ms`` (each applied event once: see
     :class:`ObservationLog`)."""
     from app.config import DetectionSettings
     from app.offline import detect_file
@@ -107,7 +107,7 @@ def offline_reference(
         on_alert=lambda a: ids.add(a.alert_id) if a.ts_ms <= until_ms else None,
         partitions=partitions,
     )
-    return ids, summary.observations
+    return ids, sum(n for end, n in summary.observed_requests.items() if end <= until_ms)
 
 
 @dataclass
@@ -118,12 +118,27 @@ class ObservationLog:
     #: partition, pivot partition) numbers them: a message applied to the final state once
     #: counts once, a lost one is missing, whatever was re-sent
     sent: int = 0
+    #: (account partition, pivot partition, sequence number) → (bucket end, requests) of
+    #: the observations on subnet pivots (every request has one): a re-sent observation
+    #: carries the same number and content
+    subnet_obs: dict[tuple[int, int, int], tuple[int, int]] = field(default_factory=dict)
+    #: (account partition, pivot partition) → sequence number after the last one sent
+    ends: dict[tuple[int, int], int] = field(default_factory=dict)
     #: idle marks (an account partition declared idle)
     idle_marks: int = 0
     #: observations that followed an idle mark of their partition and were numbered past
     #: it: the partition was declared idle with data still to come. Where all the input
     #: was produced before any worker started, that is data in flight at the mark.
     after_idle: list[str] = field(default_factory=list)
+
+    def requests_until(self, until_ms: int) -> int:
+        """Requests the final account state sent observations of, in buckets ending by
+        ``until_ms``: every event applied once counts once, whatever was re-sent."""
+        return sum(
+            n
+            for (src, q, seq), (end, n) in self.subnet_obs.items()
+            if end <= until_ms and seq < self.ends.get((src, q), 0)
+        )
 
 
 def read_observations(bootstrap: str, run: Run) -> ObservationLog:
@@ -152,6 +167,10 @@ def read_observations(bootstrap: str, run: Run) -> ObservationLog:
                         key = (rec.source, r.partition)
                         end = rec.first_seq + len(rec.obs)
                         ends[key] = end
+                        for i, o in enumerate(rec.obs):
+                            if o[1].startswith("subnet:"):
+                                seq = rec.first_seq + i
+                                log.subnet_obs[(rec.source, r.partition, seq)] = (o[0], o[6][0])
                         if rec.idle:
                             log.idle_marks += 1
                             idle_at[key] = max(idle_at.get(key, 0), rec.first_seq)
@@ -167,6 +186,7 @@ def read_observations(bootstrap: str, run: Run) -> ObservationLog:
     finally:
         consumer.close()
     log.sent = sum(ends.values())
+    log.ends = ends
     return log
 
 

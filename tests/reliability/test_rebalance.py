@@ -47,7 +47,7 @@ def test_partitions_and_state_move_to_the_survivor_and_back(
     until = offline.until_ms
     events = [e for e in offline.events if not e["event_id"].startswith("sentinel-")]
     sentinels = offline.events[len(events) :]  # they close the input
-    ref_ids, ref_observations = set(offline.ids), offline.observations
+    ref_ids, ref_requests = set(offline.ids), offline.requests
     # Abuse starts at hour 3 of 8: the first part is benign warm-up, the rest arrives
     # after the kill, so the survivor must detect it.
     t_cut = min(e["ts_ms"] for e in events) + 3 * 3_600_000
@@ -157,7 +157,7 @@ def test_partitions_and_state_move_to_the_survivor_and_back(
         alerts = run.read_alerts(settle_s=1.0)
     finally:
         run.stop_all()
-    observations = read_observations(broker.bootstrap, run).sent
+    requests = read_observations(broker.bootstrap, run).requests_until(until)
     # INFO logs of three workers through kill, restore and rebalance: no identities.
     logs = "".join(w.log_tail(1 << 30) for w in run.workers)
     assert "INFO" in logs
@@ -172,11 +172,11 @@ def test_partitions_and_state_move_to_the_survivor_and_back(
         f"rebalance: takeover in {takeover_s:.1f}s, {restored:.0f} partitions restored; "
         f"{len(alerted & abusive)}/{len(abusive)} abusive accounts alerted, "
         f"{len(alerted - abusive)} other accounts alerted; alert ids {len(got)}, offline "
-        f"{len(ref_ids)}; observations sent {observations}, offline {ref_observations}"
+        f"{len(ref_ids)}; requests observed {requests}, offline {ref_requests}"
     )
     assert alerted & abusive == abusive
     assert not alerted - abusive
     problems = [id_diff("kill, takeover and rejoin vs offline", ref_ids, got)]
-    if observations != ref_observations:  # an event lost or applied twice by the moves
-        problems.append(f"observations sent {observations}, offline {ref_observations}")
+    if requests != ref_requests:  # an event lost or applied twice by the moves
+        problems.append(f"requests observed {requests}, offline {ref_requests}")
     assert not any(problems), "\n".join(filter(None, problems))
