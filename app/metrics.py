@@ -214,7 +214,8 @@ class Metrics:
             ),
             stage_cpu_seconds=Counter(
                 "hydrawatch_stage_cpu_seconds_total",
-                "Process CPU time spent applying batches, per stage",
+                "CPU time of the worker thread in a stage's own work "
+                "(decode, apply, encode; not the sends), per stage",
                 ["stage"],
                 registry=r,
             ),
