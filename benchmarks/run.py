@@ -185,6 +185,25 @@ def _stage_figures(samples: dict[str, float], events: float) -> dict[str, Any]:
     return out
 
 
+def _downstream_caught_up(samples: list[dict[str, float]]) -> bool:
+    """Has the campaign stage's clock reached the input's watermark (every stage has
+    applied what the input allows; the last buckets stay open: no event closes them)?"""
+    wms = [metric_value(x, "hydrawatch_watermark_seconds") for x in samples]
+    camp = [metric_value(x, "hydrawatch_stage_clock_seconds", stage="campaign") for x in samples]
+    wm = min((w for w in wms if w > 0), default=0.0)
+    return wm > 0 and max(camp) >= wm - 0.001
+
+
+def _wait_downstream(
+    workers: list[WorkerProcess], t0: float, timeout_s: float
+) -> tuple[bool, list[dict[str, float]]]:
+    samples = [w.metrics() for w in workers]
+    while not _downstream_caught_up(samples) and time.perf_counter() - t0 < timeout_s:
+        time.sleep(0.5)
+        samples = [w.metrics() for w in workers]
+    return _downstream_caught_up(samples), samples
+
+
 def _two_workers(
     broker: TansuBroker, topics: dict[str, str], tag: str, n: int, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -218,15 +237,24 @@ def _two_workers(
                 break
             time.sleep(0.5)
         secs = time.perf_counter() - t0
+        caught_up, _ = _wait_downstream([a, b], t0, args.timeout_s)
+        all_s = time.perf_counter() - t0
     finally:
         a.stop()
         b.stop()
-    print(f"two workers: {int(done):,} events in {secs:.1f}s ({done / secs:,.0f} ev/s)")
+    print(
+        f"two workers: {int(done):,} events consumed in {secs:.1f}s ({done / secs:,.0f} ev/s); "
+        f"every stage through in {all_s:.1f}s ({done / all_s:,.0f} ev/s)"
+    )
     return {
         "events": int(done),
         "seconds": round(secs, 2),
         "events_per_s": round(done / secs) if secs else 0,
         "completed": done >= n,
+        # until the campaign stage's clock reached the input's watermark
+        "all_stages_seconds": round(all_s, 2),
+        "all_stages_events_per_s": round(done / all_s) if all_s else 0,
+        "all_stages_completed": caught_up,
     }
 
 
@@ -345,19 +373,12 @@ def main() -> None:
                 if done >= n:
                     break
                 time.sleep(0.5)
-            # the pivot and campaign stages finish what the account stage sent
-            last, since = -1.0, time.perf_counter()
-            while time.perf_counter() - t0 < args.timeout_s:
-                now_records = metric_value(samples, "hydrawatch_stage_records_total")
-                pivot_seen = metric_value(samples, "hydrawatch_stage_records_total", stage="pivot")
-                if now_records != last:
-                    last, since = now_records, time.perf_counter()
-                elif pivot_seen > 0 and time.perf_counter() - since >= 6.0:
-                    break
-                time.sleep(1.0)
-                samples = worker.metrics()
+            consumed_s = time.perf_counter() - t0
+            # the pivot and campaign stages finish what the account stage sent: until the
+            # campaign stage's clock reaches the input's watermark
+            caught_up, got = _wait_downstream([worker], t0, args.timeout_s)
+            samples = got[0]
             hw_s = time.perf_counter() - t0
-            # minus the 6 s of quiet that ended the run (an idle worker costs ~nothing)
             worker_cpu_s = _cpu_s(worker.pid or 0) - cpu0
             if spy is not None:
                 spy.wait(timeout=120)
@@ -403,6 +424,8 @@ def main() -> None:
                 round(peak_kb / accounts * 100_000 / 1024, 1) if accounts else None
             ),
             "completed": done >= n,
+            "account_stage_seconds": round(consumed_s, 2),
+            "all_stages_completed": caught_up,
             # what the worker did not apply (or applied once): must be explainable
             "late": int(metric_value(samples, "hydrawatch_events_late_total")),
             "duplicates": int(metric_value(samples, "hydrawatch_events_duplicate_total")),
