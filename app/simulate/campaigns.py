@@ -355,10 +355,18 @@ def _infra_pool(
     asns: int,
     countries: tuple[str, ...],
     ip_kinds: tuple[str, ...] | None,
+    taken_asns: set[int],
 ) -> tuple[Endpoint, ...]:
     """One infrastructure's addresses: residential-proxy /24s over its own ASNs (round
-    robin over ``countries`` if given, else anywhere), plus optional datacenter /24s."""
-    own_asns = [w.residential_asn() for _ in range(asns)]
+    robin over ``countries`` if given, else anywhere; none in ``taken_asns``, which
+    gets them), plus optional datacenter /24s (in the clouds everyone uses)."""
+    own_asns = []
+    for _ in range(asns):
+        asn = w.residential_asn()
+        while asn in taken_asns:
+            asn = w.residential_asn()
+        taken_asns.add(asn)
+        own_asns.append(asn)
     pool: list[Endpoint] = []
     if ip_kinds is not None:
         kinds = ip_kinds
@@ -431,6 +439,7 @@ def _infrastructure_accounts(
     n_matched = round(d.matched_country_share * n_infra)
     tool = POPULAR_TOOLS[d.camouflage] if d.camouflage is not None else None
     infras = []
+    taken_asns: set[int] = set()
     for k in range(n_infra):
         countries = _countries(w, d.proxy_countries) if k < n_matched else ()
         templates = tuple(f"tpl-{spec.id}-{k}-{j}" for j in range(families))
@@ -441,6 +450,7 @@ def _infrastructure_accounts(
             asns=asns,
             countries=countries,
             ip_kinds=d.ip_kinds,
+            taken_asns=taken_asns,
         )
         payments = [w.next_id("pay") for _ in range(pays)]
         if tool is not None:
