@@ -318,7 +318,12 @@ def evaluate(
     """Score detection and both baselines on labelled traffic; JSON report + PNG timeline."""
 
     from app.evaluate.run import evaluate_files, evaluate_scenario
-    from app.evaluate.table import markdown_table, rich_table
+    from app.evaluate.table import (
+        markdown_benign_table,
+        markdown_table,
+        rich_benign_table,
+        rich_table,
+    )
     from app.progress import EventProgress
     from app.simulate.scenario import scenario_names
 
@@ -371,6 +376,8 @@ def evaluate(
                 raise typer.Exit(2) from None
     table = rich_table(reports)
     _stdout_console_for(table).print(table)
+    benign_table = rich_benign_table(reports)
+    _stdout_console_for(benign_table).print(benign_table)
     for r in reports:
         t = r["throughput"]
         err.print(
@@ -380,6 +387,7 @@ def evaluate(
         )
     if markdown:
         print(markdown_table(reports))
+        print(markdown_benign_table(reports))
 
 
 @cli.command()

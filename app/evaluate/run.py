@@ -105,7 +105,7 @@ def _run_hydrawatch(
 
 def _flags(alerts: list[AlertEvent]) -> list[Flag]:
     return [
-        Flag(a.ts_ms, a.entity_type, a.entity_id, a.severity, "hydrawatch", a.campaign_id)
+        Flag(a.ts_ms, a.entity_type, a.entity_id, a.severity, "hydrawatch", a.campaign_id, a.action)
         for a in alerts
     ]
 

@@ -10,7 +10,10 @@ Definitions (also in ``docs/evaluation.md``):
 - *account recall within h*: share of campaign accounts alerted within ``h`` of their
   first campaign request, among those whose first request is ≥ ``h`` before the end;
 - *false-positive rate*: benign accounts (with ≥ 1 request) alerted at least once,
-  over all benign accounts, overall and per group;
+  over all benign accounts, overall and per group (the labels' ``group`` column: each
+  benign look-alike group is reported on its own, with its accounts that got an
+  enforcing action, ``throttle`` or ``block``);
+- *campaign group*: the labels' ``group`` of a campaign's accounts (its variant);
 - *precision*: share of account/campaign alerts that are about campaign accounts.
 """
 
@@ -39,6 +42,7 @@ __all__ = [
 _HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
 _HIGH = frozenset({"high", "critical"})
+_ENFORCING = frozenset({"throttle", "block"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +178,7 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
     )
     account_flag_ms = first_account_flags(flags, labels)
     account_high: set[str] = set()
+    account_enforced: set[str] = set()
     tp = fp = 0
     for f in flags:
         named: str | None = None
@@ -181,6 +186,8 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
             lab = labels.get(f.entity_id)
             if f.severity in _HIGH:
                 account_high.add(f.entity_id)
+            if f.action in _ENFORCING:
+                account_enforced.add(f.entity_id)
             named = lab.campaign_id if lab else None
         elif f.entity_type == "campaign" and f.campaign_id:
             named = targets.get(f.campaign_id)
@@ -211,7 +218,9 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
                 "share": hit / eligible if eligible else None,
             }
         active_members = [a for a in members if labels[a].campaign_first_ms is not None]
+        member_groups = Counter(labels[a].group for a in members)
         campaigns[cid] = {
+            "group": member_groups.most_common(1)[0][0] if member_groups else None,
             "accounts": len(active_members),
             "exchanges": int(ts.size),
             "start_ms": start,
@@ -233,7 +242,7 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
         }
 
     groups: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"accounts": 0, "flagged": 0, "high_or_critical": 0}
+        lambda: {"accounts": 0, "flagged": 0, "high_or_critical": 0, "enforced": 0}
     )
     for account in truth.active_accounts:
         lab = labels.get(account)
@@ -245,6 +254,8 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
             g["flagged"] += 1
         if account in account_high:
             g["high_or_critical"] += 1
+        if account in account_enforced:
+            g["enforced"] += 1
     for g in groups.values():
         g["rate"] = g["flagged"] / g["accounts"] if g["accounts"] else 0.0
     benign_total = sum(g["accounts"] for g in groups.values())
@@ -262,6 +273,7 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
             "flagged": benign_flagged,
             "fp_rate": benign_flagged / benign_total if benign_total else 0.0,
             "high_or_critical": sum(g["high_or_critical"] for g in groups.values()),
+            "enforced": sum(g["enforced"] for g in groups.values()),
             "by_group": dict(sorted(groups.items())),
         },
         "alerts": {

@@ -6,7 +6,14 @@ from typing import Any
 
 from rich.table import Table
 
-__all__ = ["markdown_table", "rich_table", "rows"]
+__all__ = [
+    "benign_rows",
+    "markdown_benign_table",
+    "markdown_table",
+    "rich_benign_table",
+    "rich_table",
+    "rows",
+]
 
 _COLUMNS = (
     "scenario",
@@ -36,6 +43,11 @@ def _dur(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _campaign_name(cid: str, group: str | None) -> str:
+    """The campaign id, with its label group (variant) when the id does not say it."""
+    return cid if not group or cid.startswith(group) else f"{cid}: {group}"
+
+
 def rows(report: dict[str, Any]) -> list[list[str]]:
     out = []
     for det, s in report["detectors"].items():
@@ -48,7 +60,7 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
             per_day = s["alerts"]["per_day"]
             out.append(
                 [
-                    f"{report['name']} ({cid})",
+                    f"{report['name']} ({_campaign_name(cid, c.get('group'))})",
                     det,
                     "yes" if c["detected"] else "no",
                     _dur(c["time_to_detect_s"]),
@@ -79,5 +91,55 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
     for r in reports:
         for row in rows(r):
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_BENIGN_COLUMNS = (
+    "scenario",
+    "benign group",
+    "active accts",
+    "flagged (FP rate)",
+    "high/crit",
+    "throttle/block",
+)
+#: The detector whose benign groups are tabulated (the baselines' are in the JSON).
+_BENIGN_DETECTOR = "hydrawatch"
+
+
+def benign_rows(report: dict[str, Any]) -> list[list[str]]:
+    """One row per benign label group (``regular``, each hard negative and look-alike)."""
+    s = report["detectors"].get(_BENIGN_DETECTOR)
+    if s is None:
+        return []
+    out = []
+    for name, g in s["benign"]["by_group"].items():
+        out.append(
+            [
+                report["name"],
+                name,
+                f"{g['accounts']:,}",
+                f"{g['flagged']} ({_pct(g['rate'])})",
+                str(g["high_or_critical"]),
+                str(g.get("enforced", 0)),
+            ]
+        )
+    return out
+
+
+def rich_benign_table(reports: list[dict[str, Any]]) -> Table:
+    t = Table(title=f"benign groups ({_BENIGN_DETECTOR})")
+    for c in _BENIGN_COLUMNS:
+        t.add_column(c)
+    for r in reports:
+        for row in benign_rows(r):
+            t.add_row(*row)
+    return t
+
+
+def markdown_benign_table(reports: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(_BENIGN_COLUMNS) + " |", "|" + "---|" * len(_BENIGN_COLUMNS)]
+    for r in reports:
+        for row in benign_rows(r):
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"

@@ -13,19 +13,20 @@ request shape and the prompt families.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from app.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
 from app.simulate.plan import AccountPlan, Endpoint, TokenProfile, Traffic
-from app.simulate.population import SDK_PYTHON, benign_accounts
+from app.simulate.population import benign_accounts
 from app.simulate.scenario import CampaignSpec, scaled
+from app.simulate.tools import POPULAR_TOOLS, SDK_PYTHON
 from app.simulate.world import CLOUD_ASNS, World
 
 _Sizes = tuple[int, float, int, int, int]
 
-__all__ = ["DEFAULTS", "CampaignDefaults", "campaign_accounts"]
+__all__ = ["DEFAULTS", "CampaignDefaults", "campaign_accounts", "resolve"]
 
 _PROXY_COUNTRIES = ("US", "BR", "IN", "VN", "ID", "DE", "GB", "PL", "TR", "MX", "PH", "EG")
 _CUSTOM_JA4 = ("t13d1312h2_e8a523a41297_ef7df7f74e48", "t13d1715h2_5b57614c22b0_3d5424432f57")
@@ -68,6 +69,21 @@ class CampaignDefaults:
     #: Share of the infrastructures whose residential proxies are in the accounts'
     #: billing country (the others bill from elsewhere).
     matched_country_share: float = 0.0
+    #: Countries a matched infrastructure spans (each account: one of them, billing
+    #: there and using only its proxies there).
+    proxy_countries: int = 1
+    #: IP kinds of proxy addresses; None: residential/proxy/mobile (matched
+    #: infrastructures: residential/mobile).
+    ip_kinds: tuple[str, ...] | None = None
+    #: Billing countries of accounts whose proxies are not matched to them.
+    billing_countries: tuple[str, ...] = _BILLING
+    #: Inter-arrival CV range of renewal timing (a CV per account, uniform).
+    timing_cv: tuple[float, float] = (0.8, 1.5)
+    #: Per-account rate = rate * exp(s*z - s*s/2), z standard normal (mean kept); 0: equal.
+    rate_sigma: float = 0.0
+    #: A popular tool (``app.simulate.tools``) whose user agent, TLS fingerprint and
+    #: system-prompt template the campaign presents.
+    camouflage: str | None = None
 
 
 DEFAULTS: dict[str, CampaignDefaults] = {
@@ -99,10 +115,63 @@ DEFAULTS: dict[str, CampaignDefaults] = {
 }
 
 
+def resolve(spec: CampaignSpec) -> CampaignDefaults:
+    """The kind's defaults with the spec's mechanism overrides applied.
+
+    >>> d = resolve(CampaignSpec(kind="hydra", id="x", timing="poisson", ip_kinds=["residential"]))
+    >>> (d.timing, d.timing_cv, d.ip_kinds, d.requests_per_account_day)
+    ('renewal', (1.0, 1.0), ('residential',), 26)
+    >>> resolve(CampaignSpec(kind="low_slow", id="y")) == DEFAULTS["low_slow"]
+    True
+    """
+    upd: dict[str, object] = {}
+    if spec.infrastructures is not None:
+        upd["infrastructures"] = spec.infrastructures
+    if spec.account_age_days is not None:
+        upd["account_age_days"] = tuple(spec.account_age_days)
+    if spec.ip_kinds is not None:
+        upd["ip_kinds"] = tuple(spec.ip_kinds)
+    if spec.matched_country_share is not None:
+        upd["matched_country_share"] = spec.matched_country_share
+    if spec.proxy_countries is not None:
+        upd["proxy_countries"] = spec.proxy_countries
+    if spec.billing_countries is not None:
+        upd["billing_countries"] = tuple(spec.billing_countries)
+    if spec.timing_cv is not None:
+        upd["timing_cv"] = tuple(spec.timing_cv)
+    if spec.timing == "poisson":
+        upd["timing"], upd["timing_cv"] = "renewal", (1.0, 1.0)
+    elif spec.timing is not None:
+        upd["timing"] = spec.timing
+    if spec.rate_sigma is not None:
+        upd["rate_sigma"] = spec.rate_sigma
+    if spec.camouflage is not None:
+        upd["camouflage"] = spec.camouflage
+    if spec.paraphrase is not None:
+        upd["paraphrase"] = spec.paraphrase
+    return replace(DEFAULTS[spec.kind], **upd) if upd else DEFAULTS[spec.kind]  # type: ignore[arg-type]
+
+
+def _given(value: int | None, default: int) -> int:
+    """A spec's pool size if given (0 included), else the kind's default."""
+    return default if value is None else value
+
+
+#: What a camouflaged campaign copies from the tool's client besides the fingerprint:
+#: it streams, and its requests carry the agent's conversation turn counter.
+_TOOL_STREAM_SHARE = 0.95
+_TOOL_TURNS = 40
+
+
 def _traffic(
     w: World, d: CampaignDefaults, templates: tuple[str, ...], bases: tuple[int, ...]
 ) -> Traffic:
     # Harvesting asks for long, reasoning-heavy outputs near max_tokens.
+    if d.camouflage is not None:
+        # Every prompt wrapped in the tool's system prompt: its template hash, while
+        # the SimHashes stay the campaign's own prompt families.
+        tool_tpl = POPULAR_TOOLS[d.camouflage]["template"]
+        templates = (tool_tpl,) * max(1, len(bases))
     return Traffic(
         model="frontier-1",
         categories=("coding", "agentic", "tool_use", "reasoning"),
@@ -113,36 +182,32 @@ def _traffic(
         at_max_share=0.4,
         thinking_share=0.9,
         tool_count_range=(2, 12),
-        stream_share=0.1,
+        stream_share=_TOOL_STREAM_SHARE if d.camouflage else 0.1,
         rate_limited_share=0.05,
         templates=templates,
         template_share=0.95,
-        template_per_request=d.paraphrase,
+        template_per_request=d.paraphrase and d.camouflage is None,
         simhash_bases=bases,
         simhash_flips=(6, 16) if d.paraphrase else (1, 4),
-        turn_index_max=3,
+        turn_index_max=_TOOL_TURNS if d.camouflage else 3,
     )
 
 
 def _pools(w: World, spec: CampaignSpec, d: CampaignDefaults) -> tuple[Endpoint, ...]:
     asns = [w.residential_asn() for _ in range(scaled(spec.asns or d.asns, w.scale, 3))]
     pool: list[Endpoint] = []
-    n_proxy = scaled(spec.proxy_subnets or d.proxy_subnets, w.scale, floor=0)
+    n_proxy = scaled(_given(spec.proxy_subnets, d.proxy_subnets), w.scale, floor=0)
     per_subnet = 10 if d.ip_mode == "rotating" else 3
+    kinds = d.ip_kinds or ("residential", "proxy", "mobile")
     for _ in range(n_proxy):
         sub = w.subnet()
         asn = asns[int(w.rng.integers(len(asns)))]
         country = str(w.rng.choice(_PROXY_COUNTRIES))
         pool += [
-            w.endpoint(
-                sub,
-                asn=asn,
-                ip_kind=str(w.rng.choice(("residential", "proxy", "mobile"))),
-                country=country,
-            )
+            w.endpoint(sub, asn=asn, ip_kind=str(w.rng.choice(kinds)), country=country)
             for _ in range(per_subnet)
         ]
-    n_dc = scaled(spec.datacenter_subnets or d.datacenter_subnets, w.scale, floor=0)
+    n_dc = scaled(_given(spec.datacenter_subnets, d.datacenter_subnets), w.scale, floor=0)
     for _ in range(n_dc):
         sub = w.subnet(cloud=True)
         asn = int(w.rng.choice(CLOUD_ASNS))
@@ -167,7 +232,11 @@ def _timestamps(
         )
         return ts[ts >= first_ms] if ts.size else ts
     return renewal_arrivals(
-        w.rng, start_ms=first_ms, end_ms=end_ms, rate_per_day=rpd, cv=float(w.rng.uniform(0.8, 1.5))
+        w.rng,
+        start_ms=first_ms,
+        end_ms=end_ms,
+        rate_per_day=rpd,
+        cv=float(w.rng.uniform(*d.timing_cv)),
     )
 
 
@@ -187,11 +256,29 @@ def _sizes(w: World, spec: CampaignSpec, d: CampaignDefaults) -> _Sizes:
     return n, rpd, ramp_ms, start, w.scenario.end_ms
 
 
+def _needs_infrastructure_path(d: CampaignDefaults) -> bool:
+    """Mechanisms only the per-infrastructure generator implements."""
+    return (
+        d.infrastructures > 1
+        or d.account_age_days is not None
+        or d.matched_country_share > 0
+        or d.proxy_countries > 1
+        or d.rate_sigma > 0
+        or d.camouflage is not None
+    )
+
+
 def campaign_accounts(w: World, spec: CampaignSpec) -> list[AccountPlan]:
-    d = DEFAULTS[spec.kind]
-    n_infra = spec.infrastructures or d.infrastructures
-    if spec.kind != "mixed" and (n_infra > 1 or d.account_age_days is not None):
-        return _infrastructure_accounts(w, spec, d, n_infra)
+    d = resolve(spec)
+    group = spec.group or spec.kind
+    if spec.kind == "mixed":
+        if _needs_infrastructure_path(d):
+            raise ValueError(
+                f"campaign {spec.id}: a mixed campaign runs in hijacked established accounts; "
+                "account and infrastructure mechanisms do not apply to it"
+            )
+    elif _needs_infrastructure_path(d):
+        return _infrastructure_accounts(w, spec, d, d.infrastructures, group=group)
     n, rpd, ramp_ms, start, end = _sizes(w, spec, d)
     pool = _pools(w, spec, d)
     payments = [
@@ -222,7 +309,7 @@ def campaign_accounts(w: World, spec: CampaignSpec) -> list[AccountPlan]:
             plan.alt_traffic = traffic
             k = int(w.rng.integers(1, 4))
             plan.alt_endpoints = tuple(pool[int(j)] for j in w.rng.integers(len(pool), size=k))
-            plan.group = spec.kind
+            plan.group = group
             plan.campaign_id = spec.id
         return hosts
 
@@ -243,10 +330,10 @@ def campaign_accounts(w: World, spec: CampaignSpec) -> list[AccountPlan]:
         plans.append(
             AccountPlan(
                 account_id=w.next_id("acct"),
-                group=spec.kind,
+                group=group,
                 campaign_id=spec.id,
                 created_ms=created,
-                billing_country=str(w.rng.choice(("SG", "HK", "AE", "US"))),
+                billing_country=str(w.rng.choice(d.billing_countries)),
                 user_agent=SDK_PYTHON["user_agent"],
                 tls_ja4=ja4s[i % len(ja4s)],
                 payment_fingerprint=payments[i % len(payments)],
@@ -261,29 +348,70 @@ def campaign_accounts(w: World, spec: CampaignSpec) -> list[AccountPlan]:
 
 
 def _infra_pool(
-    w: World, *, subnets: int, dc_subnets: int, asns: int, country: str | None
+    w: World,
+    *,
+    subnets: int,
+    dc_subnets: int,
+    asns: int,
+    countries: tuple[str, ...],
+    ip_kinds: tuple[str, ...] | None,
+    taken_asns: set[int],
 ) -> tuple[Endpoint, ...]:
-    """One infrastructure's addresses: residential-proxy /24s over its own ASNs (all in
-    ``country`` if given), plus optional datacenter /24s."""
-    own_asns = [w.residential_asn() for _ in range(asns)]
+    """One infrastructure's addresses: residential-proxy /24s over its own ASNs (round
+    robin over ``countries`` if given, else anywhere; none in ``taken_asns``, which
+    gets them), plus optional datacenter /24s (in the clouds everyone uses)."""
+    own_asns = []
+    for _ in range(asns):
+        asn = w.residential_asn()
+        while asn in taken_asns:
+            asn = w.residential_asn()
+        taken_asns.add(asn)
+        own_asns.append(asn)
     pool: list[Endpoint] = []
-    for _ in range(subnets):
+    if ip_kinds is not None:
+        kinds = ip_kinds
+    else:
+        kinds = ("residential", "mobile") if countries else ("residential", "proxy", "mobile")
+    for s in range(subnets):
         sub = w.subnet()
         asn = own_asns[int(w.rng.integers(len(own_asns)))]
-        c = country or str(w.rng.choice(_PROXY_COUNTRIES))
-        kinds = ("residential", "mobile") if country else ("residential", "proxy", "mobile")
+        c = countries[s % len(countries)] if countries else str(w.rng.choice(_PROXY_COUNTRIES))
         pool += [
             w.endpoint(sub, asn=asn, ip_kind=str(w.rng.choice(kinds)), country=c) for _ in range(3)
         ]
-    for _ in range(dc_subnets):
+    for s in range(dc_subnets):
         sub = w.subnet(cloud=True)
         asn = int(w.rng.choice(CLOUD_ASNS))
-        pool += [w.endpoint(sub, asn=asn, ip_kind="datacenter", country=country or "US")]
+        c = countries[s % len(countries)] if countries else "US"
+        pool += [w.endpoint(sub, asn=asn, ip_kind="datacenter", country=c)]
     return tuple(pool)
 
 
+def _countries(w: World, n: int) -> tuple[str, ...]:
+    """n distinct countries drawn like the benign population's (at most all of them)."""
+    out: list[str] = []
+    for _ in range(50 * n):
+        c = w.country()[0]
+        if c not in out:
+            out.append(c)
+        if len(out) >= n:
+            break
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Infrastructure:
+    pool: tuple[Endpoint, ...]
+    #: Matched infrastructures: country -> its addresses (accounts bill there).
+    by_country: dict[str, tuple[Endpoint, ...]]
+    payments: list[str]
+    ja4s: list[str]
+    user_agent: str
+    traffic: Traffic
+
+
 def _infrastructure_accounts(
-    w: World, spec: CampaignSpec, d: CampaignDefaults, n_infra: int
+    w: World, spec: CampaignSpec, d: CampaignDefaults, n_infra: int, *, group: str
 ) -> list[AccountPlan]:
     """Accounts split round-robin over ``n_infra`` disjoint infrastructures.
 
@@ -291,7 +419,8 @@ def _infrastructure_accounts(
     templates) are campaign totals divided between the infrastructures. Template j
     of every infrastructure is a different hash of the same prompt family (SimHash
     base j); the request shape (token sizes, categories, thinking, max_tokens) is
-    the same everywhere.
+    the same everywhere. A camouflaged campaign presents its tool's user agent, TLS
+    fingerprint and system-prompt template on every infrastructure instead.
     """
     n, rpd, ramp_ms, start, end = _sizes(w, spec, d)
 
@@ -300,7 +429,7 @@ def _infrastructure_accounts(
         return max(1, (scaled(t, w.scale, floor=n_infra) if scale else t) // n_infra)
 
     subnets = share(spec.proxy_subnets, d.proxy_subnets, scale=True)
-    dc_total = spec.datacenter_subnets or d.datacenter_subnets
+    dc_total = _given(spec.datacenter_subnets, d.datacenter_subnets)
     dc = scaled(dc_total, w.scale, floor=0) // n_infra if dc_total else 0
     asns = share(spec.asns, d.asns, scale=True)
     pays = share(spec.payment_fingerprints, d.payment_fingerprints, scale=False)
@@ -308,25 +437,42 @@ def _infrastructure_accounts(
     families = share(spec.templates, d.templates, scale=False)
     bases = tuple(int(x) for x in w.rng.integers(0, 2**63, size=families))
     n_matched = round(d.matched_country_share * n_infra)
+    tool = POPULAR_TOOLS[d.camouflage] if d.camouflage is not None else None
     infras = []
+    taken_asns: set[int] = set()
     for k in range(n_infra):
-        country = w.country()[0] if k < n_matched else None
+        countries = _countries(w, d.proxy_countries) if k < n_matched else ()
         templates = tuple(f"tpl-{spec.id}-{k}-{j}" for j in range(families))
+        pool = _infra_pool(
+            w,
+            subnets=max(subnets, len(countries)),
+            dc_subnets=dc,
+            asns=asns,
+            countries=countries,
+            ip_kinds=d.ip_kinds,
+            taken_asns=taken_asns,
+        )
+        payments = [w.next_id("pay") for _ in range(pays)]
+        if tool is not None:
+            ja4s, ua = [tool["tls_ja4"]], tool["user_agent"]
+        else:
+            ja4s = [_fresh_ja4(w) for _ in range(tls)]
+            ua = str(w.rng.choice(_SCRIPT_UAS))
         infras.append(
-            (
-                _infra_pool(w, subnets=subnets, dc_subnets=dc, asns=asns, country=country),
-                [w.next_id("pay") for _ in range(pays)],
-                [_fresh_ja4(w) for _ in range(tls)],
-                str(w.rng.choice(_SCRIPT_UAS)),
-                country,
-                _traffic(w, d, templates, bases),
+            _Infrastructure(
+                pool=pool,
+                by_country={c: tuple(e for e in pool if e.country == c) for c in countries},
+                payments=payments,
+                ja4s=ja4s,
+                user_agent=ua,
+                traffic=_traffic(w, d, templates, bases),
             )
         )
     lo_age, hi_age = d.account_age_days or (0.0, 0.0)
     cycle_ticks = max(1, int(DAY_MS / rpd // 60_000))
     plans = []
     for i in range(n):
-        pool, payments, ja4s, ua, country, traffic = infras[i % n_infra]
+        infra = infras[i % n_infra]
         slot = i // n_infra
         if d.account_age_days is not None:
             created = start - int(w.rng.uniform(lo_age, hi_age) * DAY_MS)
@@ -334,22 +480,32 @@ def _infrastructure_accounts(
         else:
             created = start + int(w.rng.uniform(-3 * DAY_MS, ramp_ms))
             first = max(created + int(w.rng.uniform(5 * 60_000, 2 * HOUR_MS)), start)
-        ts = _timestamps(w, d, rpd, first, end, (slot % cycle_ticks) * 60_000)
+        rate = rpd
+        if d.rate_sigma > 0:
+            s = d.rate_sigma
+            rate = rpd * float(np.exp(s * w.rng.standard_normal() - s * s / 2))
+        ts = _timestamps(w, d, rate, first, end, (slot % cycle_ticks) * 60_000)
         k = int(w.rng.integers(1, 4))
+        countries = tuple(infra.by_country)
+        if len(countries) > 1:
+            country: str | None = countries[int(w.rng.integers(len(countries)))]
+        else:
+            country = countries[0] if countries else None
+        pool = infra.by_country[country] if country is not None else infra.pool
         plans.append(
             AccountPlan(
                 account_id=w.next_id("acct"),
-                group=spec.kind,
+                group=group,
                 campaign_id=spec.id,
                 created_ms=created,
-                billing_country=country or str(w.rng.choice(_BILLING)),
-                user_agent=ua,
-                tls_ja4=ja4s[slot % len(ja4s)],
-                payment_fingerprint=payments[slot % len(payments)],
+                billing_country=country or str(w.rng.choice(d.billing_countries)),
+                user_agent=infra.user_agent,
+                tls_ja4=infra.ja4s[slot % len(infra.ja4s)],
+                payment_fingerprint=infra.payments[slot % len(infra.payments)],
                 api_keys=(w.next_id("key"),),
                 endpoints=tuple(pool[int(j)] for j in w.rng.integers(len(pool), size=k)),
                 endpoint_mode="random",
-                traffic=traffic,
+                traffic=infra.traffic,
                 ts_ms=ts,
             )
         )

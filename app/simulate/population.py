@@ -3,7 +3,9 @@
 Every group here is benign; each is something a naive detector flags: shared
 coding-agent fingerprints, corporate and university NATs, cloud apps in shared
 datacenter subnets, metronome CI jobs, agent frameworks, release bursts and
-benchmark runs, and enterprise eval harnesses whose cron batches look like harvesting.
+benchmark runs, enterprise eval harnesses whose cron batches look like harvesting,
+university classes that sign up together behind one NAT, and a popular agent whose
+tens of thousands of users share its fingerprint and system prompt.
 """
 
 from __future__ import annotations
@@ -15,22 +17,11 @@ import numpy as np
 from app.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
 from app.simulate.plan import AccountPlan, Endpoint, TokenProfile, Traffic
 from app.simulate.scenario import HardNegativeSpec, scaled
+from app.simulate.tools import CODING_AGENT, POPULAR_TOOLS, SDK_PYTHON
 from app.simulate.world import CLOUD_ASNS, World
 
 __all__ = ["CODING_AGENT", "SDK_PYTHON", "benign_accounts", "hard_negative_accounts"]
 
-#: The popular coding agent: one user agent, one TLS fingerprint, one system-prompt
-#: template shared by thousands of independent customers.
-CODING_AGENT = {
-    "user_agent": "codeagent/2.4.1 node/22",
-    "tls_ja4": "t13d1516h2_8daaf6152771_e5627efa2ab1",
-    "template": "tpl-codeagent-system-v7",
-}
-#: The official Python SDK (also what a campaign's harvesting scripts present).
-SDK_PYTHON = {
-    "user_agent": "llm-sdk-python/1.40.0",
-    "tls_ja4": "t13d1715h2_5b57614c22b0_3d5424432f57",
-}
 _OTHER_CLIENTS = (
     ("llm-sdk-node/0.30.1", "t13d1516h2_8daaf6152771_02713d6af862"),
     ("curl/8.5.0", "t13d3112h2_e8f1e7e78f70_6bebaf5329ac"),
@@ -611,6 +602,151 @@ def _enterprise_eval(w: World, spec: HardNegativeSpec, group: str) -> list[Accou
     return plans
 
 
+def _university_class(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    """A class that signs up together: every student's account is created within
+    ``signup_window_h`` of the first lab session, all behind the campus NAT (one /24,
+    a few addresses), all working on one assignment template; a burst of requests in
+    the lab, then ordinary student use in the campus time zone."""
+    plans = []
+    lo_tpl, hi_tpl = spec.template_share or (0.5, 0.9)
+    median = spec.requests_per_day or 6.0
+    window = int(spec.signup_window_h * HOUR_MS)
+    start, end = w.scenario.start_ms, w.scenario.end_ms
+    for u in range(scaled(spec.units, w.scale, floor=2)):
+        country, tz = w.country()
+        subnet = w.subnet()
+        asn = w.residential_asn()
+        nat = tuple(
+            w.endpoint(subnet, asn=asn, ip_kind="unknown", country=country, host=h)
+            for h in range(30, 30 + int(w.rng.integers(1, 5)))
+        )
+        assignment = f"tpl-assignment-{w.next_id('c')}"
+        assignment_hash = _simhash_bases(w, 1)
+        signup = start + int((spec.at_h + 7 * u) * HOUR_MS)
+        lab_end = signup + window + 2 * HOUR_MS
+        for _ in range(scaled(spec.accounts, w.scale, floor=10)):
+            created = signup + int(w.rng.uniform(0, window))
+            first = created + int(w.rng.uniform(2 * 60_000, 30 * 60_000))
+            lab = np.sort(
+                w.rng.uniform(first, max(first + 1, lab_end), size=int(w.rng.poisson(8.0)))
+            )
+            later = w.human_arrivals(
+                rate_per_day=w.daily_rate(median, cap=300),
+                tz_offset_h=tz,
+                start_ms=min(lab_end, end),
+            )
+            ts = np.concatenate([[first], lab, later]).astype(np.int64)
+            ts = np.sort(ts[ts < end])
+            inp, out = w.token_profiles()
+            sdk = bool(w.rng.random() < 0.7)
+            ua, ja4 = (
+                (SDK_PYTHON["user_agent"], SDK_PYTHON["tls_ja4"]) if sdk else _OTHER_CLIENTS[2]
+            )
+            cat_w = w.rng.dirichlet(np.array([5.0, 2.0, 1.5, 1.5]))
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=created,
+                    billing_country=country,
+                    user_agent=ua,
+                    tls_ja4=ja4,
+                    payment_fingerprint=None,
+                    api_keys=(w.next_id("key"),),
+                    endpoints=nat,
+                    endpoint_mode="random",
+                    traffic=Traffic(
+                        categories=("coding", "reasoning", "writing", "chat"),
+                        category_weights=tuple(float(x) for x in cat_w),
+                        input_tokens=inp,
+                        output_tokens=out,
+                        max_tokens_choices=(None, 1024, 4096),
+                        thinking_share=float(w.rng.uniform(0.05, 0.5)),
+                        stream_share=float(w.rng.uniform(0.0, 0.8)),
+                        templates=(assignment,),
+                        template_share=float(w.rng.uniform(lo_tpl, hi_tpl)),
+                        simhash_bases=assignment_hash,
+                        simhash_flips=(4, 14),
+                        turn_index_max=int(w.rng.integers(2, 12)),
+                    ),
+                    ts_ms=ts,
+                )
+            )
+    return plans
+
+
+def _popular_agent(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
+    """A popular agent's users: one user agent, TLS fingerprint and system-prompt
+    template (``tool``) shared by tens of thousands of independent customers, each
+    with their own billing, country, addresses, volume, hours and request mix."""
+    tool = POPULAR_TOOLS[spec.tool]
+    lo_tpl, hi_tpl = spec.template_share or (0.85, 0.99)
+    median = spec.requests_per_day or 4.0
+    start, end = w.scenario.start_ms, w.scenario.end_ms
+    cats = ("coding", "agentic", "tool_use", "reasoning", "chat")
+    plans = []
+    for _ in range(scaled(spec.units, w.scale, floor=1)):
+        for _ in range(scaled(spec.accounts, w.scale, floor=10)):
+            country, tz = w.country()
+            created, first = _created(w), start
+            if w.rng.random() < spec.signup_share:  # the tool brings in new customers
+                created = int(w.rng.uniform(start, end))
+                first = created + int(w.rng.uniform(60_000, 2 * HOUR_MS))
+            if w.rng.random() < 0.1:  # a cloud dev box
+                eps: tuple[Endpoint, ...] = (
+                    w.endpoint(
+                        w.subnet(cloud=True),
+                        asn=int(w.rng.choice(CLOUD_ASNS)),
+                        ip_kind="datacenter",
+                        country=country,
+                    ),
+                )
+            else:
+                eps = _home_endpoints(w, country)
+            inp, _ = w.azure_profile("code", factor=float(w.rng.uniform(1.0, 5.0)))
+            _, out = w.token_profiles()
+            cat_w = w.rng.dirichlet(np.array([4.0, 2.0, 1.5, 1.0, 1.0]))
+            max_tok = ((4096, 8192), (8192,), (8192, 32000), (16384, 32000))
+            ts = w.human_arrivals(
+                rate_per_day=w.daily_rate(median, cap=2_000),
+                tz_offset_h=tz,
+                start_ms=first,
+                interactive=bool(w.rng.random() < 0.8),
+            )
+            plans.append(
+                AccountPlan(
+                    account_id=w.next_id("acct"),
+                    group=group,
+                    created_ms=created,
+                    billing_country=country if w.rng.random() > 0.03 else w.country()[0],
+                    user_agent=tool["user_agent"],
+                    tls_ja4=tool["tls_ja4"],
+                    payment_fingerprint=w.next_id("pay"),
+                    api_keys=(w.next_id("key"),),
+                    endpoints=eps,
+                    traffic=Traffic(
+                        categories=cats,
+                        category_weights=tuple(float(x) for x in cat_w),
+                        input_tokens=inp,
+                        output_tokens=out,
+                        max_tokens_choices=max_tok[int(w.rng.integers(len(max_tok)))],
+                        at_max_share=float(w.rng.uniform(0.0, 0.08)),
+                        thinking_share=float(w.rng.uniform(0.05, 0.95)),
+                        tool_count_range=(0, int(w.rng.integers(3, 40))),
+                        stream_share=float(w.rng.uniform(0.7, 1.0)),
+                        rate_limited_share=0.01,
+                        templates=(tool["template"],),
+                        template_share=float(w.rng.uniform(lo_tpl, hi_tpl)),
+                        simhash_bases=_simhash_bases(w, 1),
+                        simhash_flips=(8, 24),
+                        turn_index_max=int(w.rng.integers(5, 80)),
+                    ),
+                    ts_ms=ts,
+                )
+            )
+    return plans
+
+
 _HARD: dict[str, Callable[[World, HardNegativeSpec, str], list[AccountPlan]]] = {
     "corp_nat": _corp_nat,
     "university": _university,
@@ -620,11 +756,13 @@ _HARD: dict[str, Callable[[World, HardNegativeSpec, str], list[AccountPlan]]] = 
     "release_burst": _release_burst,
     "eval_run": _eval_run,
     "enterprise_eval": _enterprise_eval,
+    "university_class": _university_class,
+    "popular_agent": _popular_agent,
 }
 
 
 def hard_negative_accounts(w: World) -> list[AccountPlan]:
     plans: list[AccountPlan] = []
     for spec in w.scenario.benign.hard_negatives:
-        plans += _HARD[spec.kind](w, spec, spec.kind)
+        plans += _HARD[spec.kind](w, spec, spec.group or spec.kind)
     return plans

@@ -11,9 +11,11 @@ import math
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.simulate.tools import ToolName
 
 __all__ = [
     "SCENARIO_DIR",
@@ -36,8 +38,20 @@ HardNegativeKind = Literal[
     "release_burst",
     "eval_run",
     "enterprise_eval",
+    "university_class",
+    "popular_agent",
 ]
 CampaignKind = Literal["hydra", "slow", "mixed", "rotating", "paraphrase", "single", "low_slow"]
+ProxyKind = Literal["residential", "mobile", "proxy"]
+Timing = Literal["dispatch", "renewal", "poisson"]
+#: A label group: what the labels CSV's ``group`` column says (letters, digits, ``_-``).
+GroupName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Range = tuple[float, float]
+
+
+def _check_range(name: str, r: Range | None, *, lo: float = 0.0) -> None:
+    if r is not None and not lo <= r[0] <= r[1]:
+        raise ValueError(f"{name} must be [low, high] with {lo:g} <= low <= high, got {list(r)}")
 
 
 class _Model(BaseModel):
@@ -52,6 +66,8 @@ class HardNegativeSpec(_Model):
     """A benign group a naive detector flags."""
 
     kind: HardNegativeKind
+    #: The label group (default: the kind), so two groups of one kind stay apart.
+    group: GroupName | None = None
     #: Units (organisations, campuses, apps, pipelines, ...).
     units: int = Field(1, ge=1)
     #: Accounts per unit at full scale.
@@ -66,6 +82,28 @@ class HardNegativeSpec(_Model):
     batch_minutes: float = Field(10.0, gt=0)
     #: ``enterprise_eval``: eval-suite templates per organisation (None: 3 to 6).
     templates: int | None = Field(None, ge=1)
+    #: ``university_class``: hours within which a class's accounts are all created
+    #: (sign-up during the first lab session, ``at_h`` hours after the start plus
+    #: 7 h per further class).
+    signup_window_h: float = Field(1.0, gt=0)
+    #: ``university_class``, ``popular_agent``: median requests per account per day
+    #: (spread with ServeGen's client-rate sigma; None: 6 for a class, 4 for the agent).
+    requests_per_day: float | None = Field(None, gt=0)
+    #: ``university_class``, ``popular_agent``: per-account share of requests on the
+    #: shared template (assignment / system prompt), drawn uniformly in [low, high]
+    #: (None: [0.5, 0.9] for a class, [0.85, 0.99] for the agent).
+    template_share: Range | None = None
+    #: ``popular_agent``: the tool whose fingerprint and system prompt its users share.
+    tool: ToolName = "codeagent"
+    #: ``popular_agent``: share of its users who sign up during the scenario.
+    signup_share: float = Field(0.05, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> HardNegativeSpec:
+        _check_range("template_share", self.template_share)
+        if self.template_share is not None and self.template_share[1] > 1:
+            raise ValueError("template_share must lie in [0, 1]")
+        return self
 
 
 class BenignSpec(_Model):
@@ -100,6 +138,38 @@ class CampaignSpec(_Model):
     #: Draw the campaign's custom TLS fingerprints fresh instead of the shared
     #: built-in ones (so campaigns in one scenario are not linked by them).
     distinct_tls: bool = False
+
+    # ---- attacker mechanisms (None: the kind's default; see docs/simulator.md) ----
+    #: The label group (default: the kind), e.g. one name per campaign variant.
+    group: GroupName | None = None
+    #: Bought aged accounts: each created uniformly [low, high] days before the start.
+    account_age_days: Range | None = None
+    #: IP kinds of the proxy addresses (e.g. ``["residential"]``).
+    ip_kinds: list[ProxyKind] | None = Field(None, min_length=1)
+    #: Share of infrastructures whose proxies sit in their accounts' billing countries.
+    matched_country_share: float | None = Field(None, ge=0, le=1)
+    #: Countries a matched infrastructure's proxies span; each account bills from one
+    #: of them and uses only proxies there (geo-targeted residential proxies).
+    proxy_countries: int | None = Field(None, ge=1)
+    #: Billing countries of the unmatched accounts (None: SG, HK, AE, US).
+    billing_countries: list[str] | None = Field(None, min_length=1)
+    #: ``dispatch``: central round-robin on one-minute ticks; ``renewal``: independent
+    #: gamma renewal per account (CV drawn from ``timing_cv``); ``poisson``: CV 1.
+    timing: Timing | None = None
+    #: Inter-arrival CV range of ``renewal`` timing (None: [0.8, 1.5]).
+    timing_cv: Range | None = None
+    #: Per-account rate spread: rate * lognormal(sigma), mean kept (None: 0, all equal).
+    rate_sigma: float | None = Field(None, ge=0, le=3)
+    #: Present this popular tool's user agent, TLS fingerprint and system prompt.
+    camouflage: ToolName | None = None
+    #: A new template hash per request and drifting SimHashes.
+    paraphrase: bool | None = None
+
+    @model_validator(mode="after")
+    def _ranges(self) -> CampaignSpec:
+        _check_range("account_age_days", self.account_age_days)
+        _check_range("timing_cv", self.timing_cv, lo=0.05)
+        return self
 
 
 class Scenario(_Model):

@@ -77,6 +77,7 @@ def test_false_positives_per_group_and_precision() -> None:
         "accounts": 2,
         "flagged": 1,
         "high_or_critical": 1,
+        "enforced": 0,
         "rate": 0.5,
     }
     assert b["high_or_critical"] == 1
@@ -101,3 +102,18 @@ def test_undetected_campaign() -> None:
     c = score_flags([], truth())["campaigns"]["camp"]
     assert not c["detected"] and c["time_to_detect_s"] is None
     assert c["share_before_alert"] == 1.0
+
+
+def test_enforcing_actions_and_campaign_group_are_reported_per_group() -> None:
+    flags = [
+        Flag(2 * H, "account", "n1", "high", "d", action="throttle"),
+        Flag(3 * H, "account", "n2", "medium", "d", action="verify"),
+        Flag(4 * H, "account", "b1", "critical", "d", action="block"),
+        Flag(12 * H, "account", "c1", "critical", "d", action="block"),
+    ]
+    s = score_flags(flags, truth())
+    by_group = s["benign"]["by_group"]
+    assert by_group["university"]["enforced"] == 1  # verify is not enforcing
+    assert by_group["regular"]["enforced"] == 1
+    assert s["benign"]["enforced"] == 2  # the campaign account's block is not benign
+    assert s["campaigns"]["camp"]["group"] == "hydra"
