@@ -235,7 +235,9 @@ class AccountStage:
                             if len(route) >= _ROUTE_CACHE_MAX:
                                 route.clear()
                             q = route[key] = partition_for(key, q_n)
-                        per_q[q].append((end, key, account, first, last, tag, narrow(wide)))
+                        per_q[q].append(
+                            [end, key, account, end - first, end - last, tag, *narrow(wide)]
+                        )
         sent = self.sent
         for q, obs in enumerate(per_q):
             out.pivot_inputs[q] = PivotInput(

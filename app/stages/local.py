@@ -23,6 +23,7 @@ from app.stages.account import AccountOutput, AccountStage
 from app.stages.campaign import CampaignStage
 from app.stages.ingest import Ingested, decode_values
 from app.stages.pivot import PivotStage
+from app.stages.records import OBS_VALUES
 
 __all__ = ["LocalTopology", "StageCounts"]
 
@@ -105,7 +106,7 @@ class LocalTopology:
                 seen = c.observed_requests
                 for o in rec.obs:
                     if o[1].startswith("subnet:"):
-                        seen[o[0]] = seen.get(o[0], 0) + o[6][0]
+                        seen[o[0]] = seen.get(o[0], 0) + o[OBS_VALUES]
                 records.append((q, rec))
         for q, rec in self._order(records):  # type: ignore[misc]
             self.pivots[q].receive(rec)

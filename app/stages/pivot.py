@@ -56,7 +56,14 @@ from app.detectors.account_window import WindowModel
 from app.events import AlertEvent
 from app.features.request import HARVEST_UNITS
 from app.stages.clock import UpstreamClock
-from app.stages.records import Link, LinkInput, Observation, PivotInput, TickLinks
+from app.stages.records import (
+    OBS_VALUES,
+    Link,
+    LinkInput,
+    Observation,
+    PivotInput,
+    TickLinks,
+)
 from app.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
 
 __all__ = ["ENTITY_FEATURES", "ENTITY_TYPES", "PivotOutput", "PivotStage"]
@@ -220,14 +227,20 @@ class PivotStage:
         self._pending_totals = keep
 
     def _apply(self, o: Observation) -> None:
-        _, key, account, first, last, tag, values = o
+        end = o[0]
+        key = o[1]
+        account = o[2]
+        first = end - o[3]
+        last = end - o[4]
+        tag = o[5]
+        values = o[OBS_VALUES:]
         p = self.pivots.get(key)
         if p is not None:
             p.add(account, first, last, values, tag)
             self._touched.add(key)
             return
         solo = self._solo.get(key)
-        if solo is None or solo[4] < first - DAY_MS:
+        if solo is None or solo[0] - solo[4] < first - DAY_MS:
             if solo is None and len(self._solo) >= self.settings.max_solo_indicators:
                 del self._solo[next(iter(self._solo))]
                 self.evicted += 1
@@ -239,7 +252,7 @@ class PivotStage:
             p = self.pivots[key] = PivotState()
             self._touched.add(key)
             del self._solo[key]
-            p.add(solo[2], solo[3], solo[4], solo[6], solo[5])
+            p.add(solo[2], solo[0] - solo[3], solo[0] - solo[4], solo[OBS_VALUES:], solo[5])
             p.add(account, first, last, values, tag)
         else:
             self._solo[key] = o
@@ -389,7 +402,7 @@ class PivotStage:
                 if a in p.linked:
                     p.linked.discard(a)
                     tick.links.append((a, key, 0, 0, 0, 0, 0, 0))
-        for key in [k for k, s in self._solo.items() if s[4] < cutoff]:
+        for key in [k for k, s in self._solo.items() if s[0] - s[4] < cutoff]:
             del self._solo[key]
         self.population.expire(now_ms=now)
         self._entity_last = {k: t for k, t in self._entity_last.items() if now - t < DAY_MS}

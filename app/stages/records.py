@@ -19,7 +19,7 @@ Every record names its source partition and the input position it covers, so a s
 that restarts from a checkpoint and re-sends what it already sent is deduplicated
 downstream (upserts and maxima are idempotent).
 
->>> o = (600_000, "subnet:10.0.0.0/24", "a", 1_000, 5_000, 7, [2, 40, 0, 0, 2, 2, 900, 0])
+>>> o = [600_000, "subnet:10.0.0.0/24", "a", 599_000, 595_000, 7, 2, 40, 0, 0, 2, 2, 900, 0]
 >>> rec = PivotInput(source=1, watermark_ms=600_000, first_seq=9, obs=[o], totals=[])
 >>> decode_pivot_input(encode_pivot_input(rec)) == rec
 True
@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "OBS_VALUES",
     "Link",
     "LinkInput",
     "Observation",
@@ -52,11 +53,15 @@ __all__ = [
     "split_pivot_input",
 ]
 
-#: (bucket end, pivot key, account, first and last event time, subnet tag of the last
-#: request, the requests' summed values): one account's requests on one pivot within one
-#: linkage-tick bucket. The bucket end comes first, so a plain sort is the order
-#: observations are applied in (the tick at a bucket's end applies it).
-Observation = tuple[int, str, str, int, int, int, list[int]]
+#: [bucket end, pivot key, account, first and last event time as ms before the bucket
+#: end, subnet tag of the last request, then the requests' eight summed values]: one
+#: account's requests on one pivot within one linkage-tick bucket, one flat list — the
+#: same in memory and on the wire (nothing to convert on either side). The bucket end
+#: comes first, so a plain sort is the order observations are applied in (the tick at a
+#: bucket's end applies it).
+Observation = list[Any]
+#: where the summed values start in an :data:`Observation`
+OBS_VALUES = 6
 #: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located);
 #: ``requests == 0`` removes the link.
 Link = tuple[str, str, int, int, int, int, int, int]
@@ -111,16 +116,11 @@ def encode_pivot_input(rec: PivotInput) -> bytes:
 
 
 def _pivot_row(rec: PivotInput) -> list[Any]:
-    # times as offsets back from the bucket end: a few digits instead of thirteen
-    obs = [[e, k, a, e - f, e - last, t, *v] for e, k, a, f, last, t, v in rec.obs]
-    return [rec.source, rec.watermark_ms, rec.first_seq, obs, rec.totals, rec.idle]
+    return [rec.source, rec.watermark_ms, rec.first_seq, rec.obs, rec.totals, rec.idle]
 
 
 def _pivot_of(row: list[Any]) -> PivotInput:
-    source, wm, first, rows, totals, idle = row
-    obs: list[Observation] = [
-        (o[0], o[1], o[2], o[0] - o[3], o[0] - o[4], o[5], o[6:]) for o in rows
-    ]
+    source, wm, first, obs, totals, idle = row
     return PivotInput(source, wm, first, obs, totals, bool(idle))
 
 
@@ -140,7 +140,7 @@ def decode_pivot_inputs(raw: bytes) -> list[PivotInput]:
 def split_pivot_input(rec: PivotInput, *, max_obs: int) -> list[PivotInput]:
     """Chunks of at most ``max_obs`` observations; the watermark rides on the last.
 
-    >>> r = PivotInput(0, 7, 10, [(1, "k", "a", 0, 0, 0, [1])] * 5, [[0, 1]])
+    >>> r = PivotInput(0, 7, 10, [[1, "k", "a", 0, 0, 0, 1]] * 5, [[0, 1]])
     >>> chunks = split_pivot_input(r, max_obs=2)
     >>> [(c.watermark_ms, c.first_seq, len(c.obs), c.totals) for c in chunks]
     [(None, 10, 2, []), (None, 12, 2, []), (7, 14, 1, [[0, 1]])]

@@ -58,7 +58,7 @@ __all__ = ["SNAPSHOT_VERSION", "STAGES", "StageHost", "create_app", "credentials
 log = logging.getLogger("hydrawatch.stream")
 
 #: Bumped whenever a stage's pickled layout changes; older snapshots are ignored.
-SNAPSHOT_VERSION = 8
+SNAPSHOT_VERSION = 9
 STAGES = ("account", "pivot", "campaign")
 _MAX_OBS_PER_RECORD = 20_000
 _MAX_LINKS_PER_RECORD = 10_000

@@ -143,7 +143,7 @@ class ObservationLog:
 
 def read_observations(bootstrap: str, run: Run) -> ObservationLog:
     """Read ``run``'s observations topic, each partition in offset order."""
-    from app.stages.records import decode_pivot_inputs
+    from app.stages.records import OBS_VALUES, decode_pivot_inputs
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
@@ -170,7 +170,10 @@ def read_observations(bootstrap: str, run: Run) -> ObservationLog:
                         for i, o in enumerate(rec.obs):
                             if o[1].startswith("subnet:"):
                                 seq = rec.first_seq + i
-                                log.subnet_obs[(rec.source, r.partition, seq)] = (o[0], o[6][0])
+                                log.subnet_obs[(rec.source, r.partition, seq)] = (
+                                    o[0],
+                                    o[OBS_VALUES],
+                                )
                         if rec.idle:
                             log.idle_marks += 1
                             idle_at[key] = max(idle_at.get(key, 0), rec.first_seq)
