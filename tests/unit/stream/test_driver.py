@@ -93,7 +93,7 @@ def test_a_batch_sends_one_observations_message_per_pivot_partition() -> None:
         await w.driver.handle("account", batch(0, events[0]) + batch(1, events[1]))
         obs = w.sink.by_partition("observations")
         # one message per destination partition, holding both input partitions' records
-        assert sorted(obs) == list(range(Q))
+        assert set(obs) == set(range(Q))
         assert all(len(msgs) == 1 for msgs in obs.values())
         # ... and exactly what the pure stages produce for the same events
         reference = {}
