@@ -24,7 +24,7 @@ def test_core_imports_neither_faust_nor_kafka() -> None:
 
     code = (
         "import sys, app.stages, app.offline, app.events, app.windows, "
-        "app.features, app.detectors, app.alerts\n"
+        "app.features, app.detectors, app.alerts, app.stream.driver, app.stream.memory\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('faust', 'kafka', 'aiokafka')]\n"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -28,7 +28,12 @@ def test_harvest_and_size_gates() -> None:
 
 def test_score_grows_with_evidence() -> None:
     assert ev(youth=1, mismatch=1, infrastructure=1).score > ev(youth=1, mismatch=1).score
-    assert 0 <= ev().score <= 1
+    # 0.3 * harvest + 0.7 * the mean of the three strongest families (the fourth is ignored)
+    assert ev().score == pytest.approx(0.27)
+    assert ev(youth=0.6, mismatch=0.3).score == pytest.approx(0.27 + 0.7 * 0.9 / 3)
+    top3 = dict(youth=1.0, mismatch=0.9, infrastructure=0.8)
+    assert ev(**top3, coordination=0.1).score == ev(**top3).score
+    assert ev(harvest=1.0, youth=1, mismatch=1, infrastructure=1).score == pytest.approx(1.0)
 
 
 def test_homogeneity() -> None:

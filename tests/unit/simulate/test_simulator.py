@@ -16,6 +16,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from app.simulate.calibrate import load_params
@@ -106,7 +107,14 @@ def test_labels_and_events_agree(tmp_path: Path) -> None:
     firsts = [int(r["campaign_first_ms"]) for r in campaign if r["campaign_first_ms"]]
     assert min(firsts) >= sc.start_ms + 24 * 3_600_000  # mixed campaign starts at hour 24
     assert all(not r["campaign_first_ms"] for r in rows if not r["campaign_id"])
-    assert summary.campaign_events > 0
+    events = [orjson.loads(line) for line in (tmp_path / "e.jsonl").read_bytes().splitlines()]
+    assert summary.events == len(events)
+    members = {r["account_id"] for r in campaign}
+    assert summary.campaign_accounts == len(members)
+    # every member with a first campaign time sent at least one campaign request; the
+    # campaign's requests are some of its members' (they also send cover traffic)
+    assert len(firsts) <= summary.campaign_events
+    assert summary.campaign_events <= sum(e["account_id"] in members for e in events)
     assert {r["group"] for r in rows} >= {"regular", "corp_nat", "university", "mixed"}
 
 
