@@ -80,6 +80,12 @@ class DetectionSettings(BaseModel):
         ge=600_000,
         description="Links are rebuilt from current evidence this often (their decay)",
     )
+    link_stats_growth: float = Field(
+        0.25,
+        ge=0,
+        description="A linked member's stats are re-sent (hourly) once its requests on the "
+        "pivot grew by this fraction since they were last sent",
+    )
     min_cohort_accounts: int = Field(5, ge=2, description="Accounts on a pivot to score it")
     min_cluster_accounts: int = Field(5, ge=2, description="Accounts in a campaign, at least")
     min_harvest: float = Field(

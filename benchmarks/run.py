@@ -376,8 +376,8 @@ def main() -> None:
             consumed_s = time.perf_counter() - t0
             # the pivot and campaign stages finish what the account stage sent: until the
             # campaign stage's clock reaches the input's watermark
-            caught_up, got = _wait_downstream([worker], t0, args.timeout_s)
-            samples = got[0]
+            caught_up, last_samples = _wait_downstream([worker], t0, args.timeout_s)
+            samples = last_samples[0]
             hw_s = time.perf_counter() - t0
             worker_cpu_s = _cpu_s(worker.pid or 0) - cpu0
             if spy is not None:

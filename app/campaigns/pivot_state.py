@@ -85,9 +85,10 @@ class PivotState:
         self.scanned = False
         #: account → record count when it last failed the member gate here.
         self.failed: dict[str, int] = {}
-        #: Members with a link out to the campaign stage (cleared at each refresh), and
-        #: those of them whose traffic here grew since their stats were last sent.
-        self.linked: set[str] = set()
+        #: Members with a link out to the campaign stage (cleared at each refresh) → their
+        #: request count here when their stats were last sent, and those of them whose
+        #: traffic here grew since.
+        self.linked: dict[str, int] = {}
         self.restat: set[str] = set()
 
     @property

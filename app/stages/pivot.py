@@ -321,7 +321,7 @@ class PivotStage:
         full = refresh or self._last_full_ms is None or now - self._last_full_ms >= HOUR_MS
         if refresh:
             for p in self.pivots.values():
-                p.linked = set()
+                p.linked = {}
                 p.restat = set()
                 p.scanned = False
                 p.failed = {}
@@ -356,7 +356,7 @@ class PivotStage:
                 p.scanned = False
                 if p.linked:  # no longer suspicious: its links go
                     tick.dropped_pivots.append(key)
-                    p.linked = set()
+                    p.linked = {}
                     p.restat = set()
                 continue
             linked = p.linked
@@ -376,16 +376,24 @@ class PivotStage:
                 if failed.get(a) == int(rec[R_N]):
                     continue
                 if self._member_ok(key, p, a):
-                    linked.add(a)
+                    linked[a] = int(rec[R_N])
                     failed.pop(a, None)
                     links.append(self._link(a, key, p))
                 else:
                     failed[a] = int(rec[R_N])
         if full:  # linked members' grown traffic, hourly (clusters are re-scored hourly)
+            growth = st.link_stats_growth
             for key in sorted(k for k, p in pivots.items() if p.restat):
                 p = pivots[key]
                 for a in sorted(p.restat):
-                    if a in p.linked and a in p.accounts:
+                    sent = p.linked.get(a)
+                    mine = p.accounts.get(a)
+                    if sent is None or mine is None:
+                        continue
+                    n = int(mine[R_N])
+                    # a small growth waits; a record restarted after a day away goes at once
+                    if n < sent or n - sent >= growth * sent:
+                        p.linked[a] = n
                         links.append(self._link(a, key, p))
                 p.restat = set()
         if self.partition == 0:
@@ -400,7 +408,7 @@ class PivotStage:
         for key, p in self.pivots.items():
             for a in p.expire(now):
                 if a in p.linked:
-                    p.linked.discard(a)
+                    del p.linked[a]
                     tick.links.append((a, key, 0, 0, 0, 0, 0, 0))
         for key in [k for k, s in self._solo.items() if s[0] - s[4] < cutoff]:
             del self._solo[key]
