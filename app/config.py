@@ -95,6 +95,23 @@ class DetectionSettings(BaseModel):
     account_alerts_need_harvest: bool = Field(
         True, description="Per-account anomaly alerts also need harvest-like traffic"
     )
+    trust: bool = Field(
+        True,
+        description="Trust lowers the severity of aged accounts with a normal history and "
+        "caps long-standing org accounts at verify (docs/architecture.md, Trust)",
+    )
+    trust_min_account_age_days: int = Field(
+        90,
+        ge=1,
+        description="Account age (event time minus account_created_ms) from which an "
+        "account may be trusted: with an org_id (org trust) or a normal history",
+    )
+    trust_min_history_requests: int = Field(
+        20,
+        ge=1,
+        description="Requests an aged account needs in its 24 h view for that view to "
+        "count as a normal history",
+    )
 
     @model_validator(mode="after")
     def _grace_below_window(self) -> DetectionSettings:

@@ -3,7 +3,8 @@
 Each member record is the account's traffic *on this pivot* within the 24 h view
 (``R_*`` fields, one ``array('d')``), plus the tag of the subnet of its last request
 here, so the pivot knows which of its members share an address block with another
-member (co-location inside the cohort, without looking at any other pivot).
+member (co-location inside the cohort, without looking at any other pivot), and the
+trust level of its latest observation here (sent on its links).
 
 >>> p = PivotState()
 >>> for acct, tag in (("a", 1), ("b", 1), ("c", 2)):
@@ -32,6 +33,7 @@ __all__ = [
     "R_N",
     "R_RISKY",
     "R_SUBNET",
+    "R_TRUST",
     "R_YOUNG",
     "UNTRACKED",
     "PivotState",
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 #: Fields of a pivot member record.
-R_LAST, R_N, R_HARVEST, R_MISMATCH, R_RISKY, R_YOUNG, R_SUBNET = range(7)
+R_LAST, R_N, R_HARVEST, R_MISMATCH, R_RISKY, R_YOUNG, R_SUBNET, R_TRUST = range(8)
 #: What :meth:`PivotState.add` did to the account's member record.
 UNTRACKED, COUNTED, RESTARTED = range(3)
 #: Accounts tracked exactly per pivot; beyond this a HyperLogLog counts the rest, so a
@@ -70,7 +72,8 @@ class PivotState:
 
     def __init__(self) -> None:
         self.sums = pivot_sums()
-        #: account → [last_ts, requests, harvest, mismatch, risky_ip, young, subnet tag]
+        #: account → [last_ts, requests, harvest, mismatch, risky_ip, young, subnet tag,
+        #: trust level of its latest observation]
         self.accounts: dict[str, array[float]] = {}
         #: subnet tag → members whose last request here came from it
         self.subnets: dict[int, int] = {}
@@ -86,9 +89,9 @@ class PivotState:
         #: account → record count when it last failed the member gate here.
         self.failed: dict[str, int] = {}
         #: Members with a link out to the campaign stage (cleared at each refresh) → their
-        #: request count here when their stats were last sent, and those of them whose
-        #: traffic here grew since.
-        self.linked: dict[str, int] = {}
+        #: request count and trust level here when their stats were last sent, and those
+        #: of them whose traffic here grew since.
+        self.linked: dict[str, tuple[int, int]] = {}
         self.restat: set[str] = set()
 
     @property
@@ -113,7 +116,13 @@ class PivotState:
         subnets[new] = subnets.get(new, 0) + 1
 
     def add(
-        self, account: str, first_ms: int, last_ms: int, values: Sequence[int], subnet_tag: int
+        self,
+        account: str,
+        first_ms: int,
+        last_ms: int,
+        values: Sequence[int],
+        subnet_tag: int,
+        trust: int = 0,
     ) -> int:
         """Count one observation: ``values[F_REQ]`` requests between ``first_ms`` and
         ``last_ms`` (``COUNTED``, ``RESTARTED`` or ``UNTRACKED``)."""
@@ -148,11 +157,13 @@ class PivotState:
                     values[F_RISKY],
                     values[F_YOUNG],
                     subnet_tag,
+                    trust,
                 ),
             )
             return how
         if last_ms >= rec[R_LAST]:
             rec[R_LAST] = last_ms
+            rec[R_TRUST] = trust
             if rec[R_SUBNET] != subnet_tag:
                 self._move_subnet(int(rec[R_SUBNET]), subnet_tag)
                 rec[R_SUBNET] = subnet_tag

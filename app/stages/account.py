@@ -9,6 +9,13 @@ pivot partitions that own them — one per pivot, account and bucket, whatever t
 batches were. Closed windows are scored by the partition's River model and become
 account alerts when harvest-like traffic comes with one more evidence family.
 
+Trust (:mod:`app.alerts.trust`): at an account's first request of each event hour the
+stage decides its trust level from that request and the account's 24 h view so far
+(an aged org account; an aged account with a normal history; neither). The level
+lowers the severity of the account's own alerts and travels, per observation (the
+lowest over its requests), to the campaign stage, which does the same for member
+alerts.
+
 The watermark is robust to outliers: it follows the ``k``-th newest event time seen
 (``watermark_rank``), minus the grace period, so a single event far ahead of the
 others (a skewed client clock) cannot make the next real-time events late; that event
@@ -25,7 +32,15 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from app.alerts import Deduper, build_alert
+from app.alerts import (
+    ACTION_FOR_SEVERITY,
+    TRUST_HISTORY,
+    TRUST_NONE,
+    TRUST_ORG,
+    Deduper,
+    build_alert,
+    with_trust,
+)
 from app.campaigns.evidence import FAMILY_THRESHOLD
 from app.campaigns.values import (
     ACCOUNT_FIELDS,
@@ -88,13 +103,17 @@ class AccountStage:
         #: risky, age known)
         self.accounts: dict[str, SlidingSums] = {}
         self.seen: dict[str, int] = {}
+        #: account → ``event hour << 2 | trust level`` decided at its first request of
+        #: that hour (one int per account, not a tuple)
+        self.trust: dict[str, int] = {}
         #: the ``watermark_rank`` newest event times (a min-heap)
         self._newest: list[int] = []
         #: population sums (widened) per open 10-minute bucket (sent to pivot partition 0
         #: when closed)
         self._totals: dict[int, int] = {}
         #: bucket end → account → pivot → [first ts, last ts, subnet tag of the last
-        #: request, widened value sums]: the observations not yet closed by the watermark
+        #: request, lowest trust level, widened value sums]: the observations not yet
+        #: closed by the watermark
         #: (insertion order follows the partition's event order, so the stream of
         #: observations sent is the same on a replay)
         self._open: dict[int, dict[str, dict[str, list[int]]]] = {}
@@ -142,6 +161,32 @@ class AccountStage:
             "risky_ip": v[F_RISKY] / req if req else 0.0,
         }
 
+    def normal_history(self, sums: SlidingSums, now_ms: int) -> bool:
+        """A normal 24 h history: at least ``trust_min_history_requests`` requests, a
+        harvest score below the campaign member gate (``member_min_harvest``), and no
+        billing/IP mismatch or risky-infrastructure family (shares below 0.5)."""
+        st = self.settings
+        v = sums.view(now_ms=now_ms)
+        req = v[F_REQ]
+        return (
+            req >= st.trust_min_history_requests
+            and v[F_HARVEST] < st.member_min_harvest * HARVEST_UNITS * req
+            and v[F_MISMATCH] < FAMILY_THRESHOLD * req
+            and v[F_RISKY] < FAMILY_THRESHOLD * req
+        )
+
+    def trust_level(self, e: RequestEvent, sums: SlidingSums) -> int:
+        """The account's trust level for the hour of ``e`` (decided at its first request
+        of the hour, from that request and the 24 h view before it)."""
+        st = self.settings
+        ts = e.ts_ms
+        created = e.account_created_ms
+        if created is None or ts - created < st.trust_min_account_age_days * DAY_MS:
+            return TRUST_NONE
+        if e.org_id is not None:
+            return TRUST_ORG
+        return TRUST_HISTORY if self.normal_history(sums, ts) else TRUST_NONE
+
     def process(self, events: Iterable[RequestEvent], *, emitted_ms: int) -> AccountOutput:
         """Apply events in the partition's order; alerts and one record per pivot partition."""
         out = AccountOutput()
@@ -153,6 +198,8 @@ class AccountStage:
         totals = self._totals
         open_obs = self._open
         tick_ms = st.linkage_tick_ms
+        trusts = self.trust
+        use_trust = st.trust
         for e in events:
             if e.event_id in seen:
                 out.duplicates += 1
@@ -175,11 +222,22 @@ class AccountStage:
             acc = accounts.get(account)
             if acc is None:
                 if len(accounts) >= st.max_tracked_accounts:
-                    del accounts[next(iter(accounts))]
+                    gone = next(iter(accounts))
+                    del accounts[gone]
+                    trusts.pop(gone, None)
                     self.evicted += 1
                 acc = accounts[account] = SlidingSums(
                     n_fields=ACCOUNT_FIELDS, bucket_ms=HOUR_MS, horizon_ms=DAY_MS
                 )
+            trust = TRUST_NONE
+            if use_trust:
+                hour = ts // HOUR_MS
+                known = trusts.get(account)
+                if known is not None and known >> 2 == hour:
+                    trust = known & 3
+                else:
+                    trust = self.trust_level(e, acc)
+                    trusts[account] = hour << 2 | trust
             acc.add(ts, values[:ACCOUNT_FIELDS])
             wide = widen(values)
             bucket = ts - ts % TEN_MIN_MS
@@ -196,14 +254,16 @@ class AccountStage:
             for key in pivots_of(e, s, subnet):
                 agg = cur.get(key)
                 if agg is None:
-                    cur[key] = [ts, ts, tag, wide]
+                    cur[key] = [ts, ts, tag, trust, wide]
                     continue
                 if ts < agg[0]:
                     agg[0] = ts
                 if ts > agg[1] or (ts == agg[1] and tag > agg[2]):
                     agg[1] = ts
                     agg[2] = tag
-                agg[3] += wide
+                if trust < agg[3]:
+                    agg[3] = trust
+                agg[4] += wide
             windows.add(account, ts).add(  # type: ignore[union-attr]
                 ts_ms=ts,
                 client_ip=e.client_ip,
@@ -229,14 +289,14 @@ class AccountStage:
             q_n = self.pivot_partitions
             for end in sorted(e for e in self._open if e <= wm):
                 for account, mine in self._open.pop(end).items():
-                    for key, (first, last, tag, wide) in mine.items():
+                    for key, (first, last, tag, trust, wide) in mine.items():
                         q = route.get(key)
                         if q is None:
                             if len(route) >= _ROUTE_CACHE_MAX:
                                 route.clear()
                             q = route[key] = partition_for(key, q_n)
                         per_q[q].append(
-                            [end, key, account, end - first, end - last, tag, *narrow(wide)]
+                            [end, key, account, end - first, end - last, tag, trust, *narrow(wide)]
                         )
         sent = self.sent
         for q, obs in enumerate(per_q):
@@ -323,6 +383,14 @@ class AccountStage:
                     "distinct_ips": state.distinct_ips,
                 },
             )
+            known = self.trust.get(account_id)
+            if known is not None:
+                alert = with_trust(
+                    alert,
+                    trust=known & 3,
+                    actions=ACTION_FOR_SEVERITY,
+                    min_age_days=self.settings.trust_min_account_age_days,
+                )
             if self.dedup.admit(("account", account_id), alert.severity, ts_ms=end):
                 out.alerts.append(alert)
         if last_end is not None:
@@ -332,6 +400,7 @@ class AccountStage:
                 cutoff = last_end - 2 * DAY_MS
                 for a in [a for a, s in self.accounts.items() if (s.last_bucket_ms or 0) < cutoff]:
                     del self.accounts[a]
+                    self.trust.pop(a, None)
 
     def sizes(self) -> dict[str, int]:
         return {"accounts": len(self.accounts), "open_windows": self.windows.open_windows}

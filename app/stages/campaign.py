@@ -19,6 +19,11 @@ to be split by a graph partitioner and merged again; not needed at these volumes
 
 Links decay: every ``linkage_refresh_ms`` the pivot stage re-sends every link that
 still qualifies and the graph is rebuilt from those.
+
+Trust: each link carries the trust level of the member's latest traffic on its pivot
+(:mod:`app.alerts.trust`); a member's level is the lowest over its links, and its member
+alert's severity and action are adjusted for it (a long-standing org account gets
+``verify`` at most). A member is alerted again if its level drops.
 """
 
 from __future__ import annotations
@@ -26,7 +31,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from app.alerts.campaign import SEVERITY_RANK, campaign_alert, severity_of_cluster
+from app.alerts.campaign import (
+    CAMPAIGN_ACTIONS,
+    SEVERITY_RANK,
+    campaign_alert,
+    severity_of_cluster,
+)
+from app.alerts.trust import TRUST_NONE, with_trust
 from app.campaigns.evidence import Evidence, homogeneity
 from app.campaigns.unionfind import UnionFind
 from app.campaigns.values import (
@@ -49,8 +60,8 @@ from app.windows.sliding import DAY_MS, HOUR_MS
 __all__ = ["DETECTOR_NAME", "CampaignOutput", "CampaignStage"]
 
 DETECTOR_NAME = "campaign_linkage"
-#: link stats: requests, harvest units, mismatch, risky, young, co-located
-_Stats = tuple[int, int, int, int, int, int]
+#: link stats: requests, harvest units, mismatch, risky, young, co-located, trust level
+_Stats = tuple[int, int, int, int, int, int, int]
 
 
 def _ratio(num: float, den: float) -> float:
@@ -95,8 +106,8 @@ class CampaignStage:
         self._memo: dict[str, tuple[int, int, Evidence]] = {}
         self.population: list[int] | None = None
         self.campaigns: dict[str, _Campaign] = {}
-        #: account → (campaign_id, severity) of its last member alert
-        self.alerted: dict[str, tuple[str, str]] = {}
+        #: account → (campaign_id, cluster severity, trust level) of its last member alert
+        self.alerted: dict[str, tuple[str, str, int]] = {}
         #: account → campaign_id it was last seen in (votes for continuity)
         self.member_of: dict[str, str] = {}
         #: account → the last tick a link of it arrived (campaign memory expires 2 days
@@ -179,7 +190,7 @@ class CampaignStage:
                     self._kind_dropped(a, key)
                     if not mine:
                         del links[a]
-        for account, key, n, harvest, mismatch, risky, young, shared in r.links:
+        for account, key, n, harvest, mismatch, risky, young, shared, trust in r.links:
             if n == 0:
                 mine = links.get(account)
                 if mine is not None and mine.pop(key, None) is not None:
@@ -194,7 +205,7 @@ class CampaignStage:
             if key not in mine:
                 self._changed.add(account)
                 self._kind_added(account, key)
-            mine[key] = (n, harvest, mismatch, risky, young, shared)
+            mine[key] = (n, harvest, mismatch, risky, young, shared, trust)
             by_pivot.setdefault(key, set()).add(account)
             self._last_link_ms[account] = r.tick_ms
         if r.population is not None:
@@ -209,7 +220,7 @@ class CampaignStage:
         for a in members:
             busiest = 0
             colo = 0
-            for n, h, m, r, y, s in self.links[a].values():
+            for n, h, m, r, y, s, _ in self.links[a].values():
                 req += n
                 harvest += h
                 mismatch += m
@@ -228,6 +239,11 @@ class CampaignStage:
             infrastructure=max(_ratio(shared, k), _ratio(risky, req)),
             coordination=homogeneity(counts),
         )
+
+    def member_trust(self, account: str) -> int:
+        """The member's trust level: the lowest over the links it has."""
+        mine = self.links.get(account)
+        return min((s[6] for s in mine.values()), default=TRUST_NONE) if mine else TRUST_NONE
 
     def _forget(self, now: int) -> None:
         """Accounts with no link for two days leave the campaign memory."""
@@ -348,10 +364,17 @@ class CampaignStage:
             or (len(members) >= 2 * camp.alerted_size and now - camp.last_alert_ms >= HOUR_MS)
         )
         to_alert = []
+        trust: dict[str, int] = {}
         for a in members:
             self.member_of[a] = cid
+            level = trust[a] = self.member_trust(a)
             prev = self.alerted.get(a)
-            if not (prev is not None and prev[0] == cid and SEVERITY_RANK[prev[1]] >= rank):
+            if not (
+                prev is not None
+                and prev[0] == cid
+                and SEVERITY_RANK[prev[1]] >= rank
+                and prev[2] <= level
+            ):
                 to_alert.append(a)
         if not new_or_escalated and not to_alert:
             return []
@@ -388,6 +411,7 @@ class CampaignStage:
                         "requests": total,
                         "distinct_subnets": len(subnets),
                         "families": ev.families,
+                        "trusted_members": sum(1 for a in members if trust[a] != TRUST_NONE),
                         **{f"linked_via_{k}": n for k, n in sorted(kinds.items())},
                     },
                 )
@@ -396,25 +420,29 @@ class CampaignStage:
             camp.last_alert_ms = now
             if rank > SEVERITY_RANK[camp.severity]:
                 camp.severity = severity
+        min_age_days = self.settings.trust_min_account_age_days
         for a in to_alert:
-            self.alerted[a] = (cid, severity)
+            self.alerted[a] = (cid, severity, trust[a])
+            member = campaign_alert(
+                entity_type="account",
+                entity_id=a,
+                campaign_id=cid,
+                detector=self.name,
+                severity=severity,
+                score=ev.score,
+                window_start_ms=start,
+                window_end_ms=now,
+                emitted_ms=emitted_ms,
+                reasons=reasons,
+                evidence={
+                    "requests": busiest[a],
+                    "campaign_accounts": len(members),
+                    "campaign_requests": total,
+                },
+            )
             out.append(
-                campaign_alert(
-                    entity_type="account",
-                    entity_id=a,
-                    campaign_id=cid,
-                    detector=self.name,
-                    severity=severity,
-                    score=ev.score,
-                    window_start_ms=start,
-                    window_end_ms=now,
-                    emitted_ms=emitted_ms,
-                    reasons=reasons,
-                    evidence={
-                        "requests": busiest[a],
-                        "campaign_accounts": len(members),
-                        "campaign_requests": total,
-                    },
+                with_trust(
+                    member, trust=trust[a], actions=CAMPAIGN_ACTIONS, min_age_days=min_age_days
                 )
             )
         return out

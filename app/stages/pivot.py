@@ -35,6 +35,7 @@ from app.campaigns.pivot_state import (
     R_MISMATCH,
     R_N,
     R_RISKY,
+    R_TRUST,
     R_YOUNG,
     PivotState,
     pivot_sums,
@@ -233,10 +234,11 @@ class PivotStage:
         first = end - o[3]
         last = end - o[4]
         tag = o[5]
+        trust = o[6]
         values = o[OBS_VALUES:]
         p = self.pivots.get(key)
         if p is not None:
-            p.add(account, first, last, values, tag)
+            p.add(account, first, last, values, tag, trust)
             self._touched.add(key)
             return
         solo = self._solo.get(key)
@@ -252,8 +254,10 @@ class PivotStage:
             p = self.pivots[key] = PivotState()
             self._touched.add(key)
             del self._solo[key]
-            p.add(solo[2], solo[0] - solo[3], solo[0] - solo[4], solo[OBS_VALUES:], solo[5])
-            p.add(account, first, last, values, tag)
+            p.add(
+                solo[2], solo[0] - solo[3], solo[0] - solo[4], solo[OBS_VALUES:], solo[5], solo[6]
+            )
+            p.add(account, first, last, values, tag, trust)
         else:
             self._solo[key] = o
 
@@ -311,6 +315,7 @@ class PivotStage:
             int(rec[R_RISKY]),
             int(rec[R_YOUNG]),
             int(key.startswith("subnet:") or p.co_located(account)),
+            int(rec[R_TRUST]),
         )
 
     # ---- ticks ---------------------------------------------------------------------------
@@ -376,7 +381,7 @@ class PivotStage:
                 if failed.get(a) == int(rec[R_N]):
                     continue
                 if self._member_ok(key, p, a):
-                    linked[a] = int(rec[R_N])
+                    linked[a] = (int(rec[R_N]), int(rec[R_TRUST]))
                     failed.pop(a, None)
                     links.append(self._link(a, key, p))
                 else:
@@ -390,10 +395,11 @@ class PivotStage:
                     mine = p.accounts.get(a)
                     if sent is None or mine is None:
                         continue
-                    n = int(mine[R_N])
-                    # a small growth waits; a record restarted after a day away goes at once
-                    if n < sent or n - sent >= growth * sent:
-                        p.linked[a] = n
+                    n, trust = int(mine[R_N]), int(mine[R_TRUST])
+                    # a small growth waits; a record restarted after a day away, or a
+                    # changed trust level, goes at once
+                    if n < sent[0] or n - sent[0] >= growth * sent[0] or trust != sent[1]:
+                        p.linked[a] = (n, trust)
                         links.append(self._link(a, key, p))
                 p.restat = set()
         if self.partition == 0:
@@ -409,7 +415,7 @@ class PivotStage:
             for a in p.expire(now):
                 if a in p.linked:
                     del p.linked[a]
-                    tick.links.append((a, key, 0, 0, 0, 0, 0, 0))
+                    tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0))
         for key in [k for k, s in self._solo.items() if s[0] - s[4] < cutoff]:
             del self._solo[key]
         self.population.expire(now_ms=now)

@@ -19,7 +19,7 @@ Every record names its source partition and the input position it covers, so a s
 that restarts from a checkpoint and re-sends what it already sent is deduplicated
 downstream (upserts and maxima are idempotent).
 
->>> o = [600_000, "subnet:10.0.0.0/24", "a", 599_000, 595_000, 7, 2, 40, 0, 0, 2, 2, 900, 0]
+>>> o = [600_000, "subnet:10.0.0.0/24", "a", 599_000, 595_000, 7, 0, 2, 40, 0, 0, 2, 2, 900, 0]
 >>> rec = PivotInput(source=1, watermark_ms=600_000, first_seq=9, obs=[o], totals=[])
 >>> decode_pivot_input(encode_pivot_input(rec)) == rec
 True
@@ -54,17 +54,19 @@ __all__ = [
 ]
 
 #: [bucket end, pivot key, account, first and last event time as ms before the bucket
-#: end, subnet tag of the last request, then the requests' eight summed values]: one
+#: end, subnet tag of the last request, the account's lowest trust level over the
+#: requests (:mod:`app.alerts.trust`), then the requests' eight summed values]: one
 #: account's requests on one pivot within one linkage-tick bucket, one flat list — the
 #: same in memory and on the wire (nothing to convert on either side). The bucket end
 #: comes first, so a plain sort is the order observations are applied in (the tick at a
 #: bucket's end applies it).
 Observation = list[Any]
 #: where the summed values start in an :data:`Observation`
-OBS_VALUES = 6
-#: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located);
-#: ``requests == 0`` removes the link.
-Link = tuple[str, str, int, int, int, int, int, int]
+OBS_VALUES = 7
+#: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located,
+#: trust level of the account's latest observation here); ``requests == 0`` removes
+#: the link.
+Link = tuple[str, str, int, int, int, int, int, int, int]
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -140,7 +142,7 @@ def decode_pivot_inputs(raw: bytes) -> list[PivotInput]:
 def split_pivot_input(rec: PivotInput, *, max_obs: int) -> list[PivotInput]:
     """Chunks of at most ``max_obs`` observations; the watermark rides on the last.
 
-    >>> r = PivotInput(0, 7, 10, [[1, "k", "a", 0, 0, 0, 1]] * 5, [[0, 1]])
+    >>> r = PivotInput(0, 7, 10, [[1, "k", "a", 0, 0, 0, 0, 1]] * 5, [[0, 1]])
     >>> chunks = split_pivot_input(r, max_obs=2)
     >>> [(c.watermark_ms, c.first_seq, len(c.obs), c.totals) for c in chunks]
     [(None, 10, 2, []), (None, 12, 2, []), (7, 14, 1, [[0, 1]])]
@@ -184,7 +186,7 @@ def decode_link_inputs(raw: bytes) -> list[LinkInput]:
 def split_link_input(rec: LinkInput, *, max_links: int) -> list[LinkInput]:
     """Chunks of at most ``max_links`` links (a tick may span chunks); the clock on the last.
 
-    >>> t = TickLinks(600, False, [("a", "k", 1, 0, 0, 0, 0, 0)] * 3)
+    >>> t = TickLinks(600, False, [("a", "k", 1, 0, 0, 0, 0, 0, 0)] * 3)
     >>> [(c.clock_ms, [len(x.links) for x in c.ticks])
     ...  for c in split_link_input(LinkInput(0, 900, [t]), max_links=2)]
     [(None, [2]), (900, [1])]

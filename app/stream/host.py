@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 __all__ = ["SNAPSHOT_VERSION", "StageHost"]
 
 #: Bumped whenever a stage's pickled layout changes; older snapshots are ignored.
-SNAPSHOT_VERSION = 10
+SNAPSHOT_VERSION = 11
 
 S = TypeVar("S")
 
