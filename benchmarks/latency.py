@@ -17,6 +17,7 @@ when that message was sent. Both clocks are this machine's ``time.time()``.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import threading
 import time
 import uuid
@@ -94,6 +95,16 @@ class _AlertCollector(threading.Thread):
         self.consumer.close()
 
 
+def _wait_metrics(worker: WorkerProcess, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            worker.metrics()
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"worker did not start in {timeout_s}s:\n{worker.log_tail()}")
+
+
 def measure_latency(
     broker: TansuBroker,
     worker_env: dict[str, str],
@@ -105,8 +116,14 @@ def measure_latency(
     batch_events: int,
     grace_ms: int,
     timeout_s: float = 600.0,
+    split_stages: bool = False,
 ) -> LatencyResult:
-    """Offer a hydra stream at ``rate`` events/s to a fresh worker; time every alert."""
+    """Offer a hydra stream at ``rate`` events/s to a fresh worker; time every alert.
+
+    ``split_stages``: three workers in one group, one per stage (account, pivot,
+    campaign), as ``deploy/``'s ``stages`` profile runs them, instead of one worker
+    running every stage on one event loop.
+    """
     from kafka import KafkaProducer
 
     tag = uuid.uuid4().hex[:8]
@@ -146,8 +163,23 @@ def measure_latency(
     sent_at: list[float] = []
     newest_ts: list[int] = []
     part_of: list[int] = []
-    with WorkerProcess(broker_url=broker.handle.url, app_id=f"lat-{tag}", env=env) as worker:
+    with contextlib.ExitStack() as stack:
+        if split_stages:
+            for stage in ("campaign", "pivot"):
+                w = stack.enter_context(
+                    WorkerProcess(
+                        broker_url=broker.handle.url,
+                        app_id=f"lat-{tag}",
+                        env={**env, "HYDRAWATCH_STAGES": f'["{stage}"]'},
+                    )
+                )
+                _wait_metrics(w)
+            env = {**env, "HYDRAWATCH_STAGES": '["account"]'}
+        worker = stack.enter_context(
+            WorkerProcess(broker_url=broker.handle.url, app_id=f"lat-{tag}", env=env)
+        )
         worker.wait_assigned(min_partitions=partitions, timeout_s=120)
+        time.sleep(3.0 if split_stages else 0.0)  # the group settles after the last join
         t0 = time.monotonic()
         sent = 0
         for p, payload, ts in messages:

@@ -282,6 +282,18 @@ def main() -> None:
         default=True,
         help="memory per active account (benchmarks/memory.py, light and steady profiles)",
     )
+    ap.add_argument(
+        "--latency-split",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure latency with one worker per stage (deploy/'s stages profile)",
+    )
+    ap.add_argument(
+        "--latency-rate",
+        type=float,
+        default=None,
+        help="offered events/s for the latency runs (default: half the one-worker rate)",
+    )
     ap.add_argument("--latency-scale", type=float, default=0.04)
     ap.add_argument("--latency-days", type=float, default=1.5)
     ap.add_argument("--latency-batch", type=int, default=100, help="events per message")
@@ -459,22 +471,26 @@ def main() -> None:
         )
         print(f"alerts on the topic: {len(published)} {by_kind}")
         if args.latency and done and hw_s:
-            rate = 0.5 * done / hw_s
-            lat = measure_latency(
-                broker,
-                _worker_env(topics, args.partitions),
-                rate=rate,
-                scale=args.latency_scale,
-                days=args.latency_days,
-                partitions=args.partitions,
-                batch_events=args.latency_batch,
-                grace_ms=DetectionSettings().grace_ms,
-            )
-            result["latency_at_half_load"] = lat.as_dict()
-            print(
-                f"latency at {rate:,.0f} ev/s offered: {lat.matched} alerts timed, "
-                f"p50 {lat.percentile(0.5)} s, p99 {lat.percentile(0.99)} s"
-            )
+            rate = args.latency_rate or 0.5 * done / hw_s
+            for split in (False, True) if args.latency_split else (False,):
+                lat = measure_latency(
+                    broker,
+                    _worker_env(topics, args.partitions),
+                    rate=rate,
+                    scale=args.latency_scale,
+                    days=args.latency_days,
+                    partitions=args.partitions,
+                    batch_events=args.latency_batch,
+                    grace_ms=DetectionSettings().grace_ms,
+                    split_stages=split,
+                )
+                key = "latency_at_half_load" + ("_stages_apart" if split else "")
+                result[key] = lat.as_dict()
+                print(
+                    f"latency at {rate:,.0f} ev/s offered"
+                    f"{' (one worker per stage)' if split else ''}: {lat.matched} alerts timed, "
+                    f"p50 {lat.percentile(0.5)} s, p99 {lat.percentile(0.99)} s"
+                )
         if args.two_workers:
             result["two_workers"] = _two_workers(broker, topics, tag, n, args)
         ratio = (done / hw_s) / (got / raw_s) if hw_s and raw_s and got else 0.0
