@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from app.config import Settings
+    from app.runtime.config import Settings
 
 __all__ = [
     "BrokerUnreachable",
@@ -30,7 +30,7 @@ def security_kwargs(settings: Settings | None) -> dict[str, Any]:
     PLAIN when none is set, as for the faust clients) with the username and password;
     ``ssl_cafile`` is passed for the TLS protocols (SSL, SASL_SSL) only.
 
-    >>> from app.config import Settings
+    >>> from app.runtime.config import Settings
     >>> kw = security_kwargs(Settings(security_protocol="SASL_SSL", sasl_username="u",
     ...                               sasl_password="p", ssl_cafile="/ca.pem"))
     >>> sorted(kw.items())  # doctest: +NORMALIZE_WHITESPACE

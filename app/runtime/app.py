@@ -8,9 +8,9 @@ llm.requests ─(account)─▶ account agent ─▶ <app_id>.observations ─(p
 ```
 
 Each agent turns its batch into ``(key, value, partition, offset)`` messages and hands
-them to the worker's :class:`~app.stream.driver.StageDriver`, which applies them to the
-pure stage objects (:mod:`app.stages`), produces one message per destination partition
-per batch through a topic-backed :class:`~app.stream.ports.Sink`, and waits for the
+them to the worker's :class:`~app.runtime.driver.StageDriver`, which applies them to the
+pure stage objects (:mod:`app.core.stages`), produces one message per destination partition
+per batch through a topic-backed :class:`~app.runtime.ports.Sink`, and waits for the
 broker's acknowledgements before the agent takes the next batch (whose offsets faust
 then acks). This module only wires faust and Kafka to the driver: topics, agents, the
 idle timer, rebalance and shutdown signals, the checkpoint stores and the read-back. A
@@ -29,13 +29,13 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from app.broker.admin import security_kwargs
-from app.config import Settings
-from app.metrics import Metrics
-from app.stream.checkpoint import CheckpointStore
-from app.stream.driver import STAGES, StageDriver
-from app.stream.ports import Headers, SnapshotStore, TopicRole
-from app.stream.readback import read_back
+from app.runtime.admin import security_kwargs
+from app.runtime.checkpoint import CheckpointStore
+from app.runtime.config import Settings
+from app.runtime.driver import STAGES, StageDriver
+from app.runtime.metrics import Metrics
+from app.runtime.ports import Headers, SnapshotStore, TopicRole
+from app.runtime.readback import read_back
 
 __all__ = ["TopicSink", "create_app", "credentials_for"]
 
@@ -63,7 +63,7 @@ def credentials_for(settings: Settings) -> Any:
 
 
 class TopicSink:
-    """The driver's :class:`~app.stream.ports.Sink` over faust topics, one per role."""
+    """The driver's :class:`~app.runtime.ports.Sink` over faust topics, one per role."""
 
     def __init__(self, topics: Mapping[TopicRole, Any]) -> None:
         self.topics = dict(topics)

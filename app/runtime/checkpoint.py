@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.broker.admin import read_partition
+from app.runtime.admin import read_partition
 
 __all__ = ["CheckpointStore", "ChunkedCompressor", "Snapshot"]
 

@@ -1,12 +1,12 @@
 """The stages of one worker, driven batch by batch: no faust, no Kafka, no wall clock.
 
-The faust agents (``app/stream/app.py``) decode their batches into ``(key, value,
+The faust agents (``app/runtime/app.py``) decode their batches into ``(key, value,
 partition, offset)`` messages and hand them to :meth:`StageDriver.handle`; everything
-else happens here, through the small interfaces of :mod:`app.stream.ports`:
+else happens here, through the small interfaces of :mod:`app.runtime.ports`:
 
 - **apply**: messages below a partition's applied offset are skipped (re-deliveries of
   what its state already includes); the rest go to the partition's stage object
-  (:mod:`app.stages`), and the batch's output is sent through the :class:`Sink` — one
+  (:mod:`app.core.stages`), and the batch's output is sent through the :class:`Sink` — one
   observations message per pivot partition (more only past the size limit), links to
   the single links partition, alerts, dead letters — and every acknowledgement is
   awaited before the call returns.
@@ -17,7 +17,7 @@ else happens here, through the small interfaces of :mod:`app.stream.ports`:
 - **take**: newly assigned partitions are restored from their newest snapshots and read
   back from there to their end before the stage's next batch is applied.
 - **idle marks**: caught-up account partitions quiet for ``idle_after_s`` tell every
-  pivot partition so (:mod:`app.stream.idle`).
+  pivot partition so (:mod:`app.runtime.idle`).
 """
 
 from __future__ import annotations
@@ -29,14 +29,12 @@ from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from app.config import Settings
-from app.events import AlertEvent, DeadLetter
-from app.metrics import Metrics
-from app.stages.account import AccountStage
-from app.stages.campaign import CampaignStage
-from app.stages.ingest import decode_values
-from app.stages.pivot import PivotStage
-from app.stages.records import (
+from app.core.events import AlertEvent, DeadLetter
+from app.core.stages.account import AccountStage
+from app.core.stages.campaign import CampaignStage
+from app.core.stages.ingest import decode_values
+from app.core.stages.pivot import PivotStage
+from app.core.stages.records import (
     LinkInput,
     PivotInput,
     decode_link_inputs,
@@ -46,10 +44,12 @@ from app.stages.records import (
     split_link_input,
     split_pivot_input,
 )
-from app.stream.host import StageHost
-from app.stream.idle import idle_partitions
-from app.stream.ports import Clock, Message, ReadBack, Sink, SnapshotStore, SystemClock
-from app.stream.readback import Record
+from app.runtime.config import Settings
+from app.runtime.host import StageHost
+from app.runtime.idle import idle_partitions
+from app.runtime.metrics import Metrics
+from app.runtime.ports import Clock, Message, ReadBack, Sink, SnapshotStore, SystemClock
+from app.runtime.readback import Record
 
 __all__ = ["STAGES", "StageDriver", "dlq_headers"]
 
@@ -92,7 +92,7 @@ class StageDriver:
     ``read_back``: how a taken partition is read from its restored offset to its end
     (none: nothing is read back); ``highwater``: input partition → its fetch high-water
     mark (lag and the idle rule; None while unknown); ``factories``: stage → partition →
-    a fresh stage object (default: the :mod:`app.stages` ones for ``settings``).
+    a fresh stage object (default: the :mod:`app.core.stages` ones for ``settings``).
     """
 
     def __init__(

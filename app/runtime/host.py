@@ -19,8 +19,10 @@ from typing import Generic, TypeVar
 
 __all__ = ["SNAPSHOT_VERSION", "StageHost"]
 
-#: Bumped whenever a stage's pickled layout changes; older snapshots are ignored.
-SNAPSHOT_VERSION = 11
+#: Bumped whenever a stage's pickled layout changes (module paths too: pickles name
+#: classes by module, 12 = the app/core, app/runtime, app/tools move); older snapshots
+#: are ignored.
+SNAPSHOT_VERSION = 12
 
 S = TypeVar("S")
 

@@ -24,9 +24,9 @@ import zlib
 from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from app.stream.checkpoint import ChunkedCompressor, Snapshot
-from app.stream.ports import Headers, Message, TopicRole
-from app.stream.readback import Record
+from app.runtime.checkpoint import ChunkedCompressor, Snapshot
+from app.runtime.ports import Headers, Message, TopicRole
+from app.runtime.readback import Record
 
 __all__ = ["ManualClock", "MemoryLog", "MemorySink", "MemorySnapshotStore", "Sent"]
 
@@ -43,7 +43,7 @@ class Sent:
 
 
 class MemorySink:
-    """A :class:`~app.stream.ports.Sink` that records; acks at once unless held."""
+    """A :class:`~app.runtime.ports.Sink` that records; acks at once unless held."""
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
@@ -93,7 +93,7 @@ class MemorySink:
 
 
 class MemorySnapshotStore:
-    """A :class:`~app.stream.ports.SnapshotStore` in a list (newest last)."""
+    """A :class:`~app.runtime.ports.SnapshotStore` in a list (newest last)."""
 
     def __init__(self, *, chunk_bytes: int = 64 * 1024) -> None:
         self.chunk_bytes = chunk_bytes
@@ -163,7 +163,7 @@ class MemoryLog:
     def read_back(
         self, topic: str, starts: Mapping[int, int]
     ) -> Iterator[tuple[int, list[Record]]]:
-        """A :data:`~app.stream.ports.ReadBack`: each partition from its start to its end."""
+        """A :data:`~app.runtime.ports.ReadBack`: each partition from its start to its end."""
         for p, start in sorted(starts.items()):
             records = [(k, v, o) for k, v, _, o in self.messages(topic, p, start=start)]
             if records:
@@ -172,7 +172,7 @@ class MemoryLog:
 
 @dataclass(slots=True)
 class ManualClock:
-    """A :class:`~app.stream.ports.Clock` that moves only when told to."""
+    """A :class:`~app.runtime.ports.Clock` that moves only when told to."""
 
     monotonic_s: float = 0.0
     epoch_ms: int = 1_767_312_000_000

@@ -1,14 +1,14 @@
 """The runtime's small interfaces to the world outside the stages.
 
-:class:`~app.stream.driver.StageDriver` reaches Kafka and the wall clock only through
+:class:`~app.runtime.driver.StageDriver` reaches Kafka and the wall clock only through
 these, so it runs without a broker: the faust app passes topic-backed implementations
-(``app/stream/app.py``), the unit tests the in-memory ones of :mod:`app.stream.memory`
+(``app/runtime/app.py``), the unit tests the in-memory ones of :mod:`app.runtime.memory`
 (as httpx tests a client over ``MockTransport``).
 
 - :class:`Sink`: where a stage's output goes (internal topics, alerts, dead letters);
   ``send`` returns the acknowledgement to wait for.
 - :class:`SnapshotStore`: where snapshots are written and found again (the shape of
-  :class:`~app.stream.checkpoint.CheckpointStore`).
+  :class:`~app.runtime.checkpoint.CheckpointStore`).
 - :data:`ReadBack`: a partition read from an offset to its end, outside any group.
 - :class:`Clock`: monotonic time (intervals, the idle rule) and wall time (emitted
   stamps, the future-skew filter).
@@ -20,8 +20,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Literal, Protocol
 
-from app.stream.checkpoint import ChunkedCompressor, Snapshot
-from app.stream.readback import Record
+from app.runtime.checkpoint import ChunkedCompressor, Snapshot
+from app.runtime.readback import Record
 
 __all__ = [
     "Clock",

@@ -7,10 +7,10 @@ import logging
 
 from prometheus_client import start_http_server
 
-from app.broker.admin import ensure_topics, security_kwargs, wait_for_broker
-from app.config import Settings
-from app.malloc import set_mmap_threshold
-from app.metrics import Metrics
+from app.runtime.admin import ensure_topics, security_kwargs, wait_for_broker
+from app.runtime.config import Settings
+from app.runtime.malloc import set_mmap_threshold
+from app.runtime.metrics import Metrics
 
 __all__ = ["run_worker"]
 
@@ -20,7 +20,7 @@ log = logging.getLogger("hydrawatch.worker")
 def run_worker(settings: Settings) -> None:
     """Wait for the broker, create topics if asked, serve metrics, run the faust worker.
 
-    Raises :class:`~app.broker.admin.BrokerUnreachable` when no broker answers within
+    Raises :class:`~app.runtime.admin.BrokerUnreachable` when no broker answers within
     ``settings.connect_timeout_s``.
     """
     kw = security_kwargs(settings)
@@ -41,7 +41,7 @@ def run_worker(settings: Settings) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     import faust
 
-    from app.stream.app import create_app
+    from app.runtime.app import create_app
 
     metrics = Metrics.create()
     if settings.create_topics:

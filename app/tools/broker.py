@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from app.broker.admin import wait_for_broker
+from app.runtime.admin import wait_for_broker
 
 __all__ = ["BrokerHandle", "TansuBroker", "broker_for_tests", "free_port"]
 

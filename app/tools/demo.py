@@ -25,10 +25,11 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from app.broker import TansuBroker, ensure_topics, wait_for_broker
-from app.config import Settings
-from app.simulate.basic import ABUSIVE_PREFIX, BasicTraffic, generate_basic
-from app.stream.launcher import WorkerProcess, metric_value
+from app.runtime.admin import ensure_topics, wait_for_broker
+from app.runtime.config import Settings
+from app.tools.broker import TansuBroker
+from app.tools.launcher import WorkerProcess, metric_value
+from app.tools.simulate.basic import ABUSIVE_PREFIX, BasicTraffic, generate_basic
 
 __all__ = [
     "CampaignView",

@@ -17,7 +17,7 @@ from types import TracebackType
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.broker.embedded import free_port
+from app.tools.broker import free_port
 
 __all__ = ["WorkerProcess", "metric_value", "scrape_metrics"]
 

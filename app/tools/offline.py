@@ -30,12 +30,12 @@ from typing import IO, cast
 
 import orjson
 
-from app.config import DetectionSettings
-from app.events import AlertEvent, RequestEvent
-from app.gcutil import gc_paused
-from app.stages.ingest import decode_values
-from app.stages.local import LocalTopology
-from app.stages.partitioner import account_partitioner
+from app.core.events import AlertEvent, RequestEvent
+from app.core.stages.ingest import decode_values
+from app.core.stages.local import LocalTopology
+from app.core.stages.partitioner import account_partitioner
+from app.runtime.config import DetectionSettings
+from app.tools.gcutil import gc_paused
 
 __all__ = [
     "DetectSummary",

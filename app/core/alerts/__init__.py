@@ -3,9 +3,9 @@ trust."""
 
 from __future__ import annotations
 
-from app.alerts.build import ACTION_FOR_SEVERITY, build_alert, severity_for
-from app.alerts.dedup import Deduper
-from app.alerts.trust import TRUST_HISTORY, TRUST_NONE, TRUST_ORG, with_trust
+from app.core.alerts.build import ACTION_FOR_SEVERITY, build_alert, severity_for
+from app.core.alerts.dedup import Deduper
+from app.core.alerts.trust import TRUST_HISTORY, TRUST_NONE, TRUST_ORG, with_trust
 
 __all__ = [
     "ACTION_FOR_SEVERITY",

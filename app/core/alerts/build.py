@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from app.events.alert import Action, AlertEvent, EntityType, Reason, Severity, alert_id_for
+from app.core.events.alert import Action, AlertEvent, EntityType, Reason, Severity, alert_id_for
 
 __all__ = ["ACTION_FOR_SEVERITY", "build_alert", "rank_reasons", "severity_for"]
 

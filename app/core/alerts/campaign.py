@@ -9,7 +9,7 @@ downstream rate-limiter's contract, ``docs/alerts.md``).
 
 from __future__ import annotations
 
-from app.events.alert import Action, AlertEvent, EntityType, Reason, Severity, alert_id_for
+from app.core.events.alert import Action, AlertEvent, EntityType, Reason, Severity, alert_id_for
 
 __all__ = ["CAMPAIGN_ACTIONS", "SEVERITY_RANK", "campaign_alert", "severity_of_cluster"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from app.events.alert import SEVERITIES, Severity
+from app.core.events.alert import SEVERITIES, Severity
 
 __all__ = ["Deduper"]
 

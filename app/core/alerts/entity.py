@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from app.events.alert import AlertEvent, Reason, alert_id_for
+from app.core.events.alert import AlertEvent, Reason, alert_id_for
 
 __all__ = ["entity_alert", "entity_id_of"]
 

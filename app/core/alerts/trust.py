@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from app.events.alert import ACTIONS, Action, AlertEvent, Reason, Severity
+from app.core.events.alert import ACTIONS, Action, AlertEvent, Reason, Severity
 
 __all__ = [
     "TRUST_HISTORY",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.campaigns.evidence import Evidence, homogeneity
-from app.campaigns.pivot_state import PivotState
-from app.campaigns.unionfind import UnionFind
+from app.core.campaigns.evidence import Evidence, homogeneity
+from app.core.campaigns.pivot_state import PivotState
+from app.core.campaigns.unionfind import UnionFind
 
 __all__ = ["Evidence", "PivotState", "UnionFind", "homogeneity"]

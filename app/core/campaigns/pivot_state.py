@@ -18,10 +18,10 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 
-from app.campaigns.evidence import CountMoments
-from app.campaigns.values import F_HARVEST, F_MISMATCH, F_REQ, F_RISKY, F_YOUNG, N_FIELDS
-from app.windows.hll import HyperLogLog
-from app.windows.sliding import DAY_MS, TEN_MIN_MS, SlidingSums
+from app.core.campaigns.evidence import CountMoments
+from app.core.campaigns.values import F_HARVEST, F_MISMATCH, F_REQ, F_RISKY, F_YOUNG, N_FIELDS
+from app.core.windows.hll import HyperLogLog
+from app.core.windows.sliding import DAY_MS, TEN_MIN_MS, SlidingSums
 
 __all__ = [
     "COUNTED",

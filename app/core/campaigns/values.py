@@ -20,9 +20,9 @@ import struct
 from array import array
 from collections.abc import Sequence
 
-from app.events import RequestEvent
-from app.features.request import RequestSignals
-from app.windows.sliding import HOUR_MS
+from app.core.events import RequestEvent
+from app.core.features.request import RequestSignals
+from app.core.windows.sliding import HOUR_MS
 
 __all__ = [
     "ACCOUNT_FIELDS",

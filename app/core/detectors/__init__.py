@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from app.detectors.account_window import AccountWindowDetector, Verdict
+from app.core.detectors.account_window import AccountWindowDetector, Verdict
 
 __all__ = ["AccountWindowDetector", "Verdict"]

@@ -5,7 +5,7 @@ its score exceeds both a running quantile of past scores and an absolute floor,
 and it carries enough evidence (``min_requests``). Flagged windows are not learned,
 so an ongoing abuse does not become the baseline.
 
->>> from app.config import DetectionSettings
+>>> from app.runtime.config import DetectionSettings
 >>> det = AccountWindowDetector(DetectionSettings(warmup_windows=5))
 >>> quiet = {"requests": 3.0, "prompt_tokens": 900.0, "completion_tokens": 300.0,
 ...          "completion_ratio": 0.33, "distinct_ips": 1.0, "interarrival_cv": 1.0,
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from river import anomaly, preprocessing, stats
 
-from app.config import DetectionSettings
-from app.features.account import ACCOUNT_FEATURES
+from app.core.features.account import ACCOUNT_FEATURES
+from app.runtime.config import DetectionSettings
 
 __all__ = ["DETECTOR_NAME", "AccountWindowDetector", "Verdict", "WindowModel"]
 
@@ -122,7 +122,7 @@ class WindowModel:
 
 
 class AccountWindowDetector(WindowModel):
-    """The per-account model: closed account windows (:mod:`app.features.account`)."""
+    """The per-account model: closed account windows (:mod:`app.core.features.account`)."""
 
     def __init__(self, settings: DetectionSettings) -> None:
         super().__init__(

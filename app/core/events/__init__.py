@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.events.alert import AlertEvent, Reason
-from app.events.decode import DeadLetter, Decoded, decode_message
-from app.events.request import RequestEvent
+from app.core.events.alert import AlertEvent, Reason
+from app.core.events.decode import DeadLetter, Decoded, decode_message
+from app.core.events.request import RequestEvent
 
 __all__ = ["AlertEvent", "DeadLetter", "Decoded", "Reason", "RequestEvent", "decode_message"]

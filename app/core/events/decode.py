@@ -8,7 +8,7 @@ are kept, also when another element holds a byte that is not UTF-8 or is not JSO
 A dead letter never stores raw text: where the input parses, ``raw`` is its
 re-encoding with raw-text fields redacted (by name, any case, any depth); where it
 does not (or that re-encoding would exceed ``max_dead_letter_bytes``), ``raw`` is a
-small JSON description of the omitted bytes (:func:`~app.events.redact.omitted`).
+small JSON description of the omitted bytes (:func:`~app.core.events.redact.omitted`).
 
 >>> d = decode_message(b'[{"event_id": "x"}, 7]')
 >>> [(x.reason, x.index) for x in d.dead]
@@ -29,9 +29,15 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from app.events.envelope import split_array
-from app.events.redact import contains_raw_text, may_carry_raw_text, omitted, redact, sha256_hex
-from app.events.request import RequestEvent
+from app.core.events.envelope import split_array
+from app.core.events.redact import (
+    contains_raw_text,
+    may_carry_raw_text,
+    omitted,
+    redact,
+    sha256_hex,
+)
+from app.core.events.request import RequestEvent
 
 __all__ = [
     "DEFAULT_MAX_BATCH_EVENTS",

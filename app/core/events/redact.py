@@ -1,6 +1,6 @@
 """Raw text never leaves the decoder: structural redaction and digests of what is omitted.
 
-A raw-text field (:data:`~app.events.request.RAW_TEXT_FIELDS`) is recognised by its
+A raw-text field (:data:`~app.core.events.request.RAW_TEXT_FIELDS`) is recognised by its
 name, case-insensitively (``"Prompt"``, ``"MESSAGES"``), at any depth. Input that does
 not parse cannot be redacted by structure, so its bytes are never kept: a dead letter
 then carries :func:`omitted`, a small JSON description (sha256 digest, length, note).
@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from app.events.request import RAW_TEXT_FIELDS
+from app.core.events.request import RAW_TEXT_FIELDS
 
 __all__ = [
     "FOLDS_TO_ASCII",

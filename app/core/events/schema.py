@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from app.events.alert import AlertEvent
-from app.events.request import RequestEvent
+from app.core.events.alert import AlertEvent
+from app.core.events.request import RequestEvent
 
 __all__ = ["SCHEMA_FILES", "schema_documents", "write_schemas"]
 

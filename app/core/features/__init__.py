@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from app.features.account import ACCOUNT_FEATURES, AccountWindow, account_features
+from app.core.features.account import ACCOUNT_FEATURES, AccountWindow, account_features
 
 __all__ = ["ACCOUNT_FEATURES", "AccountWindow", "account_features"]

@@ -1,6 +1,6 @@
 """Per-request derived signals (pure functions of one RequestEvent).
 
->>> from app.events import RequestEvent
+>>> from app.core.events import RequestEvent
 >>> e = RequestEvent.model_validate({"event_id": "1", "ts_ms": 1_767_225_600_000,
 ...     "account_id": "a", "client_ip": "198.51.100.4", "model": "m", "prompt_tokens": 2000,
 ...     "completion_tokens": 8192, "max_tokens": 8192, "thinking": True, "tool_count": 4,
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from app.events import RequestEvent
+from app.core.events import RequestEvent
 
 __all__ = [
     "CAPABILITY_CATEGORIES",

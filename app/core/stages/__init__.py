@@ -7,11 +7,11 @@ workers share the partitions, how messages were fetched or batched, or restarts.
 
 from __future__ import annotations
 
-from app.stages.account import AccountOutput, AccountStage
-from app.stages.campaign import CampaignOutput, CampaignStage
-from app.stages.clock import UpstreamClock
-from app.stages.local import LocalTopology
-from app.stages.pivot import PivotOutput, PivotStage
+from app.core.stages.account import AccountOutput, AccountStage
+from app.core.stages.campaign import CampaignOutput, CampaignStage
+from app.core.stages.clock import UpstreamClock
+from app.core.stages.local import LocalTopology
+from app.core.stages.pivot import PivotOutput, PivotStage
 
 __all__ = [
     "AccountOutput",

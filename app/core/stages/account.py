@@ -9,7 +9,7 @@ pivot partitions that own them — one per pivot, account and bucket, whatever t
 batches were. Closed windows are scored by the partition's River model and become
 account alerts when harvest-like traffic comes with one more evidence family.
 
-Trust (:mod:`app.alerts.trust`): at an account's first request of each event hour the
+Trust (:mod:`app.core.alerts.trust`): at an account's first request of each event hour the
 stage decides its trust level from that request and the account's 24 h view so far
 (an aged org account; an aged account with a normal history; neither). The level
 lowers the severity of the account's own alerts and travels, per observation (the
@@ -21,7 +21,7 @@ The watermark is robust to outliers: it follows the ``k``-th newest event time s
 others (a skewed client clock) cannot make the next real-time events late; that event
 itself is processed normally and counted downstream when time reaches it.
 
-Every call returns one :class:`~app.stages.records.PivotInput` per pivot partition
+Every call returns one :class:`~app.core.stages.records.PivotInput` per pivot partition
 (the watermark reaches every one of them, with or without observations).
 """
 
@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from app.alerts import (
+from app.core.alerts import (
     ACTION_FOR_SEVERITY,
     TRUST_HISTORY,
     TRUST_NONE,
@@ -41,8 +41,8 @@ from app.alerts import (
     build_alert,
     with_trust,
 )
-from app.campaigns.evidence import FAMILY_THRESHOLD
-from app.campaigns.values import (
+from app.core.campaigns.evidence import FAMILY_THRESHOLD
+from app.core.campaigns.values import (
     ACCOUNT_FIELDS,
     F_AGE_KNOWN,
     F_HARVEST,
@@ -55,15 +55,15 @@ from app.campaigns.values import (
     request_values,
     widen,
 )
-from app.config import DetectionSettings
-from app.detectors import AccountWindowDetector
-from app.events import AlertEvent, RequestEvent
-from app.events.request import subnet_of
-from app.features import AccountWindow, account_features
-from app.features.request import HARVEST_UNITS, request_signals
-from app.stages.records import Observation, PivotInput, partition_for
-from app.windows import SlidingSums, TumblingWindows
-from app.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
+from app.core.detectors import AccountWindowDetector
+from app.core.events import AlertEvent, RequestEvent
+from app.core.events.request import subnet_of
+from app.core.features import AccountWindow, account_features
+from app.core.features.request import HARVEST_UNITS, request_signals
+from app.core.stages.records import Observation, PivotInput, partition_for
+from app.core.windows import SlidingSums, TumblingWindows
+from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
+from app.runtime.config import DetectionSettings
 
 __all__ = ["AccountOutput", "AccountStage"]
 

@@ -21,7 +21,7 @@ Links decay: every ``linkage_refresh_ms`` the pivot stage re-sends every link th
 still qualifies and the graph is rebuilt from those.
 
 Trust: each link carries the trust level of the member's latest traffic on its pivot
-(:mod:`app.alerts.trust`); a member's level is the lowest over its links, and its member
+(:mod:`app.core.alerts.trust`); a member's level is the lowest over its links, and its member
 alert's severity and action are adjusted for it (a long-standing org account gets
 ``verify`` at most). A member is alerted again if its level drops.
 """
@@ -31,16 +31,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from app.alerts.campaign import (
+from app.core.alerts.campaign import (
     CAMPAIGN_ACTIONS,
     SEVERITY_RANK,
     campaign_alert,
     severity_of_cluster,
 )
-from app.alerts.trust import TRUST_NONE, with_trust
-from app.campaigns.evidence import Evidence, homogeneity
-from app.campaigns.unionfind import UnionFind
-from app.campaigns.values import (
+from app.core.alerts.trust import TRUST_NONE, with_trust
+from app.core.campaigns.evidence import Evidence, homogeneity
+from app.core.campaigns.unionfind import UnionFind
+from app.core.campaigns.values import (
     F_AGE_KNOWN,
     F_HARVEST,
     F_MISMATCH,
@@ -50,12 +50,12 @@ from app.campaigns.values import (
     pivot_kind,
     pivot_value,
 )
-from app.config import DetectionSettings
-from app.events import AlertEvent, Reason
-from app.features.request import HARVEST_UNITS
-from app.stages.clock import UpstreamClock
-from app.stages.records import LinkInput, TickLinks
-from app.windows.sliding import DAY_MS, HOUR_MS
+from app.core.events import AlertEvent, Reason
+from app.core.features.request import HARVEST_UNITS
+from app.core.stages.clock import UpstreamClock
+from app.core.stages.records import LinkInput, TickLinks
+from app.core.windows.sliding import DAY_MS, HOUR_MS
+from app.runtime.config import DetectionSettings
 
 __all__ = ["DETECTOR_NAME", "CampaignOutput", "CampaignStage"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from app.events import DeadLetter, RequestEvent, decode_message
-from app.events.decode import DEFAULT_MAX_DEAD_LETTER_BYTES
+from app.core.events import DeadLetter, RequestEvent, decode_message
+from app.core.events.decode import DEFAULT_MAX_DEAD_LETTER_BYTES
 
 __all__ = ["Ingested", "SourcedDeadLetter", "decode_values"]
 

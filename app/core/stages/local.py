@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from app.config import DetectionSettings
-from app.events import AlertEvent, RequestEvent
-from app.stages.account import AccountOutput, AccountStage
-from app.stages.campaign import CampaignStage
-from app.stages.ingest import Ingested, decode_values
-from app.stages.pivot import PivotStage
-from app.stages.records import OBS_VALUES
+from app.core.events import AlertEvent, RequestEvent
+from app.core.stages.account import AccountOutput, AccountStage
+from app.core.stages.campaign import CampaignStage
+from app.core.stages.ingest import Ingested, decode_values
+from app.core.stages.pivot import PivotStage
+from app.core.stages.records import OBS_VALUES
+from app.runtime.config import DetectionSettings
 
 __all__ = ["LocalTopology", "StageCounts"]
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from app.alerts.entity import entity_alert
-from app.campaigns.evidence import FAMILY_THRESHOLD, Evidence
-from app.campaigns.pivot_state import (
+from app.core.alerts.entity import entity_alert
+from app.core.campaigns.evidence import FAMILY_THRESHOLD, Evidence
+from app.core.campaigns.pivot_state import (
     R_HARVEST,
     R_MISMATCH,
     R_N,
@@ -40,7 +40,7 @@ from app.campaigns.pivot_state import (
     PivotState,
     pivot_sums,
 )
-from app.campaigns.values import (
+from app.core.campaigns.values import (
     F_429,
     F_AGE_KNOWN,
     F_COMPLETION,
@@ -52,12 +52,11 @@ from app.campaigns.values import (
     LINKING_EXCLUDED,
     pivot_kind,
 )
-from app.config import DetectionSettings
-from app.detectors.account_window import WindowModel
-from app.events import AlertEvent
-from app.features.request import HARVEST_UNITS
-from app.stages.clock import UpstreamClock
-from app.stages.records import (
+from app.core.detectors.account_window import WindowModel
+from app.core.events import AlertEvent
+from app.core.features.request import HARVEST_UNITS
+from app.core.stages.clock import UpstreamClock
+from app.core.stages.records import (
     OBS_VALUES,
     Link,
     LinkInput,
@@ -65,7 +64,8 @@ from app.stages.records import (
     PivotInput,
     TickLinks,
 )
-from app.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
+from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
+from app.runtime.config import DetectionSettings
 
 __all__ = ["ENTITY_FEATURES", "ENTITY_TYPES", "PivotOutput", "PivotStage"]
 

@@ -55,7 +55,7 @@ __all__ = [
 
 #: [bucket end, pivot key, account, first and last event time as ms before the bucket
 #: end, subnet tag of the last request, the account's lowest trust level over the
-#: requests (:mod:`app.alerts.trust`), then the requests' eight summed values]: one
+#: requests (:mod:`app.core.alerts.trust`), then the requests' eight summed values]: one
 #: account's requests on one pivot within one linkage-tick bucket, one flat list — the
 #: same in memory and on the wire (nothing to convert on either side). The bucket end
 #: comes first, so a plain sort is the order observations are applied in (the tick at a
@@ -90,7 +90,7 @@ class PivotInput:
     obs: list[Observation] = field(default_factory=list)
     #: [bucket start ms, field sums...] of closed 10-minute buckets (pivot partition 0)
     totals: list[list[int]] = field(default_factory=list)
-    #: the account partition is caught up and quiet (:class:`~app.stages.clock.UpstreamClock`)
+    #: the account partition is caught up and quiet (:class:`~app.core.stages.clock.UpstreamClock`)
     idle: bool = False
 
 

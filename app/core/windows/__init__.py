@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.windows.hll import HyperLogLog
-from app.windows.sliding import SlidingSums
-from app.windows.tumbling import TumblingWindows, window_start
+from app.core.windows.hll import HyperLogLog
+from app.core.windows.sliding import SlidingSums
+from app.core.windows.tumbling import TumblingWindows, window_start
 
 __all__ = ["HyperLogLog", "SlidingSums", "TumblingWindows", "window_start"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.console.store import Snapshot
-from app.events import AlertEvent
+from app.core.events import AlertEvent
+from app.tools.console.store import Snapshot
 
 __all__ = ["AccountIndicator", "AccountView", "account_view"]
 

@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.alerts.campaign import SEVERITY_RANK
-from app.campaigns.values import pivot_kind
-from app.console.graph import IndicatorGraph, indicator_graph
-from app.console.store import Snapshot
-from app.console.table import search_rows, sort_rows
-from app.console.timeline import Timeline, hourly_timeline
-from app.events import AlertEvent
+from app.core.alerts.campaign import SEVERITY_RANK
+from app.core.campaigns.values import pivot_kind
+from app.core.events import AlertEvent
+from app.tools.console.graph import IndicatorGraph, indicator_graph
+from app.tools.console.store import Snapshot
+from app.tools.console.table import search_rows, sort_rows
+from app.tools.console.timeline import Timeline, hourly_timeline
 
 __all__ = [
     "MEMBER_COLUMNS",

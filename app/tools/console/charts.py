@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.console.campaigns import CampaignSummary
-from app.console.graph import IndicatorGraph
-from app.console.timeline import Timeline
+from app.tools.console.campaigns import CampaignSummary
+from app.tools.console.graph import IndicatorGraph
+from app.tools.console.timeline import Timeline
 
 __all__ = [
     "families_figure",

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from app.campaigns.values import pivot_kind
+from app.core.campaigns.values import pivot_kind
 
 __all__ = ["GraphEdge", "GraphNode", "IndicatorGraph", "indicator_graph"]
 

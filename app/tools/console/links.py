@@ -1,7 +1,7 @@
 """Which indicators tie accounts together: the campaign stage's input, indexed for reading.
 
 The pivot stage sends the campaign stage every member link that qualified or changed at
-each linkage tick (``<app_id>.links``, :class:`~app.stages.records.LinkInput`): account,
+each linkage tick (``<app_id>.links``, :class:`~app.core.stages.records.LinkInput`): account,
 pivot key (``payment:…``, ``subnet:…``, ``tls:…``, ``template:…``, ``simhash:…``,
 ``created:…``) and the account's requests on it. Alerts carry only how many members each
 indicator kind linked; this index keeps the indicator values themselves, with the same
@@ -9,7 +9,7 @@ rules the campaign stage applies: an upsert replaces, ``requests == 0`` withdraw
 a dropped pivot withdraws all of its links, and a refresh tick of a pivot partition keeps
 only the links that partition re-sent at that tick (links decay by not being re-sent).
 
->>> from app.stages.records import LinkInput, TickLinks
+>>> from app.core.stages.records import LinkInput, TickLinks
 >>> idx = LinkIndex()
 >>> idx.apply(LinkInput(0, 600, [TickLinks(600, False, [("a", "payment:p1", 5, 0, 0, 0, 0, 0, 0),
 ...                                                     ("b", "payment:p1", 2, 0, 0, 0, 0, 0)])]))
@@ -23,7 +23,7 @@ only the links that partition re-sent at that tick (links decay by not being re-
 
 from __future__ import annotations
 
-from app.stages.records import LinkInput, decode_link_inputs
+from app.core.stages.records import LinkInput, decode_link_inputs
 
 __all__ = ["LinkIndex"]
 

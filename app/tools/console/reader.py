@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from app.console.store import AlertStore
+from app.tools.console.store import AlertStore
 
 __all__ = ["KafkaReader"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.console.auth import check_bind
-from app.console.reader import KafkaReader
-from app.console.store import AlertStore
-from app.console.web import create_app
+from app.tools.console.auth import check_bind
+from app.tools.console.reader import KafkaReader
+from app.tools.console.store import AlertStore
+from app.tools.console.web import create_app
 
 __all__ = ["run_console"]
 

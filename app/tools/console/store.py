@@ -5,7 +5,7 @@ A reader thread adds to an :class:`AlertStore`; every page is built from one
 the :class:`ConsoleSource` protocol only: the store fed by the Kafka reader in
 production, a store filled from a list in tests.
 
->>> from app.events import AlertEvent
+>>> from app.core.events import AlertEvent
 >>> store = AlertStore()
 >>> a = AlertEvent(alert_id="x", ts_ms=0, emitted_ms=0, entity_type="account",
 ...     entity_id="a", severity="low", score=0.5, detectors=["d"], reasons=[],
@@ -24,9 +24,9 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from app.console.links import LinkIndex
-from app.events import AlertEvent
-from app.stages.records import LinkInput
+from app.core.events import AlertEvent
+from app.core.stages.records import LinkInput
+from app.tools.console.links import LinkIndex
 
 __all__ = ["AlertStore", "ConsoleSource", "Snapshot"]
 

@@ -1,6 +1,6 @@
 """The console's HTTP layer: Starlette routes rendering Jinja2 templates.
 
-Every page is built from one :class:`~app.console.store.Snapshot` of the source by the
+Every page is built from one :class:`~app.tools.console.store.Snapshot` of the source by the
 pure view-model functions; this module only parses the query, picks the template and
 adds the figures. Scripts, styles and ``plotly.min.js`` (from the plotly wheel) are
 served by the console: a page loads nothing from anywhere else (its
@@ -24,31 +24,31 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.console.accounts import account_view
-from app.console.auth import TokenMiddleware
-from app.console.campaigns import (
+from app.tools.console.accounts import account_view
+from app.tools.console.auth import TokenMiddleware
+from app.tools.console.campaigns import (
     MEMBER_COLUMNS,
     MEMBER_DESCENDING_FIRST,
     campaign_detail,
     campaign_summaries,
     member_table,
 )
-from app.console.charts import (
+from app.tools.console.charts import (
     families_figure,
     figure_json,
     graph_figure,
     members_figure,
     timeline_figure,
 )
-from app.console.entities import ENTITY_TYPES, entity_rows
-from app.console.store import ConsoleSource
-from app.console.table import header_links
+from app.tools.console.entities import ENTITY_TYPES, entity_rows
+from app.tools.console.store import ConsoleSource
+from app.tools.console.table import header_links
 
 __all__ = ["PLOTLY_JS", "create_app"]
 
 #: the plotly.js bundle inside the plotly wheel
 PLOTLY_JS = Path(str(files("plotly") / "package_data" / "plotly.min.js"))
-_STATIC = Path(str(files("app.console") / "static"))
+_STATIC = Path(str(files("app.tools.console") / "static"))
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; "
@@ -82,7 +82,7 @@ def duration(seconds: int) -> str:
 
 def _templates() -> Jinja2Templates:
     env = Environment(
-        loader=PackageLoader("app.console", "templates"),
+        loader=PackageLoader("app.tools.console", "templates"),
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,

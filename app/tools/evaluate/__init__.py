@@ -3,9 +3,9 @@ false positives per hard-negative group, alert volume and precision, baselines."
 
 from __future__ import annotations
 
-from app.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
-from app.evaluate.labels import Labels, load_labels
-from app.evaluate.score import Flag, GroundTruth, score_flags
+from app.tools.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
+from app.tools.evaluate.labels import Labels, load_labels
+from app.tools.evaluate.score import Flag, GroundTruth, score_flags
 
 __all__ = [
     "Flag",

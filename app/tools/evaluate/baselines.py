@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from app.evaluate.score import Flag
-from app.events.request import subnet_of
+from app.core.events.request import subnet_of
+from app.tools.evaluate.score import Flag
 
 __all__ = ["PerAccountRateBaseline", "SubnetDistinctAccountsBaseline"]
 

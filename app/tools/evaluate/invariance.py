@@ -8,10 +8,10 @@ equal tables (``==``) and :func:`table_diff` names the cells that differ.
 Per labelled campaign:
 
 - *first alert (min)*: minutes from the campaign's start (its first campaign
-  request) to the first alert naming it (:func:`app.evaluate.score.first_campaign_alerts`);
+  request) to the first alert naming it (:func:`app.tools.evaluate.score.first_campaign_alerts`);
 - *flagged within 1 h / 24 h*: accounts with an account alert within that horizon of
   their first (campaign) request, among accounts whose first request is at least the
-  horizon before the end (:func:`app.evaluate.score.recall_within`).
+  horizon before the end (:func:`app.tools.evaluate.score.recall_within`).
 
 The ``all`` row pools the campaigns' accounts; its first alert is the latest
 campaign's (the time until every campaign is named), ``None`` if any is never named.
@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.evaluate.labels import Labels
-from app.evaluate.score import first_account_flags, first_campaign_alerts, recall_within
+from app.tools.evaluate.labels import Labels
+from app.tools.evaluate.score import first_account_flags, first_campaign_alerts, recall_within
 
 __all__ = [
     "ENFORCING",

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from app.evaluate.labels import Labels
-from app.evaluate.score import Flag
-from app.events import RequestEvent
+from app.core.events import RequestEvent
+from app.tools.evaluate.labels import Labels
+from app.tools.evaluate.score import Flag
 
 __all__ = ["timeline_png"]
 

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import orjson
 
-from app.config import DetectionSettings
-from app.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
-from app.evaluate.labels import Labels, load_labels
-from app.evaluate.score import Flag, GroundTruth, score_flags
-from app.events import AlertEvent, RequestEvent, decode_message
-from app.gcutil import gc_paused
-from app.offline import iter_lines, open_input_file
+from app.core.events import AlertEvent, RequestEvent, decode_message
+from app.runtime.config import DetectionSettings
+from app.tools.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
+from app.tools.evaluate.labels import Labels, load_labels
+from app.tools.evaluate.score import Flag, GroundTruth, score_flags
+from app.tools.gcutil import gc_paused
+from app.tools.offline import iter_lines, open_input_file
 
 __all__ = ["DETECTORS", "EvaluationInput", "OnEvents", "evaluate_files", "evaluate_scenario"]
 
@@ -84,8 +84,8 @@ def _run_hydrawatch(
     on_events: OnEvents | None = None,
 ) -> tuple[list[AlertEvent], float]:
     """The keyed stages in-process, input split by account as a Kafka producer would."""
-    from app.stages.local import LocalTopology
-    from app.stages.partitioner import account_partitioner
+    from app.core.stages.local import LocalTopology
+    from app.core.stages.partitioner import account_partitioner
 
     t0 = time.perf_counter()
     part = account_partitioner(account_partitions)
@@ -159,7 +159,7 @@ def evaluate_files(
         (out_dir / f"{name}.report.json").write_bytes(
             orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
         )
-        from app.evaluate.plot import timeline_png
+        from app.tools.evaluate.plot import timeline_png
 
         timeline_png(
             out_dir / f"{name}.timeline.png",
@@ -184,8 +184,8 @@ def evaluate_scenario(
     on_events: OnEvents | None = None,
 ) -> dict[str, Any]:
     """Simulate a shipped (or file) scenario and evaluate on it."""
-    from app.simulate.run import build, write_files
-    from app.simulate.scenario import load_scenario
+    from app.tools.simulate.run import build, write_files
+    from app.tools.simulate.scenario import load_scenario
 
     scenario = load_scenario(scenario_name).with_overrides(seed=seed, days=days)
     eff_scale = scale if scale is not None else scenario.default_scale

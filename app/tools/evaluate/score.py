@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from app.evaluate.labels import Labels
+from app.tools.evaluate.labels import Labels
 
 __all__ = [
     "Flag",

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from app.simulate.basic import BasicTraffic, generate_basic
+from app.tools.simulate.basic import BasicTraffic, generate_basic
 
 __all__ = ["BasicTraffic", "generate_basic"]

@@ -7,7 +7,7 @@
 - Azure LLM inference trace 2023 (Microsoft, CC-BY-4.0): code and conversation
   request sizes and arrival burstiness;
 
-and writes ``app/simulate/data/traffic_params.json``: only derived numbers
+and writes ``app/tools/simulate/data/traffic_params.json``: only derived numbers
 (distribution fits, quantiles, normalised daily/weekly profiles), never the traces.
 """
 

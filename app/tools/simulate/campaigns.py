@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
-from app.simulate.plan import AccountPlan, Endpoint, TokenProfile, Traffic
-from app.simulate.population import benign_accounts
-from app.simulate.scenario import CampaignSpec, scaled
-from app.simulate.tools import POPULAR_TOOLS, SDK_PYTHON
-from app.simulate.world import CLOUD_ASNS, World
+from app.tools.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
+from app.tools.simulate.plan import AccountPlan, Endpoint, TokenProfile, Traffic
+from app.tools.simulate.population import benign_accounts
+from app.tools.simulate.scenario import CampaignSpec, scaled
+from app.tools.simulate.tools import POPULAR_TOOLS, SDK_PYTHON
+from app.tools.simulate.world import CLOUD_ASNS, World
 
 _Sizes = tuple[int, float, int, int, int]
 
@@ -81,7 +81,7 @@ class CampaignDefaults:
     timing_cv: tuple[float, float] = (0.8, 1.5)
     #: Per-account rate = rate * exp(s*z - s*s/2), z standard normal (mean kept); 0: equal.
     rate_sigma: float = 0.0
-    #: A popular tool (``app.simulate.tools``) whose user agent, TLS fingerprint and
+    #: A popular tool (``app.tools.simulate.tools``) whose user agent, TLS fingerprint and
     #: system-prompt template the campaign presents.
     camouflage: str | None = None
 
@@ -514,7 +514,7 @@ def _infrastructure_accounts(
 
 def _hijackable(w: World, n: int) -> list[AccountPlan]:
     """n established ordinary accounts (old, with their own benign traffic)."""
-    from app.simulate.scenario import BenignSpec
+    from app.tools.simulate.scenario import BenignSpec
 
     sub = w.scenario.model_copy(
         update={

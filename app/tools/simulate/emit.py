@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from app.simulate.plan import AccountPlan, Endpoint, Traffic
+from app.tools.simulate.plan import AccountPlan, Endpoint, Traffic
 
 __all__ = ["Columns", "Simulation", "iter_events", "write_labels"]
 

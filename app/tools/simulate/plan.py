@@ -2,7 +2,7 @@
 
 A generator (benign population, hard-negative group, campaign) returns
 :class:`AccountPlan` objects: per-account constants, an infrastructure pool and the
-request timestamps. :mod:`app.simulate.emit` turns plans into sorted RequestEvents.
+request timestamps. :mod:`app.tools.simulate.emit` turns plans into sorted RequestEvents.
 """
 
 from __future__ import annotations

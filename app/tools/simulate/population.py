@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from app.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
-from app.simulate.plan import AccountPlan, Endpoint, TokenProfile, Traffic
-from app.simulate.scenario import HardNegativeSpec, scaled
-from app.simulate.tools import CODING_AGENT, POPULAR_TOOLS, SDK_PYTHON
-from app.simulate.world import CLOUD_ASNS, World
+from app.tools.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
+from app.tools.simulate.plan import AccountPlan, Endpoint, TokenProfile, Traffic
+from app.tools.simulate.scenario import HardNegativeSpec, scaled
+from app.tools.simulate.tools import CODING_AGENT, POPULAR_TOOLS, SDK_PYTHON
+from app.tools.simulate.world import CLOUD_ASNS, World
 
 __all__ = ["CODING_AGENT", "SDK_PYTHON", "benign_accounts", "hard_negative_accounts"]
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import orjson
 
-from app.offline import open_output
-from app.simulate.campaigns import campaign_accounts
-from app.simulate.emit import Simulation, iter_events, write_labels
-from app.simulate.population import benign_accounts, hard_negative_accounts
-from app.simulate.scenario import Scenario
-from app.simulate.world import World
+from app.tools.offline import open_output
+from app.tools.simulate.campaigns import campaign_accounts
+from app.tools.simulate.emit import Simulation, iter_events, write_labels
+from app.tools.simulate.population import benign_accounts, hard_negative_accounts
+from app.tools.simulate.scenario import Scenario
+from app.tools.simulate.world import World
 
 __all__ = ["SimulationSummary", "build", "produce_to_kafka", "write_files"]
 

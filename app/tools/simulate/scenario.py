@@ -1,6 +1,6 @@
 """Scenario files: a benign population with hard negatives plus labelled campaigns.
 
-Scenarios are TOML files (``app/simulate/scenarios/*.toml``), validated by these
+Scenarios are TOML files (``app/tools/simulate/scenarios/*.toml``), validated by these
 models. Sizes are given at full scale; ``--scale`` multiplies account counts and
 infrastructure pools (never below a small floor), not per-account rates.
 """
@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.simulate.tools import ToolName
+from app.tools.simulate.tools import ToolName
 
 __all__ = [
     "SCENARIO_DIR",

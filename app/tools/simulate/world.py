@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from app.simulate.arrivals import renewal_arrivals
-from app.simulate.calibrate import load_params
-from app.simulate.plan import Endpoint, TokenProfile
-from app.simulate.scenario import Scenario
+from app.tools.simulate.arrivals import renewal_arrivals
+from app.tools.simulate.calibrate import load_params
+from app.tools.simulate.plan import Endpoint, TokenProfile
+from app.tools.simulate.scenario import Scenario
 
 __all__ = ["COUNTRIES", "World"]
 

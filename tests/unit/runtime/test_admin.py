@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from app.broker.admin import security_kwargs
-from app.config import Settings
+from app.runtime.admin import security_kwargs
+from app.runtime.config import Settings
 
 
 def test_plaintext_and_none_need_no_options() -> None:

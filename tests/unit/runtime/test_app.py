@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import faust
 
-from app.config import Settings
-from app.stream.app import credentials_for
+from app.runtime.app import credentials_for
+from app.runtime.config import Settings
 
 
 def test_plaintext_has_no_credentials() -> None:

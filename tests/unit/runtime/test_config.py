@@ -5,7 +5,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from app.config import DetectionSettings, Settings
+from app.runtime.config import DetectionSettings, Settings
 
 
 def test_env_and_nested_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +83,7 @@ def test_sasl_validation_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_dead_letter_cap_matches_the_decoder_default() -> None:
-    from app.events.decode import DEFAULT_MAX_DEAD_LETTER_BYTES
+    from app.core.events.decode import DEFAULT_MAX_DEAD_LETTER_BYTES
 
     assert Settings().max_dead_letter_bytes == DEFAULT_MAX_DEAD_LETTER_BYTES
     with pytest.raises(ValidationError):

@@ -9,15 +9,15 @@ from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry
 
-from app.alerts import build_alert
-from app.config import Settings
-from app.events import AlertEvent, RequestEvent
-from app.metrics import Metrics
-from app.stages.account import AccountOutput, AccountStage
-from app.stages.records import PivotInput, decode_link_inputs, decode_pivot_inputs
-from app.stream.driver import StageDriver
-from app.stream.memory import ManualClock, MemoryLog, MemorySink, MemorySnapshotStore
-from app.stream.ports import Message
+from app.core.alerts import build_alert
+from app.core.events import AlertEvent, RequestEvent
+from app.core.stages.account import AccountOutput, AccountStage
+from app.core.stages.records import PivotInput, decode_link_inputs, decode_pivot_inputs
+from app.runtime.config import Settings
+from app.runtime.driver import StageDriver
+from app.runtime.memory import ManualClock, MemoryLog, MemorySink, MemorySnapshotStore
+from app.runtime.metrics import Metrics
+from app.runtime.ports import Message
 from tests.conftest import event_dict
 
 T0 = 1_767_225_600_000  # a multiple of the 10-minute linkage tick

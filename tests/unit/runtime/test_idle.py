@@ -1,4 +1,4 @@
-"""The idle rule: which input partitions a worker may declare idle (app.stream.idle)."""
+"""The idle rule: which input partitions a worker may declare idle (app.runtime.idle)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from app.stream.idle import idle_partitions
+from app.runtime.idle import idle_partitions
 
 IDLE_AFTER_S = 10.0
 

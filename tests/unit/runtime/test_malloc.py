@@ -4,7 +4,7 @@ import platform
 
 import pytest
 
-from app.malloc import set_mmap_threshold
+from app.runtime.malloc import set_mmap_threshold
 
 
 def test_zero_leaves_the_allocator_alone() -> None:

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from app.broker import BrokerUnreachable, TansuBroker, ensure_topics, free_port, wait_for_broker
+from app.runtime.admin import BrokerUnreachable, ensure_topics, wait_for_broker
+from app.tools.broker import TansuBroker, free_port
 
 pytestmark = pytest.mark.integration
 

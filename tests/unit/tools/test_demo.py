@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from app.demo import DemoSummary, _Display, alerts_table, campaigns, summary_table
+from app.tools.demo import DemoSummary, _Display, alerts_table, campaigns, summary_table
 
 
 def _alert(entity_type: str, entity_id: str, **kw: Any) -> dict[str, Any]:

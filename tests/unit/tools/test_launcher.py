@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from app.broker import free_port
-from app.stream.launcher import WorkerProcess
+from app.tools.broker import free_port
+from app.tools.launcher import WorkerProcess
 
 
 def test_stop_removes_the_temporary_directory_and_keeps_the_log_tail() -> None:

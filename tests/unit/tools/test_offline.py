@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 import orjson
 
-from app.config import DetectionSettings
-from app.events.schema import schema_documents
-from app.offline import detect_file
+from app.core.events.schema import schema_documents
+from app.runtime.config import DetectionSettings
+from app.tools.offline import detect_file
 from tests.conftest import EXAMPLES, event_dict
 
 

@@ -1,5 +1,5 @@
 // Draws every figure of the page: <script type="application/json" data-chart="ID">
-// holds a plotly figure (built by app/console/charts.py) for the element #ID.
+// holds a plotly figure (built by app/tools/console/charts.py) for the element #ID.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   for (const el of document.querySelectorAll("script[data-chart]")) {

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.alerts.build import ACTION_FOR_SEVERITY, build_alert, rank_reasons, severity_for
-from app.events.alert import AlertEvent
+from app.core.alerts.build import ACTION_FOR_SEVERITY, build_alert, rank_reasons, severity_for
+from app.core.events.alert import AlertEvent
 
 
 @pytest.mark.parametrize(

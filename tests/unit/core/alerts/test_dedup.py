@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.alerts.dedup import Deduper
+from app.core.alerts.dedup import Deduper
 
 
 def test_cooldown_and_escalation() -> None:

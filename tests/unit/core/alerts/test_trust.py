@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.alerts.build import ACTION_FOR_SEVERITY
-from app.alerts.campaign import CAMPAIGN_ACTIONS, campaign_alert
-from app.alerts.trust import TRUST_HISTORY, TRUST_NONE, TRUST_ORG, lowered, with_trust
-from app.events.alert import SEVERITIES, Action, Reason, Severity
+from app.core.alerts.build import ACTION_FOR_SEVERITY
+from app.core.alerts.campaign import CAMPAIGN_ACTIONS, campaign_alert
+from app.core.alerts.trust import TRUST_HISTORY, TRUST_NONE, TRUST_ORG, lowered, with_trust
+from app.core.events.alert import SEVERITIES, Action, Reason, Severity
 
 TABLES = (ACTION_FOR_SEVERITY, CAMPAIGN_ACTIONS)
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.campaigns.evidence import CountMoments, Evidence, homogeneity
+from app.core.campaigns.evidence import CountMoments, Evidence, homogeneity
 
 
 def ev(**kw: float) -> Evidence:

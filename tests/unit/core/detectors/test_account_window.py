@@ -3,8 +3,8 @@ from __future__ import annotations
 import pickle
 import random
 
-from app.config import DetectionSettings
-from app.detectors.account_window import AccountWindowDetector
+from app.core.detectors.account_window import AccountWindowDetector
+from app.runtime.config import DetectionSettings
 
 
 def benign(rng: random.Random) -> dict[str, float]:

@@ -14,12 +14,12 @@ from collections.abc import Callable
 import jsonschema
 import pytest
 
-from app.config import DetectionSettings
-from app.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
-from app.events import AlertEvent, RequestEvent
-from app.events.schema import schema_documents
-from app.simulate.basic import BasicTraffic, generate_basic
-from app.stages.local import LocalTopology
+from app.core.events import AlertEvent, RequestEvent
+from app.core.events.schema import schema_documents
+from app.core.stages.local import LocalTopology
+from app.runtime.config import DetectionSettings
+from app.tools.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
+from app.tools.simulate.basic import BasicTraffic, generate_basic
 
 MIX = BasicTraffic(
     benign_accounts=150,
@@ -59,7 +59,7 @@ class BaselineDetector:
         )
 
     def _alerts(self, flags: list) -> list[AlertEvent]:  # type: ignore[type-arg]
-        from app.events.alert import alert_id_for
+        from app.core.events.alert import alert_id_for
 
         return [
             AlertEvent(

@@ -4,7 +4,7 @@ import contextlib
 
 import orjson
 
-from app.events.decode import decode_message
+from app.core.events.decode import decode_message
 from tests.conftest import event_dict
 
 
@@ -69,8 +69,8 @@ def test_fast_batch_path_agrees_with_per_element_validation() -> None:
     from hypothesis import strategies as st
     from pydantic import ValidationError
 
-    from app.events.redact import contains_raw_text
-    from app.events.request import RequestEvent
+    from app.core.events.redact import contains_raw_text
+    from app.core.events.request import RequestEvent
 
     mutations = st.sampled_from(
         [
@@ -221,7 +221,7 @@ def test_raw_text_under_any_case_or_depth_is_counted_as_dropped() -> None:
 
 
 def test_no_dead_letter_exceeds_the_cap() -> None:
-    from app.events.decode import DEFAULT_MAX_DEAD_LETTER_BYTES
+    from app.core.events.decode import DEFAULT_MAX_DEAD_LETTER_BYTES
 
     two_mb = 2 * 1024 * 1024
     cases = {

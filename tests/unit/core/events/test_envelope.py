@@ -4,7 +4,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.events.envelope import split_array
+from app.core.events.envelope import split_array
 
 json_values = st.recursive(
     st.none()

@@ -5,7 +5,7 @@ import sys
 import orjson
 import pytest
 
-from app.events.redact import (
+from app.core.events.redact import (
     FOLDS_TO_ASCII,
     MAX_REDACT_DEPTH,
     contains_raw_text,
@@ -14,7 +14,7 @@ from app.events.redact import (
     omitted,
     redact,
 )
-from app.events.request import RAW_TEXT_FIELDS
+from app.core.events.request import RAW_TEXT_FIELDS
 
 
 def test_keys_match_in_any_case() -> None:

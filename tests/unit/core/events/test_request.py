@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.events.request import RequestEvent, subnet_of
+from app.core.events.request import RequestEvent, subnet_of
 from tests.conftest import event_dict
 
 

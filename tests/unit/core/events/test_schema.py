@@ -4,7 +4,7 @@ import jsonschema
 import orjson
 import pytest
 
-from app.events.schema import render, schema_documents
+from app.core.events.schema import render, schema_documents
 from tests.conftest import EXAMPLES, ROOT
 
 
@@ -30,6 +30,6 @@ def test_example_events_validate_against_the_schema() -> None:
 
 
 def test_example_file_is_reproducible() -> None:
-    from app.simulate.basic import example_lines
+    from app.tools.simulate.basic import example_lines
 
     assert EXAMPLES.read_bytes() == example_lines(), "run `make examples`"

@@ -3,7 +3,12 @@ from __future__ import annotations
 import itertools
 import math
 
-from app.features.account import ACCOUNT_FEATURES, MAX_TRACKED_IPS, AccountWindow, account_features
+from app.core.features.account import (
+    ACCOUNT_FEATURES,
+    MAX_TRACKED_IPS,
+    AccountWindow,
+    account_features,
+)
 
 
 def add(w: AccountWindow, ts: int, ip: str = "10.0.0.1", **kw: int) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.events import RequestEvent
-from app.features.request import HARVEST_UNITS, request_signals
+from app.core.events import RequestEvent
+from app.core.features.request import HARVEST_UNITS, request_signals
 from tests.conftest import event_dict
 
 DAY = 86_400_000

@@ -14,20 +14,20 @@ from collections import deque
 
 import pytest
 
-from app.config import DetectionSettings
-from app.events import AlertEvent, RequestEvent, decode_message
-from app.stages.account import AccountStage
-from app.stages.campaign import CampaignStage
-from app.stages.partitioner import account_partitioner
-from app.stages.pivot import PivotStage
+from app.core.events import AlertEvent, RequestEvent, decode_message
+from app.core.stages.account import AccountStage
+from app.core.stages.campaign import CampaignStage
+from app.core.stages.partitioner import account_partitioner
+from app.core.stages.pivot import PivotStage
+from app.runtime.config import DetectionSettings
 
 P = 4
 
 
 @pytest.fixture(scope="module")
 def events(tmp_path_factory: pytest.TempPathFactory) -> list[RequestEvent]:
-    from app.simulate.run import build, write_files
-    from app.simulate.scenario import load_scenario
+    from app.tools.simulate.run import build, write_files
+    from app.tools.simulate.scenario import load_scenario
 
     sc = load_scenario("hydra").with_overrides(days=1.1)
     sc = sc.model_copy(

@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from app.windows.hll import HyperLogLog
-from app.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS, SlidingSums
+from app.core.windows.hll import HyperLogLog
+from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS, SlidingSums
 
 
 def test_views_of_different_spans() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.windows.tumbling import TumblingWindows, window_start
+from app.core.windows.tumbling import TumblingWindows, window_start
 
 
 def make(window_ms: int = 1_000, grace_ms: int = 200) -> TumblingWindows[str, list[int]]:

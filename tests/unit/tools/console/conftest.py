@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.console.store import AlertStore
+from app.tools.console.store import AlertStore
 from tests.unit.console.factory import (
     HOUR,
     T0,

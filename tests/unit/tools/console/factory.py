@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from app.alerts.campaign import campaign_alert, severity_of_cluster
-from app.alerts.entity import entity_alert
-from app.events import AlertEvent, Reason
-from app.stages.records import LinkInput, TickLinks
+from app.core.alerts.campaign import campaign_alert, severity_of_cluster
+from app.core.alerts.entity import entity_alert
+from app.core.events import AlertEvent, Reason
+from app.core.stages.records import LinkInput, TickLinks
 
 __all__ = ["HOUR", "T0", "account_window_alert", "campaign_round", "links_record", "subnet_alert"]
 
@@ -94,7 +94,7 @@ def subnet_alert(subnet: str, *, now_ms: int, accounts: int = 12) -> AlertEvent:
 
 
 def account_window_alert(account: str, *, now_ms: int) -> AlertEvent:
-    from app.alerts import build_alert
+    from app.core.alerts import build_alert
 
     return build_alert(
         entity_type="account",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from app.console.accounts import account_view
-from app.console.store import AlertStore
+from app.tools.console.accounts import account_view
+from app.tools.console.store import AlertStore
 from tests.unit.console.conftest import CID
 from tests.unit.console.factory import T0, links_record
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from app.console.campaigns import campaign_detail, campaign_summaries, member_table
-from app.console.store import AlertStore
+from app.tools.console.campaigns import campaign_detail, campaign_summaries, member_table
+from app.tools.console.store import AlertStore
 from tests.unit.console.conftest import CID, MEMBERS, REQUESTS
 from tests.unit.console.factory import HOUR, T0, campaign_round
 

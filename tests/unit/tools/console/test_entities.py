@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.console.entities import entity_rows
-from app.console.store import AlertStore
+from app.tools.console.entities import entity_rows
+from app.tools.console.store import AlertStore
 from tests.unit.console.conftest import CID
 from tests.unit.console.factory import HOUR, T0, subnet_alert
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.console.graph import indicator_graph
+from app.tools.console.graph import indicator_graph
 
 
 def test_indicators_shared_by_two_members_tie_them() -> None:

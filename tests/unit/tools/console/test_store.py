@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from app.console.store import AlertStore
-from app.stages.records import encode_link_inputs
+from app.core.stages.records import encode_link_inputs
+from app.tools.console.store import AlertStore
 from tests.unit.console.factory import T0, links_record, subnet_alert
 
 

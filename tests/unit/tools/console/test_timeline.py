@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.console.timeline import HOUR_MS, MAX_HOURS, hourly_timeline
+from app.tools.console.timeline import HOUR_MS, MAX_HOURS, hourly_timeline
 
 
 def test_empty() -> None:

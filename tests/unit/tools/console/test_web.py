@@ -7,9 +7,9 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from app.console.auth import COOKIE, check_bind
-from app.console.store import AlertStore
-from app.console.web import PLOTLY_JS, create_app
+from app.tools.console.auth import COOKIE, check_bind
+from app.tools.console.store import AlertStore
+from app.tools.console.web import PLOTLY_JS, create_app
 from tests.unit.console.conftest import CID, MEMBERS
 from tests.unit.console.factory import T0, campaign_round, links_record
 

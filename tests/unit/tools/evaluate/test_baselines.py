@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
+from app.tools.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
 
 H = 3_600_000
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from app.evaluate.invariance import (
+from app.core.events import AlertEvent
+from app.tools.evaluate.invariance import (
     Recall,
     first_request_times,
     invariance_table,
     markdown,
     table_diff,
 )
-from app.evaluate.labels import Label
-from app.evaluate.score import Flag
-from app.events import AlertEvent
+from app.tools.evaluate.labels import Label
+from app.tools.evaluate.score import Flag
 
 H = 3_600_000
 M = 60_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.evaluate.labels import Label
-from app.evaluate.score import Flag, GroundTruth, score_flags
+from app.tools.evaluate.labels import Label
+from app.tools.evaluate.score import Flag, GroundTruth, score_flags
 
 H = 3_600_000
 

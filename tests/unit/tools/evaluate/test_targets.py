@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import DetectionSettings
-from app.evaluate.run import evaluate_scenario
+from app.runtime.config import DetectionSettings
+from app.tools.evaluate.run import evaluate_scenario
 
 
 @pytest.fixture(scope="module")

@@ -17,21 +17,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.evaluate.labels import load_labels
-from app.evaluate.score import GroundTruth, score_flags
-from app.simulate.campaigns import campaign_accounts
-from app.simulate.emit import Simulation, iter_events, write_labels
-from app.simulate.plan import AccountPlan
-from app.simulate.run import build
-from app.simulate.scenario import (
+from app.tools.evaluate.labels import load_labels
+from app.tools.evaluate.score import GroundTruth, score_flags
+from app.tools.simulate.campaigns import campaign_accounts
+from app.tools.simulate.emit import Simulation, iter_events, write_labels
+from app.tools.simulate.plan import AccountPlan
+from app.tools.simulate.run import build
+from app.tools.simulate.scenario import (
     BenignSpec,
     CampaignSpec,
     HardNegativeSpec,
     Scenario,
     load_scenario,
 )
-from app.simulate.tools import CODING_AGENT, POPULAR_TOOLS
-from app.simulate.world import CLOUD_ASNS, World
+from app.tools.simulate.tools import CODING_AGENT, POPULAR_TOOLS
+from app.tools.simulate.world import CLOUD_ASNS, World
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000

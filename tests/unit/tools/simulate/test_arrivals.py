@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
+from app.tools.simulate.arrivals import DAY_MS, HOUR_MS, periodic_arrivals, renewal_arrivals
 
 
 @pytest.mark.parametrize("cv", [0.5, 1.0, 3.0])

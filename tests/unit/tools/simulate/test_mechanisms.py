@@ -13,17 +13,17 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from app.simulate.campaigns import DEFAULTS
-from app.simulate.plan import AccountPlan
-from app.simulate.run import build
-from app.simulate.scenario import (
+from app.tools.simulate.campaigns import DEFAULTS
+from app.tools.simulate.plan import AccountPlan
+from app.tools.simulate.run import build
+from app.tools.simulate.scenario import (
     BenignSpec,
     CampaignSpec,
     HardNegativeSpec,
     Scenario,
     load_scenario,
 )
-from app.simulate.world import CLOUD_ASNS
+from app.tools.simulate.world import CLOUD_ASNS
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000

@@ -19,10 +19,10 @@ import numpy as np
 import orjson
 import pytest
 
-from app.simulate.calibrate import load_params
-from app.simulate.campaigns import DEFAULTS
-from app.simulate.run import build, write_files
-from app.simulate.scenario import load_scenario, scenario_names
+from app.tools.simulate.calibrate import load_params
+from app.tools.simulate.campaigns import DEFAULTS
+from app.tools.simulate.run import build, write_files
+from app.tools.simulate.scenario import load_scenario, scenario_names
 
 SERVEGEN = load_params()["servegen"]
 
