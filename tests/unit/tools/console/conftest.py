@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from app.tools.console.store import AlertStore
-from tests.unit.console.factory import (
+from tests.unit.tools.console.factory import (
     HOUR,
     T0,
     account_window_alert,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from app.tools.console.accounts import account_view
 from app.tools.console.store import AlertStore
-from tests.unit.console.conftest import CID
-from tests.unit.console.factory import T0, links_record
+from tests.unit.tools.console.conftest import CID
+from tests.unit.tools.console.factory import T0, links_record
 
 
 def test_an_account_with_its_alerts_campaign_and_indicators(store: AlertStore) -> None:

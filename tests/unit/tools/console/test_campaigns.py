@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from app.tools.console.campaigns import campaign_detail, campaign_summaries, member_table
 from app.tools.console.store import AlertStore
-from tests.unit.console.conftest import CID, MEMBERS, REQUESTS
-from tests.unit.console.factory import HOUR, T0, campaign_round
+from tests.unit.tools.console.conftest import CID, MEMBERS, REQUESTS
+from tests.unit.tools.console.factory import HOUR, T0, campaign_round
 
 
 def test_summary_is_the_newest_alert_with_the_history_of_sizes(store: AlertStore) -> None:

@@ -4,8 +4,8 @@ import pytest
 
 from app.tools.console.entities import entity_rows
 from app.tools.console.store import AlertStore
-from tests.unit.console.conftest import CID
-from tests.unit.console.factory import HOUR, T0, subnet_alert
+from tests.unit.tools.console.conftest import CID
+from tests.unit.tools.console.factory import HOUR, T0, subnet_alert
 
 
 def test_one_row_per_entity_with_the_campaign_members_linked_on_it(store: AlertStore) -> None:

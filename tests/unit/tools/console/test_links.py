@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from app.core.stages.records import LinkInput, TickLinks, split_link_input
 from app.tools.console.links import LinkIndex
-from tests.unit.console.factory import links_record
+from tests.unit.tools.console.factory import links_record
 
 T = 600_000
 

@@ -6,7 +6,7 @@ import pytest
 
 from app.core.stages.records import encode_link_inputs
 from app.tools.console.store import AlertStore
-from tests.unit.console.factory import T0, links_record, subnet_alert
+from tests.unit.tools.console.factory import T0, links_record, subnet_alert
 
 
 def test_alerts_are_deduplicated_by_id_and_unreadable_messages_counted() -> None:

@@ -10,8 +10,8 @@ from starlette.testclient import TestClient
 from app.tools.console.auth import COOKIE, check_bind
 from app.tools.console.store import AlertStore
 from app.tools.console.web import PLOTLY_JS, create_app
-from tests.unit.console.conftest import CID, MEMBERS
-from tests.unit.console.factory import T0, campaign_round, links_record
+from tests.unit.tools.console.conftest import CID, MEMBERS
+from tests.unit.tools.console.factory import T0, campaign_round, links_record
 
 
 def _rows(html: str) -> list[str]:
