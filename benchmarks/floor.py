@@ -154,9 +154,9 @@ def measure(*, scale: float, days: float, limit: int, repeat: int) -> dict[str, 
 
     from app.core.events.decode import decode_message
     from app.core.events.request import subnet_of
+    from app.core.settings import DetectionSettings
     from app.core.stages.local import LocalTopology
     from app.core.windows.sliding import HOUR_MS, TEN_MIN_MS, SlidingSums
-    from app.runtime.config import DetectionSettings
 
     messages = _envelopes(scale, days, limit)
     unchecked = TypeAdapter(list[dict[str, Any]])

@@ -23,9 +23,9 @@ from typing import Any
 import orjson
 
 from app.core.events import AlertEvent
+from app.core.settings import DetectionSettings
 from app.core.stages.partitioner import account_partitioner
 from app.runtime.admin import ensure_topics
-from app.runtime.config import DetectionSettings
 from app.tools.broker import broker_for_tests
 from app.tools.evaluate.invariance import (
     closing_sentinels,

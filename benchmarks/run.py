@@ -30,8 +30,8 @@ from typing import Any
 
 import orjson
 
+from app.core.settings import DetectionSettings
 from app.runtime.admin import ensure_topics
-from app.runtime.config import DetectionSettings
 from app.tools.broker import TansuBroker
 from app.tools.launcher import WorkerProcess, metric_value
 from app.tools.simulate.run import build, produce_to_kafka

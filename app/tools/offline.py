@@ -31,10 +31,10 @@ from typing import IO, cast
 import orjson
 
 from app.core.events import AlertEvent, RequestEvent
+from app.core.settings import DetectionSettings
 from app.core.stages.ingest import decode_values
 from app.core.stages.local import LocalTopology
 from app.core.stages.partitioner import account_partitioner
-from app.runtime.config import DetectionSettings
 from app.tools.gcutil import gc_paused
 
 __all__ = [

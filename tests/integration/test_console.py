@@ -30,11 +30,11 @@ import pytest
 from kafka import KafkaProducer
 
 from app.core.events import AlertEvent, RequestEvent
+from app.core.settings import DetectionSettings
 from app.core.stages.local import LocalTopology
 from app.core.stages.partitioner import account_partitioner
 from app.core.stages.records import LinkInput, encode_link_inputs
 from app.runtime.admin import ensure_topics
-from app.runtime.config import DetectionSettings
 from app.tools.broker import BrokerHandle, free_port
 from tests.conftest import PARTITIONS, Topics
 

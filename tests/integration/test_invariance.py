@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
+from app.core.settings import DetectionSettings
 from app.runtime.admin import ensure_topics
-from app.runtime.config import DetectionSettings
 from app.tools.broker import BrokerHandle
 from app.tools.evaluate.invariance import closing_sentinels
 from app.tools.launcher import metric_value

@@ -76,7 +76,7 @@ def closed_traffic(
     """``events`` followed by closing sentinels 3 h past the newest (so every online stage
     clock passes the traffic, as the offline run's final flush does), and the event time
     up to which online and offline alerts are comparable (newest event + 1 h)."""
-    from app.runtime.config import DetectionSettings
+    from app.core.settings import DetectionSettings
     from app.tools.evaluate.invariance import closing_sentinels
 
     newest = max(e["ts_ms"] for e in events)
@@ -96,7 +96,7 @@ def offline_reference(
     fault): its alert ids up to event time ``until_ms``, and the number of requests its
     account stages sent observations of up to ``until_ms`` (each applied event once: see
     :class:`ObservationLog`)."""
-    from app.runtime.config import DetectionSettings
+    from app.core.settings import DetectionSettings
     from app.tools.offline import detect_file
 
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
@@ -236,7 +236,7 @@ def wait_position(w: WorkerProcess, messages: int, *, timeout_s: float = 120) ->
 def final_clock_ms(events: list[dict[str, Any]], *, partitions: int = PARTITIONS) -> int:
     """The event time the downstream clocks reach once ``events`` are all applied: the
     minimum over partitions of each one's watermark (k-th newest event - grace)."""
-    from app.runtime.config import DetectionSettings
+    from app.core.settings import DetectionSettings
 
     s = DetectionSettings()
     by_p: dict[int, list[int]] = {}

@@ -42,6 +42,8 @@ def test_core_imports_no_runtime_library() -> None:
     loaded = _imported_after("\n".join(f"import {m}" for m in modules))
     bad = [m for m in loaded if m.split(".")[0] in _IO]
     assert not bad, bad
+    outside = [m for m in loaded if m.startswith(("app.runtime", "app.tools", "app.enforce"))]
+    assert not outside, f"app.core imports outside the core: {outside}"
 
 
 def test_offline_path_and_stage_driver_import_neither_faust_nor_kafka() -> None:

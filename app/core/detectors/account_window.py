@@ -5,7 +5,7 @@ its score exceeds both a running quantile of past scores and an absolute floor,
 and it carries enough evidence (``min_requests``). Flagged windows are not learned,
 so an ongoing abuse does not become the baseline.
 
->>> from app.runtime.config import DetectionSettings
+>>> from app.core.settings import DetectionSettings
 >>> det = AccountWindowDetector(DetectionSettings(warmup_windows=5))
 >>> quiet = {"requests": 3.0, "prompt_tokens": 900.0, "completion_tokens": 300.0,
 ...          "completion_ratio": 0.33, "distinct_ips": 1.0, "interarrival_cv": 1.0,
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from river import anomaly, preprocessing, stats
 
 from app.core.features.account import ACCOUNT_FEATURES
-from app.runtime.config import DetectionSettings
+from app.core.settings import DetectionSettings
 
 __all__ = ["DETECTOR_NAME", "AccountWindowDetector", "Verdict", "WindowModel"]
 

@@ -60,10 +60,10 @@ from app.core.events import AlertEvent, RequestEvent
 from app.core.events.request import subnet_of
 from app.core.features import AccountWindow, account_features
 from app.core.features.request import HARVEST_UNITS, request_signals
+from app.core.settings import DetectionSettings
 from app.core.stages.records import Observation, PivotInput, partition_for
 from app.core.windows import SlidingSums, TumblingWindows
 from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
-from app.runtime.config import DetectionSettings
 
 __all__ = ["AccountOutput", "AccountStage"]
 

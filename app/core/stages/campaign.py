@@ -52,10 +52,10 @@ from app.core.campaigns.values import (
 )
 from app.core.events import AlertEvent, Reason
 from app.core.features.request import HARVEST_UNITS
+from app.core.settings import DetectionSettings
 from app.core.stages.clock import UpstreamClock
 from app.core.stages.records import LinkInput, TickLinks
 from app.core.windows.sliding import DAY_MS, HOUR_MS
-from app.runtime.config import DetectionSettings
 
 __all__ = ["DETECTOR_NAME", "CampaignOutput", "CampaignStage"]
 

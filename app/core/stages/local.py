@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from app.core.events import AlertEvent, RequestEvent
+from app.core.settings import DetectionSettings
 from app.core.stages.account import AccountOutput, AccountStage
 from app.core.stages.campaign import CampaignStage
 from app.core.stages.ingest import Ingested, decode_values
 from app.core.stages.pivot import PivotStage
 from app.core.stages.records import OBS_VALUES
-from app.runtime.config import DetectionSettings
 
 __all__ = ["LocalTopology", "StageCounts"]
 

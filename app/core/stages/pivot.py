@@ -55,6 +55,7 @@ from app.core.campaigns.values import (
 from app.core.detectors.account_window import WindowModel
 from app.core.events import AlertEvent
 from app.core.features.request import HARVEST_UNITS
+from app.core.settings import DetectionSettings
 from app.core.stages.clock import UpstreamClock
 from app.core.stages.records import (
     OBS_VALUES,
@@ -65,7 +66,6 @@ from app.core.stages.records import (
     TickLinks,
 )
 from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
-from app.runtime.config import DetectionSettings
 
 __all__ = ["ENTITY_FEATURES", "ENTITY_TYPES", "PivotOutput", "PivotStage"]
 

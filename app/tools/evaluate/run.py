@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 
 from app.core.events import AlertEvent, RequestEvent, decode_message
-from app.runtime.config import DetectionSettings
+from app.core.settings import DetectionSettings
 from app.tools.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
 from app.tools.evaluate.labels import Labels, load_labels
 from app.tools.evaluate.score import Flag, GroundTruth, score_flags

@@ -11,7 +11,7 @@ import jsonschema
 import orjson
 
 from app.core.events.schema import schema_documents
-from app.runtime.config import DetectionSettings
+from app.core.settings import DetectionSettings
 from app.tools.offline import detect_file
 from tests.conftest import EXAMPLES, event_dict
 

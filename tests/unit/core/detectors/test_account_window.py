@@ -4,7 +4,7 @@ import pickle
 import random
 
 from app.core.detectors.account_window import AccountWindowDetector
-from app.runtime.config import DetectionSettings
+from app.core.settings import DetectionSettings
 
 
 def benign(rng: random.Random) -> dict[str, float]:

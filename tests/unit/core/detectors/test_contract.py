@@ -16,8 +16,8 @@ import pytest
 
 from app.core.events import AlertEvent, RequestEvent
 from app.core.events.schema import schema_documents
+from app.core.settings import DetectionSettings
 from app.core.stages.local import LocalTopology
-from app.runtime.config import DetectionSettings
 from app.tools.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
 from app.tools.simulate.basic import BasicTraffic, generate_basic
 

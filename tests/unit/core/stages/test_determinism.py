@@ -15,11 +15,11 @@ from collections import deque
 import pytest
 
 from app.core.events import AlertEvent, RequestEvent, decode_message
+from app.core.settings import DetectionSettings
 from app.core.stages.account import AccountStage
 from app.core.stages.campaign import CampaignStage
 from app.core.stages.partitioner import account_partitioner
 from app.core.stages.pivot import PivotStage
-from app.runtime.config import DetectionSettings
 
 P = 4
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from app.core.events import RequestEvent
+from app.core.settings import DetectionSettings
 from app.core.stages.account import AccountStage
 from app.core.stages.campaign import CampaignStage
 from app.core.stages.clock import UpstreamClock
 from app.core.stages.pivot import PivotStage
 from app.core.stages.records import LinkInput, PivotInput, TickLinks
-from app.runtime.config import DetectionSettings
 from tests.conftest import event_dict
 
 T0 = 1_767_225_600_000

@@ -12,10 +12,10 @@ from __future__ import annotations
 from app.core.alerts.trust import TRUST_HISTORY, TRUST_NONE, TRUST_ORG
 from app.core.events import AlertEvent, RequestEvent
 from app.core.events.alert import ACTIONS
+from app.core.settings import DetectionSettings
 from app.core.stages.account import AccountStage
 from app.core.stages.local import LocalTopology
 from app.core.windows.sliding import DAY_MS, HOUR_MS
-from app.runtime.config import DetectionSettings
 
 T0 = 1_767_225_600_000
 S = DetectionSettings()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.runtime.config import DetectionSettings
+from app.core.settings import DetectionSettings
 from app.tools.evaluate.run import evaluate_scenario
 
 
