@@ -113,7 +113,7 @@ schemas: $(RUN_STAMP)
 	$(BIN)/hydrawatch schemas --out-dir schemas
 
 examples: $(RUN_STAMP)
-	$(BIN)/python -c "from app.simulate.basic import example_lines; open('schemas/examples/request_events.jsonl', 'wb').write(example_lines())"
+	$(BIN)/python -c "from app.tools.simulate.basic import example_lines; open('schemas/examples/request_events.jsonl', 'wb').write(example_lines())"
 
 # The image installs these versions (pip install -c): the venv the tests ran in.
 constraints: $(DEV_STAMP)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from app import __version__
-from app.config import Settings
+from app.runtime.config import Settings
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -57,7 +57,7 @@ def _root(
 @contextmanager
 def _broker_errors() -> Iterator[None]:
     """An unreachable broker ends the command with one line naming it, exit code 1."""
-    from app.broker.admin import BrokerUnreachable
+    from app.runtime.admin import BrokerUnreachable
 
     try:
         yield
@@ -68,7 +68,7 @@ def _broker_errors() -> Iterator[None]:
 
 def _reach_broker(settings: Settings, *, max_seconds: float | None = None) -> None:
     """Wait for the broker up to ``connect_timeout_s`` (and no longer than ``max_seconds``)."""
-    from app.broker.admin import security_kwargs, wait_for_broker
+    from app.runtime.admin import security_kwargs, wait_for_broker
 
     timeout = settings.connect_timeout_s
     if max_seconds is not None:
@@ -126,7 +126,7 @@ def worker(
         )
     with _broker_errors():
         _reach_broker(settings)  # before faust is even imported (seconds)
-        from app.stream.worker import run_worker
+        from app.runtime.worker import run_worker
 
         run_worker(settings)
 
@@ -147,8 +147,8 @@ def detect(
     """
     from contextlib import ExitStack
 
-    from app.offline import DetectSummary, InputFile, detect_file, open_output
-    from app.progress import EventProgress
+    from app.tools.offline import DetectSummary, InputFile, detect_file, open_output
+    from app.tools.progress import EventProgress
 
     settings = build_settings()
     if input != "-":
@@ -211,7 +211,7 @@ def demo(
     speedup: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 240.0,
 ) -> None:
     """Embedded broker + worker + traffic with one injected abusive group, alerts live."""
-    from app.demo import run_demo
+    from app.tools.demo import run_demo
 
     try:
         with _broker_errors():
@@ -245,9 +245,9 @@ def simulate(
     """Generate labelled traffic for a scenario, to files or to Kafka (compressed time)."""
     from datetime import datetime
 
-    from app.simulate.emit import labels_path_for
-    from app.simulate.run import build, produce_to_kafka, write_files
-    from app.simulate.scenario import load_scenario
+    from app.tools.simulate.emit import labels_path_for
+    from app.tools.simulate.run import build, produce_to_kafka, write_files
+    from app.tools.simulate.scenario import load_scenario
 
     try:
         sc = load_scenario(scenario).with_overrides(
@@ -270,7 +270,7 @@ def simulate(
     eff_scale = scale if scale is not None else 1.0
     if broker:
         settings = build_settings(broker=broker)
-        from app.broker.admin import security_kwargs
+        from app.runtime.admin import security_kwargs
 
         with _broker_errors():
             _reach_broker(settings)
@@ -317,15 +317,15 @@ def evaluate(
 ) -> None:
     """Score detection and both baselines on labelled traffic; JSON report + PNG timeline."""
 
-    from app.evaluate.run import evaluate_files, evaluate_scenario
-    from app.evaluate.table import (
+    from app.tools.evaluate.run import evaluate_files, evaluate_scenario
+    from app.tools.evaluate.table import (
         markdown_benign_table,
         markdown_table,
         rich_benign_table,
         rich_table,
     )
-    from app.progress import EventProgress
-    from app.simulate.scenario import scenario_names
+    from app.tools.progress import EventProgress
+    from app.tools.simulate.scenario import scenario_names
 
     settings = build_settings()
     reports = []
@@ -396,7 +396,7 @@ def calibrate(
     out: Annotated[Path | None, typer.Option(help="Output JSON")] = None,
 ) -> None:
     """Derive the simulator's benign-traffic parameters from the public traces."""
-    from app.simulate.calibrate import PARAMS_PATH, write_params
+    from app.tools.simulate.calibrate import PARAMS_PATH, write_params
 
     if not (data / "servegen").exists():
         err.print(f"[red]error:[/] no servegen/ under {data}")
@@ -411,7 +411,7 @@ def schemas(
     ),
 ) -> None:
     """Write the JSON Schemas (2020-12) generated from the event models."""
-    from app.events.schema import write_schemas
+    from app.core.events.schema import write_schemas
 
     for path in write_schemas(out_dir):
         err.print(f"wrote {path}")
@@ -427,8 +427,8 @@ def enforce(
     max_seconds: Annotated[float | None, typer.Option(help="Stop after (default: run)")] = None,
 ) -> None:
     """Reference rate-limiter integration: alert topic → throttle/block/verify list with TTLs."""
-    from app.broker.admin import security_kwargs
     from app.enforce.consumer import run_enforcer
+    from app.runtime.admin import security_kwargs
 
     s = build_settings(broker=broker)
     with _broker_errors():
@@ -468,8 +468,8 @@ def tail_alerts(
     ] = False,
 ) -> None:
     """Human view of the alert topic, with filters."""
-    from app.broker.admin import security_kwargs
     from app.enforce.tail import tail
+    from app.runtime.admin import security_kwargs
 
     s = build_settings(broker=broker)
     with _broker_errors():
@@ -503,8 +503,8 @@ def broker_cmd(
     ``tail-alerts`` and ``enforce`` can be tried by hand against it. Its data lives in
     memory and is gone when it stops.
     """
-    from app.broker import TansuBroker, ensure_topics
-    from app.broker.admin import BrokerUnreachable
+    from app.runtime.admin import BrokerUnreachable, ensure_topics
+    from app.tools.broker import TansuBroker
 
     settings = build_settings()
     tansu = TansuBroker(port=port, startup_timeout_s=settings.connect_timeout_s)
@@ -576,9 +576,9 @@ def console(
     app_id: Annotated[str | None, typer.Option(help="App id whose links topic to read")] = None,
 ) -> None:
     """Read-only analyst console in the browser: campaigns, accounts, entity alerts."""
-    from app.broker.admin import security_kwargs
-    from app.console.auth import check_bind
-    from app.console.serve import run_console
+    from app.runtime.admin import security_kwargs
+    from app.tools.console.auth import check_bind
+    from app.tools.console.serve import run_console
 
     s = build_settings(
         broker=broker, console_host=host, console_port=port, console_token=token, app_id=app_id

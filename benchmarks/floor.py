@@ -15,14 +15,14 @@ envelopes, each the cheapest form the issue's design allows:
 4. ``msgspec``: the same fields and constraints as a ``msgspec.Struct`` (the fastest
    validating JSON decoder for Python; the ``bench`` extra installs it), skipped if
    msgspec is not installed;
-5. ``validate``: what hydrawatch does (:func:`~app.events.decode.decode_message`: the
+5. ``validate``: what hydrawatch does (:func:`~app.core.events.decode.decode_message`: the
    ``RequestEvent`` model validated by pydantic-core, one call per envelope);
-6. ``lean_and_windows``: 3, then one :class:`~app.windows.sliding.SlidingSums` update
+6. ``lean_and_windows``: 3, then one :class:`~app.core.windows.sliding.SlidingSums` update
    per event for each window the shape keeps (per account, per /24 subnet, per
    fingerprint), with constant values: no features, no models, no linkage, no alerts;
 7. ``msgspec_and_windows``: the same on top of 4;
 8. ``validate_and_windows``: the same on top of 5;
-9. ``pipeline``: the whole detection core (:class:`~app.stages.local.LocalTopology`, what the
+9. ``pipeline``: the whole detection core (:class:`~app.core.stages.local.LocalTopology`, what the
    worker drives) for comparison.
 
 Each stage reports events/s and µs/event (best of ``--repeat`` runs) next to the
@@ -53,9 +53,9 @@ __all__ = ["measure"]
 
 
 def _envelopes(scale: float, days: float, limit: int) -> list[bytes]:
-    from app.simulate.emit import iter_events
-    from app.simulate.run import build
-    from app.simulate.scenario import load_scenario
+    from app.tools.simulate.emit import iter_events
+    from app.tools.simulate.run import build
+    from app.tools.simulate.scenario import load_scenario
 
     sim = build(load_scenario("hydra").with_overrides(days=days), scale=scale)
     events: list[dict[str, Any]] = []
@@ -72,7 +72,7 @@ def _lean_schema() -> Any:
 
     from typing_extensions import TypedDict
 
-    from app.events.request import RequestEvent
+    from app.core.events.request import RequestEvent
 
     fields: dict[str, Any] = {}
     for name, f in RequestEvent.model_fields.items():
@@ -99,7 +99,7 @@ def _msgspec_schema() -> Any:
     from pydantic import Strict
     from pydantic.fields import FieldInfo
 
-    from app.events.request import RequestEvent
+    from app.core.events.request import RequestEvent
 
     names = {at.Ge: "ge", at.Le: "le", at.MinLen: "min_length", at.MaxLen: "max_length"}
 
@@ -152,11 +152,11 @@ def measure(*, scale: float, days: float, limit: int, repeat: int) -> dict[str, 
     """Every stage's best events/s over the same envelopes."""
     from pydantic import TypeAdapter
 
-    from app.config import DetectionSettings
-    from app.events.decode import decode_message
-    from app.events.request import subnet_of
-    from app.stages.local import LocalTopology
-    from app.windows.sliding import HOUR_MS, TEN_MIN_MS, SlidingSums
+    from app.core.events.decode import decode_message
+    from app.core.events.request import subnet_of
+    from app.core.settings import DetectionSettings
+    from app.core.stages.local import LocalTopology
+    from app.core.windows.sliding import HOUR_MS, TEN_MIN_MS, SlidingSums
 
     messages = _envelopes(scale, days, limit)
     unchecked = TypeAdapter(list[dict[str, Any]])

@@ -5,7 +5,7 @@ scenario (default ``fleet``: benign population, enterprise eval harness, univers
 class, five campaigns), runs ``hydrawatch detect`` in-process and real worker groups on
 the embedded broker (the input keyed by account onto 4 partitions), reads every group's
 alerts back from its topic and prints, per run, the comparison table of
-:mod:`app.evaluate.invariance` and the cells that differ from the offline run. Sentinel
+:mod:`app.tools.evaluate.invariance` and the cells that differ from the offline run. Sentinel
 events 3 h after the end move every partition's watermark past the traffic, so online
 runs complete every tick offline runs complete; alerts after the traffic's end + 1 h
 are left out of the comparison. Results: ``benchmarks/results/invariance-*.json``.
@@ -22,20 +22,21 @@ from typing import Any
 
 import orjson
 
-from app.broker import broker_for_tests, ensure_topics
-from app.config import DetectionSettings
-from app.evaluate.invariance import (
+from app.core.events import AlertEvent
+from app.core.settings import DetectionSettings
+from app.core.stages.partitioner import account_partitioner
+from app.runtime.admin import ensure_topics
+from app.tools.broker import broker_for_tests
+from app.tools.evaluate.invariance import (
     closing_sentinels,
     first_request_times,
     invariance_table,
     markdown,
     table_diff,
 )
-from app.evaluate.labels import load_labels
-from app.events import AlertEvent
-from app.offline import detect_file
-from app.stages.partitioner import account_partitioner
-from app.stream.launcher import WorkerProcess, metric_value
+from app.tools.evaluate.labels import load_labels
+from app.tools.launcher import WorkerProcess, metric_value
+from app.tools.offline import detect_file
 from benchmarks.report import write_result
 
 PARTITIONS = 4
@@ -129,8 +130,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--workers", default="1,2,4")
     args = ap.parse_args()
-    from app.simulate.run import build, write_files
-    from app.simulate.scenario import load_scenario
+    from app.tools.simulate.run import build, write_files
+    from app.tools.simulate.scenario import load_scenario
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="hydrawatch-inv-") as tmp:

@@ -27,12 +27,13 @@ from typing import Any
 
 import orjson
 
-from app.broker import TansuBroker, ensure_topics
-from app.detectors.account_window import DETECTOR_NAME as _ACCOUNT_DETECTOR
-from app.simulate.emit import iter_events
-from app.simulate.run import build
-from app.simulate.scenario import load_scenario
-from app.stream.launcher import WorkerProcess, metric_value
+from app.core.detectors.account_window import DETECTOR_NAME as _ACCOUNT_DETECTOR
+from app.runtime.admin import ensure_topics
+from app.tools.broker import TansuBroker
+from app.tools.launcher import WorkerProcess, metric_value
+from app.tools.simulate.emit import iter_events
+from app.tools.simulate.run import build
+from app.tools.simulate.scenario import load_scenario
 
 __all__ = ["LatencyResult", "measure_latency"]
 

@@ -100,8 +100,8 @@ def child(profile: str, n_accounts: int, *, trace: bool) -> dict[str, Any]:
     """Run one size in this process; returns the state's RSS / heap growth."""
     import tracemalloc
 
-    from app.config import DetectionSettings
-    from app.stages.local import LocalTopology
+    from app.core.settings import DetectionSettings
+    from app.core.stages.local import LocalTopology
 
     events = population(profile, n_accounts)
     messages = [orjson.dumps(events[i : i + 1_000]) for i in range(0, len(events), 1_000)]

@@ -29,10 +29,11 @@ from typing import Any
 
 import orjson
 
-from app.broker import TansuBroker, ensure_topics
-from app.simulate.emit import iter_events
-from app.simulate.run import build
-from app.simulate.scenario import load_scenario
+from app.runtime.admin import ensure_topics
+from app.tools.broker import TansuBroker
+from app.tools.simulate.emit import iter_events
+from app.tools.simulate.run import build
+from app.tools.simulate.scenario import load_scenario
 
 try:  # run as a script (python benchmarks/producer.py) or as a module
     from report import header, write_result  # type: ignore[import-not-found]
@@ -42,7 +43,7 @@ except ImportError:  # pragma: no cover
     from benchmarks.run import raw_consume
 
 
-#: what ``hydrawatch simulate`` uses (app/simulate/run.py)
+#: what ``hydrawatch simulate`` uses (app/tools/simulate/run.py)
 REFERENCE: dict[str, Any] = {"linger_ms": 5, "compression_type": None}
 _CODEC_MODULE = {"gzip": None, "lz4": "lz4", "zstd": "zstandard", "snappy": "snappy"}
 

@@ -30,11 +30,12 @@ from typing import Any
 
 import orjson
 
-from app.broker import TansuBroker, ensure_topics
-from app.config import DetectionSettings
-from app.simulate.run import build, produce_to_kafka
-from app.simulate.scenario import load_scenario
-from app.stream.launcher import WorkerProcess, metric_value
+from app.core.settings import DetectionSettings
+from app.runtime.admin import ensure_topics
+from app.tools.broker import TansuBroker
+from app.tools.launcher import WorkerProcess, metric_value
+from app.tools.simulate.run import build, produce_to_kafka
+from app.tools.simulate.scenario import load_scenario
 
 try:  # run as a script (python benchmarks/run.py) or as a module
     from latency import measure_latency  # type: ignore[import-not-found]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.broker import BrokerHandle, broker_for_tests, ensure_topics
-from app.stream.launcher import WorkerProcess
+from app.runtime.admin import ensure_topics
+from app.tools.broker import BrokerHandle, broker_for_tests
+from app.tools.launcher import WorkerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "schemas" / "examples" / "request_events.jsonl"

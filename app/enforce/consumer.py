@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.core.events import AlertEvent
 from app.enforce.store import EnforcementStore
-from app.events import AlertEvent
 
 __all__ = ["run_enforcer", "write_json"]
 

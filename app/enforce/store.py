@@ -9,7 +9,7 @@ Semantics of the alert contract (``docs/alerts.md``):
   alert never extends a block);
 - ``alert_id`` is the idempotency key: a re-delivered alert changes nothing.
 
->>> from app.events import AlertEvent
+>>> from app.core.events import AlertEvent
 >>> s = EnforcementStore(":memory:")
 >>> a = AlertEvent(alert_id="x1", ts_ms=0, emitted_ms=1_000_000, entity_type="account",
 ...     entity_id="acct-7", severity="high", score=0.9, detectors=["d"], reasons=[],
@@ -28,7 +28,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from app.events import AlertEvent
+from app.core.events import AlertEvent
 
 __all__ = ["EnforcementStore", "Entry"]
 

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Console
 
-from app.events import AlertEvent
-from app.events.alert import SEVERITIES
+from app.core.events import AlertEvent
+from app.core.events.alert import SEVERITIES
 
 __all__ = ["matches", "render", "tail"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
-from app.stages.partitioner import murmur2
+from app.core.stages.partitioner import murmur2
 
 __all__ = ["partition_for", "produce_batches", "produce_raw", "read_until"]
 

@@ -29,13 +29,13 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from app.broker import BrokerHandle, ensure_topics
-from app.broker.embedded import free_port
-from app.config import DetectionSettings
-from app.events import AlertEvent, RequestEvent
-from app.stages.local import LocalTopology
-from app.stages.partitioner import account_partitioner
-from app.stages.records import LinkInput, encode_link_inputs
+from app.core.events import AlertEvent, RequestEvent
+from app.core.settings import DetectionSettings
+from app.core.stages.local import LocalTopology
+from app.core.stages.partitioner import account_partitioner
+from app.core.stages.records import LinkInput, encode_link_inputs
+from app.runtime.admin import ensure_topics
+from app.tools.broker import BrokerHandle, free_port
 from tests.conftest import PARTITIONS, Topics
 
 pytestmark = pytest.mark.integration
@@ -63,9 +63,9 @@ def chromium() -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def campaign_run(chromium: tuple[str, str]) -> Run:
     """hydra at scale 0.01 for one day, the campaign from hour 9: alerts and link records."""
-    from app.simulate.emit import iter_events
-    from app.simulate.run import build
-    from app.simulate.scenario import load_scenario
+    from app.tools.simulate.emit import iter_events
+    from app.tools.simulate.run import build
+    from app.tools.simulate.scenario import load_scenario
 
     sc = load_scenario("hydra").with_overrides(days=1.0)
     sc = sc.model_copy(

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from app.broker import BrokerHandle
+from app.tools.broker import BrokerHandle
 
 pytestmark = pytest.mark.integration
 

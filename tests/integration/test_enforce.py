@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from app.broker import BrokerHandle
-from app.broker.embedded import free_port
-from app.simulate.basic import ABUSIVE_PREFIX, generate_basic
-from app.stream.launcher import WorkerProcess, metric_value
+from app.tools.broker import BrokerHandle, free_port
+from app.tools.launcher import WorkerProcess, metric_value
+from app.tools.simulate.basic import ABUSIVE_PREFIX, generate_basic
 from tests.conftest import PARTITIONS, Topics
 from tests.integration.helpers import produce_batches
 from tests.integration.test_worker import TRAFFIC

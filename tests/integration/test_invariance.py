@@ -16,11 +16,12 @@ from typing import Any
 import orjson
 import pytest
 
-from app.broker import BrokerHandle, ensure_topics
-from app.config import DetectionSettings
-from app.evaluate.invariance import closing_sentinels
-from app.offline import detect_file
-from app.stream.launcher import metric_value
+from app.core.settings import DetectionSettings
+from app.runtime.admin import ensure_topics
+from app.tools.broker import BrokerHandle
+from app.tools.evaluate.invariance import closing_sentinels
+from app.tools.launcher import metric_value
+from app.tools.offline import detect_file
 from tests.conftest import PARTITIONS
 from tests.integration.helpers import partition_for, produce_batches
 from tests.reliability.helpers import Run, read_all, wait_for
@@ -33,8 +34,8 @@ _HOUR = 3_600_000
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]], int]:
     """(events file, events, newest real event time); sentinels close every partition."""
-    from app.simulate.run import build, write_files
-    from app.simulate.scenario import load_scenario
+    from app.tools.simulate.run import build, write_files
+    from app.tools.simulate.scenario import load_scenario
 
     sc = load_scenario("hydra").with_overrides(days=1.5)
     sc = sc.model_copy(

@@ -23,10 +23,9 @@ from typing import Any
 import orjson
 import pytest
 
-from app.broker import BrokerHandle
-from app.broker.embedded import free_port
-from app.simulate.basic import generate_basic
-from app.stream.launcher import WorkerProcess, metric_value
+from app.tools.broker import BrokerHandle, free_port
+from app.tools.launcher import WorkerProcess, metric_value
+from app.tools.simulate.basic import generate_basic
 from tests.conftest import PARTITIONS, ROOT, Topics
 from tests.integration.helpers import produce_batches, produce_raw
 from tests.integration.test_worker import TRAFFIC

@@ -12,10 +12,10 @@ import jsonschema
 import orjson
 import pytest
 
-from app.broker import BrokerHandle
-from app.events.schema import schema_documents
-from app.simulate.basic import ABUSIVE_PREFIX, BasicTraffic, generate_basic
-from app.stream.launcher import WorkerProcess, metric_value
+from app.core.events.schema import schema_documents
+from app.tools.broker import BrokerHandle
+from app.tools.launcher import WorkerProcess, metric_value
+from app.tools.simulate.basic import ABUSIVE_PREFIX, BasicTraffic, generate_basic
 from tests.integration.conftest import PARTITIONS, Topics
 from tests.integration.helpers import produce_batches, produce_raw, read_until
 

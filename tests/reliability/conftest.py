@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.simulate.basic import generate_basic
+from app.tools.simulate.basic import generate_basic
 from tests.reliability.helpers import (
     TRAFFIC,
     closed_traffic,

@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from app.broker import ensure_topics
-from app.simulate.basic import BasicTraffic, generate_basic
-from app.stream.launcher import WorkerProcess, metric_value
+from app.runtime.admin import ensure_topics
+from app.tools.launcher import WorkerProcess, metric_value
+from app.tools.simulate.basic import BasicTraffic, generate_basic
 from tests.conftest import PARTITIONS
 from tests.integration.helpers import partition_for, produce_batches
 
@@ -76,8 +76,8 @@ def closed_traffic(
     """``events`` followed by closing sentinels 3 h past the newest (so every online stage
     clock passes the traffic, as the offline run's final flush does), and the event time
     up to which online and offline alerts are comparable (newest event + 1 h)."""
-    from app.config import DetectionSettings
-    from app.evaluate.invariance import closing_sentinels
+    from app.core.settings import DetectionSettings
+    from app.tools.evaluate.invariance import closing_sentinels
 
     newest = max(e["ts_ms"] for e in events)
     sentinels = closing_sentinels(
@@ -96,8 +96,8 @@ def offline_reference(
     fault): its alert ids up to event time ``until_ms``, and the number of requests its
     account stages sent observations of up to ``until_ms`` (each applied event once: see
     :class:`ObservationLog`)."""
-    from app.config import DetectionSettings
-    from app.offline import detect_file
+    from app.core.settings import DetectionSettings
+    from app.tools.offline import detect_file
 
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     ids: set[str] = set()
@@ -143,7 +143,7 @@ class ObservationLog:
 
 def read_observations(bootstrap: str, run: Run) -> ObservationLog:
     """Read ``run``'s observations topic, each partition in offset order."""
-    from app.stages.records import OBS_VALUES, decode_pivot_inputs
+    from app.core.stages.records import OBS_VALUES, decode_pivot_inputs
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
@@ -236,7 +236,7 @@ def wait_position(w: WorkerProcess, messages: int, *, timeout_s: float = 120) ->
 def final_clock_ms(events: list[dict[str, Any]], *, partitions: int = PARTITIONS) -> int:
     """The event time the downstream clocks reach once ``events`` are all applied: the
     minimum over partitions of each one's watermark (k-th newest event - grace)."""
-    from app.config import DetectionSettings
+    from app.core.settings import DetectionSettings
 
     s = DetectionSettings()
     by_p: dict[int, list[int]] = {}

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.broker import TansuBroker, ensure_topics
-from app.simulate.basic import generate_basic
-from app.stream.launcher import metric_value
+from app.runtime.admin import ensure_topics
+from app.tools.broker import TansuBroker
+from app.tools.launcher import metric_value
+from app.tools.simulate.basic import generate_basic
 from tests.conftest import PARTITIONS
 from tests.integration.helpers import produce_batches
 from tests.reliability.helpers import TRAFFIC, Run, wait_for

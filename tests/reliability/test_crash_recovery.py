@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.broker import BrokerHandle, ensure_topics
-from app.stream.launcher import WorkerProcess, metric_value
+from app.runtime.admin import ensure_topics
+from app.tools.broker import BrokerHandle
+from app.tools.launcher import WorkerProcess, metric_value
 from tests.conftest import PARTITIONS
 from tests.integration.helpers import produce_batches
 from tests.reliability.conftest import OfflineReference

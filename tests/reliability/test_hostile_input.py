@@ -9,8 +9,9 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from app.broker import BrokerHandle, ensure_topics
-from app.stream.launcher import metric_value
+from app.runtime.admin import ensure_topics
+from app.tools.broker import BrokerHandle
+from app.tools.launcher import metric_value
 from tests.conftest import event_dict
 from tests.integration.helpers import read_until
 from tests.reliability.helpers import Run, wait_for

@@ -8,8 +8,9 @@ import uuid
 import orjson
 import pytest
 
-from app.broker import BrokerHandle, ensure_topics
-from app.stream.launcher import metric_value
+from app.runtime.admin import ensure_topics
+from app.tools.broker import BrokerHandle
+from app.tools.launcher import metric_value
 from tests.conftest import event_dict
 from tests.integration.helpers import produce_raw
 from tests.reliability.helpers import Run, wait_for

@@ -13,9 +13,10 @@ import uuid
 
 import pytest
 
-from app.broker import BrokerHandle, ensure_topics
-from app.simulate.basic import ABUSIVE_PREFIX
-from app.stream.launcher import metric_value
+from app.runtime.admin import ensure_topics
+from app.tools.broker import BrokerHandle
+from app.tools.launcher import metric_value
+from app.tools.simulate.basic import ABUSIVE_PREFIX
 from tests.conftest import PARTITIONS
 from tests.integration.helpers import produce_batches
 from tests.reliability.conftest import OfflineReference

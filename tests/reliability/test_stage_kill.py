@@ -14,8 +14,9 @@ from collections import Counter
 
 import pytest
 
-from app.broker import BrokerHandle, ensure_topics
-from app.stream.launcher import metric_value
+from app.runtime.admin import ensure_topics
+from app.tools.broker import BrokerHandle
+from app.tools.launcher import metric_value
 from tests.conftest import PARTITIONS
 from tests.reliability.helpers import (
     Run,

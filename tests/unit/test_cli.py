@@ -16,8 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from app import __version__
-from app.broker import free_port, wait_for_broker
 from app.cli import cli
+from app.runtime.admin import wait_for_broker
+from app.tools.broker import free_port
 from tests.conftest import EXAMPLES
 
 runner = CliRunner()

@@ -10,9 +10,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.config import Settings
-from app.stages.account import AccountStage
-from app.stages.ingest import SourcedDeadLetter, decode_values
+from app.core.stages.account import AccountStage
+from app.core.stages.ingest import SourcedDeadLetter, decode_values
+from app.runtime.config import Settings
 from tests.conftest import event_dict
 
 T0 = 1_767_225_600_000

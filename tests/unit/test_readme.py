@@ -7,7 +7,7 @@ import re
 from typer.main import get_command
 
 from app.cli import cli
-from app.metrics import Metrics
+from app.runtime.metrics import Metrics
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

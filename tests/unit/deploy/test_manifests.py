@@ -15,8 +15,8 @@ from packaging.utils import canonicalize_name
 from typer.main import get_command
 
 from app.cli import cli
-from app.config import DetectionSettings, Settings
-from app.metrics import Metrics
+from app.runtime.config import DetectionSettings, Settings
+from app.runtime.metrics import Metrics
 from benchmarks.sizing import README as SIZING_README
 from benchmarks.sizing import latest_bench, replace_block, sizing_block
 from tests.conftest import ROOT

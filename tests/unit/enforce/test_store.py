@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.core.events import AlertEvent
 from app.enforce import EnforcementStore
 from app.enforce.consumer import write_json
-from app.events import AlertEvent
 
 
 def alert(

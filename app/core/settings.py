@@ -1,0 +1,111 @@
+"""Options of the pure detection core: windows, thresholds, linkage, shared by the worker
+and ``detect``. Plain pydantic, no environment: :class:`app.runtime.config.Settings`
+carries one as ``detection`` (env vars ``HYDRAWATCH_DETECTION__*``).
+
+>>> DetectionSettings().window_ms
+600000
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["DetectionSettings"]
+
+
+class DetectionSettings(BaseModel):
+    """Options of the pure detection core (shared by the worker and ``detect``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window_ms: int = Field(600_000, ge=1_000, description="Tumbling account window length")
+    grace_ms: int = Field(60_000, ge=0, description="Allowed lateness behind the watermark")
+    warmup_windows: int = Field(
+        200, ge=1, description="Windows the model learns before it may alert"
+    )
+    threshold_quantile: float = Field(0.995, gt=0.5, lt=1.0)
+    min_score: float = Field(0.75, ge=0.0, le=1.0, description="Absolute score floor")
+    min_model_requests: int = Field(
+        3, ge=1, description="Account windows with fewer requests skip the River model"
+    )
+    min_requests: int = Field(
+        20, ge=1, description="A window with fewer requests is never alerted on"
+    )
+    cooldown_ms: int = Field(
+        3_600_000, ge=0, description="Per-entity quiet period unless severity escalates"
+    )
+    seed: int = 42
+    linkage_tick_ms: int = Field(600_000, ge=10_000, description="Campaign linkage period")
+    watermark_rank: int = Field(
+        3,
+        ge=1,
+        description="A partition's event time follows its k-th newest event (one outlier "
+        "far ahead cannot make the next real-time events late)",
+    )
+    pivot_partitions: int = Field(
+        4, ge=1, description="Partitions of the pivot stage (observations topic)"
+    )
+    dedupe_window_ms: int = Field(
+        600_000, ge=0, description="Event ids remembered this long (event time) to drop repeats"
+    )
+    max_dedupe_ids: int = Field(
+        200_000, ge=0, description="Event ids remembered per partition, at most"
+    )
+    max_tracked_accounts: int = Field(
+        1_000_000,
+        ge=100,
+        description="Linkage state for at most this many accounts (oldest tracked evicted)",
+    )
+    max_pivots: int = Field(
+        200_000,
+        ge=100,
+        description="Shared indicator values tracked, at most (oldest evicted)",
+    )
+    max_solo_indicators: int = Field(
+        2_000_000,
+        ge=100,
+        description="Indicator values seen by one account only, at most (oldest evicted)",
+    )
+    linkage_refresh_ms: int = Field(
+        4 * 3_600_000,
+        ge=600_000,
+        description="Links are rebuilt from current evidence this often (their decay)",
+    )
+    link_stats_growth: float = Field(
+        0.25,
+        ge=0,
+        description="A linked member's stats are re-sent (hourly) once its requests on the "
+        "pivot grew by this fraction since they were last sent",
+    )
+    min_cohort_accounts: int = Field(5, ge=2, description="Accounts on a pivot to score it")
+    min_cluster_accounts: int = Field(5, ge=2, description="Accounts in a campaign, at least")
+    min_harvest: float = Field(
+        0.75, ge=0, le=1, description="Harvest score a cohort/cluster needs (mean per request)"
+    )
+    member_min_harvest: float = Field(0.7, ge=0, le=1, description="Per-member harvest gate")
+    account_alerts_need_harvest: bool = Field(
+        True, description="Per-account anomaly alerts also need harvest-like traffic"
+    )
+    trust: bool = Field(
+        True,
+        description="Trust lowers the severity of aged accounts with a normal history and "
+        "caps long-standing org accounts at verify (docs/architecture.md, Trust)",
+    )
+    trust_min_account_age_days: int = Field(
+        90,
+        ge=1,
+        description="Account age (event time minus account_created_ms) from which an "
+        "account may be trusted: with an org_id (org trust) or a normal history",
+    )
+    trust_min_history_requests: int = Field(
+        20,
+        ge=1,
+        description="Requests an aged account needs in its 24 h view for that view to "
+        "count as a normal history",
+    )
+
+    @model_validator(mode="after")
+    def _grace_below_window(self) -> DetectionSettings:
+        if self.grace_ms >= 10 * self.window_ms:
+            raise ValueError("grace_ms must be below 10 windows")
+        return self

@@ -1,0 +1,458 @@
+"""The campaign stage: clusters over qualified links, campaign and member alerts.
+
+Input: every pivot partition's ticks (qualified member links, withdrawn links and
+pivots, the population view). A tick ``T`` is handled once every pivot partition's
+clock has passed ``T``, with the partitions' records applied in partition order, so
+clusters, ids and alerts depend on the links only.
+
+An account joins the graph once it is qualified on pivots of two different kinds (one
+shared indicator is no link); it is joined through each of its pivots to that pivot's
+first linked member. Each connected component is scored as a whole from its members'
+traffic on the pivots that linked them (a hijacked account's own benign traffic does
+not dilute what it does on the campaign's infrastructure) and flagged as a campaign.
+
+Why one partition suffices: the stage only sees *qualified* links — accounts that
+already passed a suspicious cohort's member gate — and their changes per tick, not
+traffic. Its input grows with the number of campaign members (tens of thousands at the
+published scale), not with the request rate. Past one partition, clusters would have
+to be split by a graph partitioner and merged again; not needed at these volumes.
+
+Links decay: every ``linkage_refresh_ms`` the pivot stage re-sends every link that
+still qualifies and the graph is rebuilt from those.
+
+Trust: each link carries the trust level of the member's latest traffic on its pivot
+(:mod:`app.core.alerts.trust`); a member's level is the lowest over its links, and its member
+alert's severity and action are adjusted for it (a long-standing org account gets
+``verify`` at most). A member is alerted again if its level drops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from app.core.alerts.campaign import (
+    CAMPAIGN_ACTIONS,
+    SEVERITY_RANK,
+    campaign_alert,
+    severity_of_cluster,
+)
+from app.core.alerts.trust import TRUST_NONE, with_trust
+from app.core.campaigns.evidence import Evidence, homogeneity
+from app.core.campaigns.unionfind import UnionFind
+from app.core.campaigns.values import (
+    F_AGE_KNOWN,
+    F_HARVEST,
+    F_MISMATCH,
+    F_REQ,
+    F_RISKY,
+    F_YOUNG,
+    pivot_kind,
+    pivot_value,
+)
+from app.core.events import AlertEvent, Reason
+from app.core.features.request import HARVEST_UNITS
+from app.core.settings import DetectionSettings
+from app.core.stages.clock import UpstreamClock
+from app.core.stages.records import LinkInput, TickLinks
+from app.core.windows.sliding import DAY_MS, HOUR_MS
+
+__all__ = ["DETECTOR_NAME", "CampaignOutput", "CampaignStage"]
+
+DETECTOR_NAME = "campaign_linkage"
+#: link stats: requests, harvest units, mismatch, risky, young, co-located, trust level
+_Stats = tuple[int, int, int, int, int, int, int]
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else 0.0
+
+
+@dataclass(slots=True)
+class _Campaign:
+    first_ms: int
+    severity: str
+    alerted_size: int
+    last_alert_ms: int
+
+
+@dataclass(slots=True)
+class CampaignOutput:
+    alerts: list[AlertEvent] = field(default_factory=list)
+    ticks: int = 0
+    #: the stage's clock after this call (every tick up to it handled)
+    clock_ms: int | None = None
+
+
+class CampaignStage:
+    """Link graph, cluster scoring and the campaign registry (one partition)."""
+
+    name = DETECTOR_NAME
+
+    def __init__(self, settings: DetectionSettings, *, upstream_partitions: int) -> None:
+        self.settings = settings
+        self.clock = UpstreamClock(upstream_partitions)
+        #: tick → source pivot partition → its records for that tick (arrival order)
+        self._pending: dict[int, dict[int, list[TickLinks]]] = {}
+        self.done_ms: int | None = None
+        #: account → pivot → link stats
+        self.links: dict[str, dict[str, _Stats]] = {}
+        #: pivot → accounts linked on it
+        self.by_pivot: dict[str, set[str]] = {}
+        self._uf = UnionFind()
+        self._groups: list[list[str]] | None = None
+        self._anchor: dict[str, str] = {}
+        self._joined: dict[str, set[str]] = {}
+        self._memo: dict[str, tuple[int, int, Evidence]] = {}
+        self.population: list[int] | None = None
+        self.campaigns: dict[str, _Campaign] = {}
+        #: account → (campaign_id, cluster severity, trust level) of its last member alert
+        self.alerted: dict[str, tuple[str, str, int]] = {}
+        #: account → campaign_id it was last seen in (votes for continuity)
+        self.member_of: dict[str, str] = {}
+        #: account → the last tick a link of it arrived (campaign memory expires 2 days
+        #: after an account's last link)
+        self._last_link_ms: dict[str, int] = {}
+        self._last_sweep_ms = 0
+        #: accounts whose links changed since the last tick (only they can join the graph)
+        self._changed: set[str] = set()
+        #: account → pivot kind → how many of its links are of that kind (an account is
+        #: in the graph while it has links of two kinds)
+        self._kinds: dict[str, dict[str, int]] = {}
+
+    # ---- input ------------------------------------------------------------------------
+    def receive(self, rec: LinkInput) -> None:
+        for t in rec.ticks:
+            if self.done_ms is not None and t.tick_ms <= self.done_ms:
+                continue  # re-sent after the pivot stage restarted: already applied
+            by_source = self._pending.setdefault(t.tick_ms, {})
+            got = by_source.setdefault(rec.source, [])
+            got.append(t)
+        self.clock.update(rec.source, rec.clock_ms)
+
+    def advance(self, *, emitted_ms: int) -> CampaignOutput:
+        out = CampaignOutput()
+        now = self.clock.now_ms
+        out.clock_ms = now
+        if now is None:
+            return out
+        for t in sorted(k for k in self._pending if k <= now):
+            by_source = self._pending.pop(t)
+            refresh = any(r.refresh for recs in by_source.values() for r in recs)
+            if refresh:
+                self._reset()
+            for source in sorted(by_source):
+                for r in by_source[source]:
+                    self._apply(r)
+            out.alerts += self._tick(t, emitted_ms)
+            out.ticks += 1
+            self.done_ms = t
+        return out
+
+    def _reset(self) -> None:
+        self.links = {}
+        self.by_pivot = {}
+        self._uf = UnionFind()
+        self._groups = None
+        self._anchor = {}
+        self._joined = {}
+        self._memo = {}
+        self._changed = set()
+        self._kinds = {}
+
+    def _kind_added(self, account: str, key: str) -> None:
+        kinds = self._kinds.setdefault(account, {})
+        kind = pivot_kind(key)
+        kinds[kind] = kinds.get(kind, 0) + 1
+
+    def _kind_dropped(self, account: str, key: str) -> None:
+        kinds = self._kinds[account]
+        kind = pivot_kind(key)
+        left = kinds[kind] - 1
+        if left:
+            kinds[kind] = left
+        else:
+            del kinds[kind]
+            if not kinds:
+                del self._kinds[account]
+
+    def _multi_kind(self, account: str) -> bool:
+        kinds = self._kinds.get(account)
+        return kinds is not None and len(kinds) >= 2
+
+    def _apply(self, r: TickLinks) -> None:
+        links = self.links
+        by_pivot = self.by_pivot
+        for key in r.dropped_pivots:
+            for a in by_pivot.pop(key, ()):
+                mine = links.get(a)
+                if mine is not None and mine.pop(key, None) is not None:
+                    self._kind_dropped(a, key)
+                    if not mine:
+                        del links[a]
+        for account, key, n, harvest, mismatch, risky, young, shared, trust in r.links:
+            if n == 0:
+                mine = links.get(account)
+                if mine is not None and mine.pop(key, None) is not None:
+                    by_pivot[key].discard(account)
+                    self._kind_dropped(account, key)
+                    if not mine:
+                        del links[account]
+                continue
+            mine = links.get(account)
+            if mine is None:
+                mine = links[account] = {}
+            if key not in mine:
+                self._changed.add(account)
+                self._kind_added(account, key)
+            mine[key] = (n, harvest, mismatch, risky, young, shared, trust)
+            by_pivot.setdefault(key, set()).add(account)
+            self._last_link_ms[account] = r.tick_ms
+        if r.population is not None:
+            self.population = r.population
+
+    # ---- clusters ---------------------------------------------------------------------
+    def linked_evidence(self, members: list[str]) -> Evidence:
+        """Cluster evidence from the members' traffic on the pivots that linked them."""
+        req = harvest = mismatch = risky = young = 0
+        counts: list[float] = []
+        shared = 0
+        for a in members:
+            busiest = 0
+            colo = 0
+            for n, h, m, r, y, s, _ in self.links[a].values():
+                req += n
+                harvest += h
+                mismatch += m
+                risky += r
+                young += y
+                busiest = max(busiest, n)
+                colo |= s
+            counts.append(busiest)
+            shared += colo
+        k = len(members)
+        return Evidence(
+            accounts=k,
+            harvest=_ratio(harvest, HARVEST_UNITS * req),
+            youth=_ratio(young, req),
+            mismatch=_ratio(mismatch, req),
+            infrastructure=max(_ratio(shared, k), _ratio(risky, req)),
+            coordination=homogeneity(counts),
+        )
+
+    def member_trust(self, account: str) -> int:
+        """The member's trust level: the lowest over the links it has."""
+        mine = self.links.get(account)
+        return min((s[6] for s in mine.values()), default=TRUST_NONE) if mine else TRUST_NONE
+
+    def _forget(self, now: int) -> None:
+        """Accounts with no link for two days leave the campaign memory."""
+        cutoff = now - 2 * DAY_MS
+        stale = [a for a, t in self._last_link_ms.items() if t < cutoff and a not in self.links]
+        for a in stale:
+            del self._last_link_ms[a]
+            self.alerted.pop(a, None)
+            self.member_of.pop(a, None)
+        self.campaigns = {
+            c: v for c, v in self.campaigns.items() if v.last_alert_ms >= now - 7 * DAY_MS
+        }
+
+    def _tick(self, now: int, emitted_ms: int) -> list[AlertEvent]:
+        st = self.settings
+        if now - self._last_sweep_ms >= HOUR_MS:
+            self._last_sweep_ms = now
+            self._forget(now)
+        uf = self._uf
+        links = self.links
+        changed = sorted(a for a in self._changed if a in links)
+        self._changed = set()
+        for a in changed:
+            mine = links[a]
+            if not self._multi_kind(a):
+                continue
+            joined = self._joined.setdefault(a, set())
+            for key in sorted(mine):
+                if key in joined:
+                    continue
+                joined.add(key)
+                anchor = self._anchor.get(key)
+                if anchor is None:
+                    self._anchor[key] = a
+                    uf.add(a)
+                else:
+                    uf.union(anchor, a)
+        if self._groups is None or uf.changed:
+            self._groups = sorted(sorted(str(a) for a in g) for g in uf.groups().values())
+            uf.changed = False
+        alerts: list[AlertEvent] = []
+        for group in self._groups:
+            if len(group) < st.min_cluster_accounts:
+                continue
+            # still linked on two kinds (links withdrawn since the graph was built drop out)
+            members = [a for a in group if self._multi_kind(a)]
+            if len(members) < st.min_cluster_accounts:
+                continue
+            cached = self._memo.get(members[0])
+            if cached is not None and cached[0] == len(members) and now - cached[1] < HOUR_MS:
+                ev = cached[2]
+            else:
+                ev = self.linked_evidence(members)
+                self._memo[members[0]] = (len(members), now, ev)
+            if not ev.suspicious(min_accounts=st.min_cluster_accounts, min_harvest=st.min_harvest):
+                continue
+            alerts += self._emit(members, ev, now, emitted_ms)
+        return alerts
+
+    # ---- alerts -----------------------------------------------------------------------
+    def _reasons(self, ev: Evidence) -> list[Reason]:
+        g = self.population
+        base: dict[str, float | None]
+        if g is None:
+            base = dict.fromkeys(("harvest", "youth", "mismatch", "infrastructure"))
+        else:
+            req = g[F_REQ]
+            base = {
+                "harvest": _ratio(g[F_HARVEST], HARVEST_UNITS * req),
+                "youth": _ratio(g[F_YOUNG], g[F_AGE_KNOWN]),
+                "mismatch": _ratio(g[F_MISMATCH], req),
+                "infrastructure": _ratio(g[F_RISKY], req),
+            }
+        base["coordination"] = None
+        values = {"harvest": ev.harvest, **ev.family_values()}
+        ranked = sorted(values, key=lambda k: values[k] - (base[k] or 0.0), reverse=True)
+        out = []
+        for k in ranked[:4]:
+            b = base[k]
+            out.append(
+                Reason(
+                    feature=k,
+                    value=round(values[k], 4),
+                    baseline=None if b is None else round(b, 4),
+                    detail=f"{values[k]:.2f} in cluster"
+                    + ("" if b is None else f" vs {b:.2f} overall"),
+                )
+            )
+        return out
+
+    def _campaign_id(self, members: list[str]) -> str:
+        """The id the members already carry (most votes), else one from the evidence:
+        the pivot that links most of them (ties: the smallest key)."""
+        votes: dict[str, int] = {}
+        for a in members:
+            cid = self.member_of.get(a)
+            if cid is not None:
+                votes[cid] = votes.get(cid, 0) + 1
+        if votes:
+            return max(sorted(votes), key=lambda c: votes[c])
+        count: dict[str, int] = {}
+        for a in members:
+            for key in self.links[a]:
+                count[key] = count.get(key, 0) + 1
+        top = min(count, key=lambda k: (-count[k], k))
+        return "cmp-" + hashlib.blake2b(top.encode(), digest_size=6).hexdigest()
+
+    def _emit(
+        self, members: list[str], ev: Evidence, now: int, emitted_ms: int
+    ) -> list[AlertEvent]:
+        cid = self._campaign_id(members)
+        severity = severity_of_cluster(families=ev.families, accounts=ev.accounts)
+        rank = SEVERITY_RANK[severity]
+        camp = self.campaigns.get(cid)
+        new_or_escalated = (
+            camp is None
+            or rank > SEVERITY_RANK[camp.severity]
+            or (len(members) >= 2 * camp.alerted_size and now - camp.last_alert_ms >= HOUR_MS)
+        )
+        to_alert = []
+        trust: dict[str, int] = {}
+        for a in members:
+            self.member_of[a] = cid
+            level = trust[a] = self.member_trust(a)
+            prev = self.alerted.get(a)
+            if not (
+                prev is not None
+                and prev[0] == cid
+                and SEVERITY_RANK[prev[1]] >= rank
+                and prev[2] <= level
+            ):
+                to_alert.append(a)
+        if not new_or_escalated and not to_alert:
+            return []
+        kinds: dict[str, int] = {}
+        subnets: set[str] = set()
+        busiest: dict[str, int] = {}
+        for a in members:
+            mine = self.links[a]
+            busiest[a] = max(s[0] for s in mine.values())
+            for k in {pivot_kind(key) for key in mine}:
+                kinds[k] = kinds.get(k, 0) + 1
+            subnets.update(pivot_value(key) for key in mine if key.startswith("subnet:"))
+        total = sum(busiest.values())
+        reasons = self._reasons(ev)
+        start = now - DAY_MS
+        out: list[AlertEvent] = []
+        if camp is None:
+            camp = self.campaigns[cid] = _Campaign(now, severity, 0, now)
+        if new_or_escalated:
+            out.append(
+                campaign_alert(
+                    entity_type="campaign",
+                    entity_id=cid,
+                    campaign_id=cid,
+                    detector=self.name,
+                    severity=severity,
+                    score=ev.score,
+                    window_start_ms=start,
+                    window_end_ms=now,
+                    emitted_ms=emitted_ms,
+                    reasons=reasons,
+                    evidence={
+                        "accounts": len(members),
+                        "requests": total,
+                        "distinct_subnets": len(subnets),
+                        "families": ev.families,
+                        "trusted_members": sum(1 for a in members if trust[a] != TRUST_NONE),
+                        **{f"linked_via_{k}": n for k, n in sorted(kinds.items())},
+                    },
+                )
+            )
+            camp.alerted_size = len(members)
+            camp.last_alert_ms = now
+            if rank > SEVERITY_RANK[camp.severity]:
+                camp.severity = severity
+        min_age_days = self.settings.trust_min_account_age_days
+        for a in to_alert:
+            self.alerted[a] = (cid, severity, trust[a])
+            member = campaign_alert(
+                entity_type="account",
+                entity_id=a,
+                campaign_id=cid,
+                detector=self.name,
+                severity=severity,
+                score=ev.score,
+                window_start_ms=start,
+                window_end_ms=now,
+                emitted_ms=emitted_ms,
+                reasons=reasons,
+                evidence={
+                    "requests": busiest[a],
+                    "campaign_accounts": len(members),
+                    "campaign_requests": total,
+                },
+            )
+            out.append(
+                with_trust(
+                    member, trust=trust[a], actions=CAMPAIGN_ACTIONS, min_age_days=min_age_days
+                )
+            )
+        return out
+
+    def active_campaigns(self, now_ms: int) -> int:
+        return sum(1 for c in self.campaigns.values() if c.last_alert_ms >= now_ms - DAY_MS)
+
+    def sizes(self) -> dict[str, int]:
+        return {
+            "linked_accounts": len(self.links),
+            "campaign_members": len(self.member_of),
+            "campaigns": len(self.campaigns),
+        }

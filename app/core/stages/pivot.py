@@ -1,0 +1,484 @@
+"""The pivot stage: everything keyed by one shared indicator, for one pivot partition.
+
+Input: the account stage's observations for the pivots this partition owns (subnet,
+ASN, payment, TLS/UA, template, SimHash band, creation hour), with every account
+partition's watermark. An observation is one account's requests on one pivot within
+one ``linkage_tick_ms`` bucket, summed. A linkage tick runs at every multiple of
+``linkage_tick_ms`` the clock — the minimum over the account partitions' watermarks —
+passes, with exactly the buckets that ended by then applied, in (bucket, pivot,
+account) order. Output therefore depends on the observations only.
+
+At each tick the pivot stage
+
+1. scores each touched pivot's cohort (accounts on it in 24 h) with :class:`Evidence`;
+2. qualifies, on suspicious pivots, the members that look like the cohort
+   (harvest-like traffic here plus youth, mismatch, risky infrastructure, or a subnet
+   shared with another member) and sends each new or changed qualification to the
+   campaign stage as a link; links of pivots that stop being suspicious or expire are
+   withdrawn;
+3. hourly: expires what left the 24 h views and scores every shared entity with its
+   kind's River model (subnet/ASN/fingerprint/template alerts, ``observe`` only).
+
+A pivot seen by one account stays a lightweight "solo" entry until a second account
+shows up, so memory follows sharing, not traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from app.core.alerts.entity import entity_alert
+from app.core.campaigns.evidence import FAMILY_THRESHOLD, Evidence
+from app.core.campaigns.pivot_state import (
+    R_HARVEST,
+    R_MISMATCH,
+    R_N,
+    R_RISKY,
+    R_TRUST,
+    R_YOUNG,
+    PivotState,
+    pivot_sums,
+)
+from app.core.campaigns.values import (
+    F_429,
+    F_AGE_KNOWN,
+    F_COMPLETION,
+    F_HARVEST,
+    F_MISMATCH,
+    F_REQ,
+    F_RISKY,
+    F_YOUNG,
+    LINKING_EXCLUDED,
+    pivot_kind,
+)
+from app.core.detectors.account_window import WindowModel
+from app.core.events import AlertEvent
+from app.core.features.request import HARVEST_UNITS
+from app.core.settings import DetectionSettings
+from app.core.stages.clock import UpstreamClock
+from app.core.stages.records import (
+    OBS_VALUES,
+    Link,
+    LinkInput,
+    Observation,
+    PivotInput,
+    TickLinks,
+)
+from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
+
+__all__ = ["ENTITY_FEATURES", "ENTITY_TYPES", "PivotOutput", "PivotStage"]
+
+#: Entity River models: pivot kind → AlertEvent entity_type.
+ENTITY_TYPES = {
+    "subnet": "subnet",
+    "asn": "asn",
+    "tls": "fingerprint",
+    "payment": "fingerprint",
+    "template": "fingerprint",
+}
+ENTITY_FEATURES = (
+    "accounts",
+    "requests_1h",
+    "requests_24h",
+    "requests_per_account",
+    "harvest",
+    "youth",
+    "mismatch",
+    "risky_ip",
+    "completion_mean",
+    "rate_limited",
+    "coordination",
+)
+_ENTITY_LOG = frozenset(
+    {"accounts", "requests_1h", "requests_24h", "requests_per_account", "completion_mean"}
+)
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else 0.0
+
+
+@dataclass(slots=True)
+class PivotOutput:
+    """What one call produced: entity alerts, and the links record for the campaign stage."""
+
+    alerts: list[AlertEvent] = field(default_factory=list)
+    links: LinkInput | None = None
+    applied: int = 0
+    #: observations that arrived at or behind the clock (an upstream back from idle)
+    late: int = 0
+    duplicates: int = 0
+
+
+class PivotStage:
+    """State and ticks of one pivot partition."""
+
+    def __init__(
+        self, settings: DetectionSettings, *, partition: int, upstream_partitions: int
+    ) -> None:
+        self.settings = settings
+        self.partition = partition
+        self.clock = UpstreamClock(upstream_partitions)
+        self.pivots: dict[str, PivotState] = {}
+        #: Indicators seen with one account so far: its latest observation there.
+        self._solo: dict[str, Observation] = {}
+        #: Observations received and not applied yet (at or after the clock).
+        self._pending: list[Observation] = []
+        #: Per account partition, the next observation sequence number expected.
+        self._received: dict[int, int] = {}
+        #: Per account partition, the newest population bucket received, and the
+        #: population rows ([bucket start, sums...]) not added yet.
+        self._totals_seen: dict[int, int] = {}
+        self._pending_totals: list[list[int]] = []
+        #: Event time of everything applied so far, and of the last tick run.
+        self.applied_ms: int | None = None
+        self.last_tick_ms: int | None = None
+        self._last_full_ms: int | None = None
+        self._touched: set[str] = set()
+        self._memo: dict[str, tuple[int, Evidence | None]] = {}
+        self.population = pivot_sums()
+        self.evicted = 0
+        self.entity_models = {
+            kind: WindowModel(
+                settings,
+                name=f"{kind}_window_hst",
+                features=ENTITY_FEATURES,
+                log_features=_ENTITY_LOG,
+            )
+            for kind in ENTITY_TYPES
+        }
+        self._entity_last: dict[str, int] = {}  # one observe-level alert a day per entity
+
+    # ---- input ------------------------------------------------------------------------
+    def receive(self, rec: PivotInput) -> int:
+        """Buffer one record from an account partition; returns duplicates dropped."""
+        expected = self._received.get(rec.source, 0)
+        dups = 0
+        if rec.obs:
+            dups = min(len(rec.obs), max(0, expected - rec.first_seq))
+            self._pending.extend(rec.obs[dups:] if dups else rec.obs)
+            end = rec.first_seq + len(rec.obs)
+            if end > expected:
+                self._received[rec.source] = end
+        if rec.totals:
+            last = self._totals_seen.get(rec.source, -(2**62))
+            for row in rec.totals:
+                if row[0] > last:
+                    self._pending_totals.append(row)
+                    last = row[0]
+            self._totals_seen[rec.source] = last
+        if rec.idle:
+            self.clock.mark_idle(rec.source)
+        else:
+            self.clock.update(rec.source, rec.watermark_ms)
+        return dups
+
+    def advance(self, *, emitted_ms: int) -> PivotOutput:
+        """Apply what the clock has passed, run the ticks it crossed; the links record."""
+        out = PivotOutput()
+        now = self.clock.now_ms
+        if now is None:
+            return out
+        if self.applied_ms is not None and now <= self.applied_ms:
+            out.links = LinkInput(self.partition, self.applied_ms, [])
+            return out
+        ready = [o for o in self._pending if o[0] <= now]
+        if self.applied_ms is not None:
+            late = [o for o in ready if o[0] <= self.applied_ms]
+            if late:
+                out.late = len(late)
+                ready = [o for o in ready if o[0] > self.applied_ms]
+        self._pending = [o for o in self._pending if o[0] > now]
+        ready.sort()
+        tick_ms = self.settings.linkage_tick_ms
+        ticks: list[TickLinks] = []
+        i = 0
+        n = len(ready)
+        if self.last_tick_ms is None and ready:
+            first = ready[0][0]
+            self.last_tick_ms = first - first % tick_ms - (tick_ms if first % tick_ms == 0 else 0)
+        while self.last_tick_ms is not None and self.last_tick_ms + tick_ms <= now:
+            t = self.last_tick_ms + tick_ms
+            while i < n and ready[i][0] <= t:
+                self._apply(ready[i])
+                i += 1
+            self._add_population(t)
+            ticks.append(self._tick(t, out, emitted_ms))
+            self.last_tick_ms = t
+        while i < n:
+            self._apply(ready[i])
+            i += 1
+        out.applied = n
+        self.applied_ms = now
+        out.links = LinkInput(self.partition, now, ticks)
+        return out
+
+    def _add_population(self, until_ms: int) -> None:
+        """Add the population buckets that ended by ``until_ms`` (every partition's)."""
+        rows = self._pending_totals
+        if not rows:
+            return
+        keep = []
+        for row in rows:
+            if row[0] + TEN_MIN_MS <= until_ms:
+                self.population.add(row[0], row[1:])
+            else:
+                keep.append(row)
+        self._pending_totals = keep
+
+    def _apply(self, o: Observation) -> None:
+        end = o[0]
+        key = o[1]
+        account = o[2]
+        first = end - o[3]
+        last = end - o[4]
+        tag = o[5]
+        trust = o[6]
+        values = o[OBS_VALUES:]
+        p = self.pivots.get(key)
+        if p is not None:
+            p.add(account, first, last, values, tag, trust)
+            self._touched.add(key)
+            return
+        solo = self._solo.get(key)
+        if solo is None or solo[0] - solo[4] < first - DAY_MS:
+            if solo is None and len(self._solo) >= self.settings.max_solo_indicators:
+                del self._solo[next(iter(self._solo))]
+                self.evicted += 1
+            self._solo[key] = o
+        elif solo[2] != account:
+            if len(self.pivots) >= self.settings.max_pivots:
+                self.pivots.pop(next(iter(self.pivots)))
+                self.evicted += 1
+            p = self.pivots[key] = PivotState()
+            self._touched.add(key)
+            del self._solo[key]
+            p.add(
+                solo[2], solo[0] - solo[3], solo[0] - solo[4], solo[OBS_VALUES:], solo[5], solo[6]
+            )
+            p.add(account, first, last, values, tag, trust)
+        else:
+            self._solo[key] = o
+
+    # ---- evidence -----------------------------------------------------------------------
+    def _member_ok(self, key: str, p: PivotState, account: str) -> bool:
+        """Does this account's traffic *on the pivot* look like the cohort's?"""
+        rec = p.accounts[account]
+        n = rec[R_N]
+        if rec[R_HARVEST] / (HARVEST_UNITS * n) < self.settings.member_min_harvest:
+            return False
+        return (
+            rec[R_YOUNG] / n >= FAMILY_THRESHOLD
+            or rec[R_MISMATCH] / n >= FAMILY_THRESHOLD
+            or rec[R_RISKY] / n >= FAMILY_THRESHOLD
+            or key.startswith("subnet:")
+            or p.co_located(account)
+        )
+
+    def cohort_evidence(self, key: str, p: PivotState, now_ms: int) -> Evidence | None:
+        v = p.sums.view(now_ms=now_ms)
+        req = v[F_REQ]
+        harvest = _ratio(v[F_HARVEST], HARVEST_UNITS * req)
+        if harvest < self.settings.min_harvest:
+            return None
+        ev = Evidence(
+            accounts=p.distinct_accounts,
+            harvest=harvest,
+            youth=_ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
+            mismatch=_ratio(v[F_MISMATCH], req),
+            infrastructure=1.0 if key.startswith("subnet:") else _ratio(v[F_RISKY], req),
+            coordination=p.moments.homogeneity(),
+        )
+        if ev.families >= 2 or ev.infrastructure >= FAMILY_THRESHOLD:
+            return ev
+        # Only when it could decide: the share of members sharing a subnet with another.
+        shared = sum(1 for a in p.accounts if p.co_located(a))
+        return Evidence(
+            accounts=ev.accounts,
+            harvest=ev.harvest,
+            youth=ev.youth,
+            mismatch=ev.mismatch,
+            infrastructure=max(ev.infrastructure, _ratio(shared, len(p.accounts))),
+            coordination=ev.coordination,
+        )
+
+    @staticmethod
+    def _link(account: str, key: str, p: PivotState) -> Link:
+        rec = p.accounts[account]
+        return (
+            account,
+            key,
+            int(rec[R_N]),
+            int(rec[R_HARVEST]),
+            int(rec[R_MISMATCH]),
+            int(rec[R_RISKY]),
+            int(rec[R_YOUNG]),
+            int(key.startswith("subnet:") or p.co_located(account)),
+            int(rec[R_TRUST]),
+        )
+
+    # ---- ticks ---------------------------------------------------------------------------
+    def _tick(self, now: int, out: PivotOutput, emitted_ms: int) -> TickLinks:
+        st = self.settings
+        refresh = now % st.linkage_refresh_ms == 0
+        tick = TickLinks(now, refresh)
+        full = refresh or self._last_full_ms is None or now - self._last_full_ms >= HOUR_MS
+        if refresh:
+            for p in self.pivots.values():
+                p.linked = {}
+                p.restat = set()
+                p.scanned = False
+                p.failed = {}
+        if full:
+            self._last_full_ms = now
+            self._expire(now, tick)
+            out.alerts += self._score_entities(now, emitted_ms)
+            self._memo.clear()
+        pivots = self.pivots
+        todo: Iterable[str] = (
+            list(pivots) if full else sorted(k for k in self._touched if k in pivots)
+        )
+        self._touched = set()
+        links = tick.links
+        for key in todo:
+            p = pivots[key]
+            changed = p.dirty
+            if changed:
+                p.dirty = set()
+            if len(p.accounts) < st.min_cohort_accounts or pivot_kind(key) in LINKING_EXCLUDED:
+                ev = None
+            else:
+                memo = self._memo.get(key)
+                if memo is not None and memo[0] == p.version:
+                    ev = memo[1]
+                else:
+                    ev = self.cohort_evidence(key, p, now)
+                    self._memo[key] = (p.version, ev)
+            if ev is None or not ev.suspicious(
+                min_accounts=st.min_cohort_accounts, min_harvest=st.min_harvest
+            ):
+                p.scanned = False
+                if p.linked:  # no longer suspicious: its links go
+                    tick.dropped_pivots.append(key)
+                    p.linked = {}
+                    p.restat = set()
+                continue
+            linked = p.linked
+            on_pivot = p.accounts
+            failed = p.failed
+            if p.scanned:  # only members with new traffic here can change
+                members = sorted(a for a in changed if a in on_pivot)
+            else:
+                members = list(on_pivot)
+                p.scanned = True
+            for a in members:
+                if a in linked:
+                    if a in changed:  # its traffic here grew: sent with the next full tick
+                        p.restat.add(a)
+                    continue
+                rec = on_pivot[a]
+                if failed.get(a) == int(rec[R_N]):
+                    continue
+                if self._member_ok(key, p, a):
+                    linked[a] = (int(rec[R_N]), int(rec[R_TRUST]))
+                    failed.pop(a, None)
+                    links.append(self._link(a, key, p))
+                else:
+                    failed[a] = int(rec[R_N])
+        if full:  # linked members' grown traffic, hourly (clusters are re-scored hourly)
+            growth = st.link_stats_growth
+            for key in sorted(k for k, p in pivots.items() if p.restat):
+                p = pivots[key]
+                for a in sorted(p.restat):
+                    sent = p.linked.get(a)
+                    mine = p.accounts.get(a)
+                    if sent is None or mine is None:
+                        continue
+                    n, trust = int(mine[R_N]), int(mine[R_TRUST])
+                    # a small growth waits; a record restarted after a day away, or a
+                    # changed trust level, goes at once
+                    if n < sent[0] or n - sent[0] >= growth * sent[0] or trust != sent[1]:
+                        p.linked[a] = (n, trust)
+                        links.append(self._link(a, key, p))
+                p.restat = set()
+        if self.partition == 0:
+            tick.population = self.population.view(now_ms=now)
+        return tick
+
+    def _expire(self, now: int, tick: TickLinks) -> None:
+        cutoff = now - DAY_MS
+        for key in [k for k, p in self.pivots.items() if p.last_ts < cutoff]:
+            if self.pivots.pop(key).linked:
+                tick.dropped_pivots.append(key)
+        for key, p in self.pivots.items():
+            for a in p.expire(now):
+                if a in p.linked:
+                    del p.linked[a]
+                    tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0))
+        for key in [k for k, s in self._solo.items() if s[0] - s[4] < cutoff]:
+            del self._solo[key]
+        self.population.expire(now_ms=now)
+        self._entity_last = {k: t for k, t in self._entity_last.items() if now - t < DAY_MS}
+
+    def entity_features(self, p: PivotState, now_ms: int) -> dict[str, float]:
+        """Window summary of one pivot entity (24 h view, plus its last hour)."""
+        v = p.sums.view(now_ms=now_ms)
+        req = v[F_REQ]
+        n = p.distinct_accounts
+        return {
+            "accounts": float(n),
+            "requests_1h": p.sums.view(now_ms=now_ms, span_ms=HOUR_MS)[F_REQ],
+            "requests_24h": req,
+            "requests_per_account": _ratio(req, n),
+            "harvest": _ratio(v[F_HARVEST], HARVEST_UNITS * req),
+            "youth": _ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
+            "mismatch": _ratio(v[F_MISMATCH], req),
+            "risky_ip": _ratio(v[F_RISKY], req),
+            "completion_mean": _ratio(v[F_COMPLETION], req),
+            "rate_limited": _ratio(v[F_429], req),
+            "coordination": p.moments.homogeneity(),
+        }
+
+    def _score_entities(self, now: int, emitted_ms: int) -> list[AlertEvent]:
+        """Score every shared entity's window with its kind's River model.
+
+        An anomalous entity whose traffic is harvest-like and shows at least one
+        evidence family gets a ``low``/``observe`` entity alert.
+        """
+        out: list[AlertEvent] = []
+        for key, p in self.pivots.items():
+            kind = pivot_kind(key)
+            model = self.entity_models.get(kind)
+            if model is None or len(p.accounts) < 2:
+                continue
+            f = self.entity_features(p, now)
+            verdict = model.score({**f, "requests": f["requests_24h"]})
+            if not verdict.anomalous or f["harvest"] < self.settings.min_harvest:
+                continue
+            if max(f["youth"], f["mismatch"], f["risky_ip"]) < FAMILY_THRESHOLD:
+                continue
+            if key in self._entity_last:
+                continue
+            self._entity_last[key] = now
+            out.append(
+                entity_alert(
+                    key=key,
+                    entity_type=ENTITY_TYPES[kind],
+                    detector=model.name,
+                    score=verdict.score,
+                    features=f,
+                    baseline=verdict.baseline,
+                    accounts=len(p.accounts),
+                    now_ms=now,
+                    emitted_ms=emitted_ms,
+                )
+            )
+        return out
+
+    def sizes(self) -> dict[str, int]:
+        return {
+            "pivots": len(self.pivots),
+            "solo_indicators": len(self._solo),
+            "pending_observations": len(self._pending),
+        }

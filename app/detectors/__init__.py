@@ -1,7 +1,0 @@
-"""Online River scorers on window summaries, with adaptive thresholds."""
-
-from __future__ import annotations
-
-from app.detectors.account_window import AccountWindowDetector, Verdict
-
-__all__ = ["AccountWindowDetector", "Verdict"]

@@ -1,9 +1,0 @@
-"""Event contract v1: request events in, alert events out, decoding with dead letters."""
-
-from __future__ import annotations
-
-from app.events.alert import AlertEvent, Reason
-from app.events.decode import DeadLetter, Decoded, decode_message
-from app.events.request import RequestEvent
-
-__all__ = ["AlertEvent", "DeadLetter", "Decoded", "Reason", "RequestEvent", "decode_message"]

@@ -1,7 +1,0 @@
-"""Traffic generators: benign populations and injected abusive groups, with ground truth."""
-
-from __future__ import annotations
-
-from app.simulate.basic import BasicTraffic, generate_basic
-
-__all__ = ["BasicTraffic", "generate_basic"]

@@ -1,9 +1,0 @@
-"""Event-time windows: tumbling buckets closed by a watermark with a grace period."""
-
-from __future__ import annotations
-
-from app.windows.hll import HyperLogLog
-from app.windows.sliding import SlidingSums
-from app.windows.tumbling import TumblingWindows, window_start
-
-__all__ = ["HyperLogLog", "SlidingSums", "TumblingWindows", "window_start"]

@@ -1,0 +1,53 @@
+"""Detection-quality regression: the detection targets, on small simulated scenarios.
+
+`docs/evaluation.md` records the full-size numbers; this keeps CI honest about them at a
+scale that runs in seconds (other seeds than the shipped scenarios' defaults).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.settings import DetectionSettings
+from app.tools.evaluate.run import evaluate_scenario
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[str, dict]:  # type: ignore[type-arg]
+    return {
+        name: evaluate_scenario(name, settings=DetectionSettings(), scale=0.02, seed=11)
+        for name in ("hydra", "mixed")
+    }
+
+
+def _hw(report: dict) -> dict:  # type: ignore[type-arg]
+    return report["detectors"]["hydrawatch"]  # type: ignore[no-any-return]
+
+
+def test_hydra_targets(reports: dict) -> None:  # type: ignore[type-arg]
+    c = next(iter(_hw(reports["hydra"])["campaigns"].values()))
+    assert c["detected"] and c["time_to_detect_s"] <= 3600
+    assert c["flagged_within_24h"]["share"] >= 0.95
+    assert c["first_day_share_before_alert"] <= 0.005
+
+
+def test_mixed_variant_detected_within_a_day(reports: dict) -> None:  # type: ignore[type-arg]
+    c = next(iter(_hw(reports["mixed"])["campaigns"].values()))
+    assert c["detected"] and c["time_to_detect_s"] <= 24 * 3600
+    assert c["flagged_within_24h"]["share"] >= 0.8
+
+
+@pytest.mark.parametrize("name", ["hydra", "mixed"])
+def test_benign_false_positives(reports: dict, name: str) -> None:  # type: ignore[type-arg]
+    benign = _hw(reports[name])["benign"]
+    assert benign["fp_rate"] <= 0.001
+    hard = {g: v for g, v in benign["by_group"].items() if g != "regular"}
+    assert sum(v["high_or_critical"] for v in hard.values()) == 0
+
+
+def test_baselines_are_reported_beside(reports: dict) -> None:  # type: ignore[type-arg]
+    assert set(reports["hydra"]["detectors"]) == {
+        "hydrawatch",
+        "baseline_account_rate",
+        "baseline_subnet_accounts",
+    }
