@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from app.core.events.alert import Action, AlertEvent, EntityType, Reason, Severity, alert_id_for
 
-__all__ = ["ACTION_FOR_SEVERITY", "build_alert", "rank_reasons", "severity_for"]
+__all__ = ["ACTION_FOR_SEVERITY", "assemble_alert", "build_alert", "rank_reasons", "severity_for"]
 
 #: Per-entity anomalies never block on their own: blocking needs campaign evidence.
 ACTION_FOR_SEVERITY: dict[Severity, tuple[Action, int]] = {
@@ -84,6 +84,43 @@ def build_alert(
 ) -> AlertEvent:
     severity = severity_for(score=score, threshold=threshold)
     action, ttl_s = ACTION_FOR_SEVERITY[severity]
+    return assemble_alert(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        campaign_id=campaign_id,
+        detector=detector,
+        severity=severity,
+        score=score,
+        window_start_ms=window_start_ms,
+        window_end_ms=window_end_ms,
+        ts_ms=ts_ms,
+        emitted_ms=emitted_ms,
+        reasons=rank_reasons(features, baseline),
+        evidence=evidence,
+        action=action,
+        action_ttl_s=ttl_s,
+    )
+
+
+def assemble_alert(
+    *,
+    entity_type: EntityType,
+    entity_id: str,
+    campaign_id: str | None,
+    detector: str,
+    severity: Severity,
+    score: float,
+    window_start_ms: int,
+    window_end_ms: int,
+    ts_ms: int,
+    emitted_ms: int,
+    reasons: list[Reason],
+    evidence: dict[str, int | float],
+    action: Action,
+    action_ttl_s: int,
+) -> AlertEvent:
+    """The one place an AlertEvent is put together: its id from entity, detector and
+    window, the score clamped to [0, 1]."""
     return AlertEvent(
         alert_id=alert_id_for(entity_type, entity_id, detector, window_start_ms, window_end_ms),
         ts_ms=ts_ms,
@@ -94,10 +131,10 @@ def build_alert(
         severity=severity,
         score=round(min(max(score, 0.0), 1.0), 6),
         detectors=[detector],
-        reasons=rank_reasons(features, baseline),
+        reasons=reasons,
         window_start_ms=window_start_ms,
         window_end_ms=window_end_ms,
         evidence=evidence,
         action=action,
-        action_ttl_s=ttl_s,
+        action_ttl_s=action_ttl_s,
     )

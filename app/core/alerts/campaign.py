@@ -9,7 +9,8 @@ downstream rate-limiter's contract, ``docs/alerts.md``).
 
 from __future__ import annotations
 
-from app.core.events.alert import Action, AlertEvent, EntityType, Reason, Severity, alert_id_for
+from app.core.alerts.build import assemble_alert
+from app.core.events.alert import Action, AlertEvent, EntityType, Reason, Severity
 
 __all__ = ["CAMPAIGN_ACTIONS", "SEVERITY_RANK", "campaign_alert", "severity_of_cluster"]
 
@@ -46,19 +47,18 @@ def campaign_alert(
 ) -> AlertEvent:
     """A campaign alert (``entity_type="campaign"``) or one of its member account alerts."""
     action, ttl = CAMPAIGN_ACTIONS[severity]
-    return AlertEvent(
-        alert_id=alert_id_for(entity_type, entity_id, detector, window_start_ms, window_end_ms),
-        ts_ms=window_end_ms,
-        emitted_ms=emitted_ms,
+    return assemble_alert(
         entity_type=entity_type,
         entity_id=entity_id,
         campaign_id=campaign_id,
+        detector=detector,
         severity=severity,
-        score=round(min(max(score, 0.0), 1.0), 6),
-        detectors=[detector],
-        reasons=reasons,
+        score=score,
         window_start_ms=window_start_ms,
         window_end_ms=window_end_ms,
+        ts_ms=window_end_ms,
+        emitted_ms=emitted_ms,
+        reasons=reasons,
         evidence=evidence,
         action=action,
         action_ttl_s=ttl,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from app.core.events.alert import AlertEvent, Reason, alert_id_for
+from app.core.alerts.build import assemble_alert
+from app.core.events.alert import AlertEvent, Reason
 
 __all__ = ["entity_alert", "entity_id_of"]
 
@@ -48,19 +49,18 @@ def entity_alert(
         for k in _REASONS
     ]
     start = now_ms - _DAY_MS
-    return AlertEvent(
-        alert_id=alert_id_for(entity_type, eid, detector, start, now_ms),
-        ts_ms=now_ms,
-        emitted_ms=emitted_ms,
+    return assemble_alert(
         entity_type=entity_type,  # type: ignore[arg-type]
         entity_id=eid,
         campaign_id=None,
+        detector=detector,
         severity="low",
-        score=round(min(max(score, 0.0), 1.0), 6),
-        detectors=[detector],
-        reasons=reasons,
+        score=score,
         window_start_ms=start,
         window_end_ms=now_ms,
+        ts_ms=now_ms,
+        emitted_ms=emitted_ms,
+        reasons=reasons,
         evidence={"accounts": accounts, "requests": int(features["requests_24h"])},
         action="observe",
         action_ttl_s=0,

@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.tools.evaluate.labels import Labels
-from app.tools.evaluate.score import first_account_flags, first_campaign_alerts, recall_within
+from app.tools.evaluate.score import (
+    NamedAlert,
+    first_account_flags,
+    first_campaign_alerts,
+    recall_within,
+)
 
 __all__ = [
     "ENFORCING",
@@ -49,21 +54,13 @@ _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
 
 
-class AlertLike(Protocol):
+class AlertLike(NamedAlert, Protocol):
     """The fields read from an alert (``AlertEvent`` and ``Flag`` both have them)."""
 
-    @property
-    def ts_ms(self) -> int: ...
-    @property
-    def entity_type(self) -> str: ...
-    @property
-    def entity_id(self) -> str: ...
     @property
     def severity(self) -> str: ...
     @property
     def action(self) -> str | None: ...
-    @property
-    def campaign_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
