@@ -61,7 +61,7 @@ class DetectSummary:
     #: observations the account stages sent to the pivot stages (one per pivot, account
     #: and tick bucket)
     observations: int = 0
-    #: bucket end → requests those observations carry (each request counted once)
+    #: 10-minute bucket end → requests the account stages applied there
     observed_requests: dict[int, int] = field(default_factory=dict)
     alerts: int = 0
     windows_closed: int = 0

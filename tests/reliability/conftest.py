@@ -26,7 +26,7 @@ class OfflineReference:
     until_ms: int
     #: alert ids of the offline run up to ``until_ms``
     ids: frozenset[str]
-    #: requests its account stages sent observations of up to ``until_ms`` (each applied
+    #: requests its account stages applied up to ``until_ms`` (each applied
     #: event once)
     requests: int
     #: input partition → its number of messages (events produced BATCH to a message)

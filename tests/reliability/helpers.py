@@ -94,7 +94,7 @@ def offline_reference(
 ) -> tuple[set[str], int]:
     """``hydrawatch detect`` over ``events`` (the same stages in-process, no broker, no
     fault): its alert ids up to event time ``until_ms``, and the number of requests its
-    account stages sent observations of up to ``until_ms`` (each applied event once: see
+    account stages applied up to ``until_ms`` (each applied event once: see
     :class:`ObservationLog`)."""
     from app.core.settings import DetectionSettings
     from app.tools.offline import detect_file
@@ -118,12 +118,10 @@ class ObservationLog:
     #: partition, pivot partition) numbers them: a message applied to the final state once
     #: counts once, a lost one is missing, whatever was re-sent
     sent: int = 0
-    #: (account partition, pivot partition, sequence number) → (bucket end, requests) of
-    #: the observations on subnet pivots (every request has one): a re-sent observation
-    #: carries the same number and content
-    subnet_obs: dict[tuple[int, int, int], tuple[int, int]] = field(default_factory=dict)
-    #: (account partition, pivot partition) → sequence number after the last one sent
-    ends: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: (account partition, 10-minute bucket end) → requests applied there, from the
+    #: population rows (pivot partition 0): a re-sent row replaces the earlier one, so
+    #: what remains is what the final account state counted
+    population: dict[tuple[int, int], int] = field(default_factory=dict)
     #: idle marks (an account partition declared idle)
     idle_marks: int = 0
     #: observations that followed an idle mark of their partition and were numbered past
@@ -132,18 +130,16 @@ class ObservationLog:
     after_idle: list[str] = field(default_factory=list)
 
     def requests_until(self, until_ms: int) -> int:
-        """Requests the final account state sent observations of, in buckets ending by
-        ``until_ms``: every event applied once counts once, whatever was re-sent."""
-        return sum(
-            n
-            for (src, q, seq), (end, n) in self.subnet_obs.items()
-            if end <= until_ms and seq < self.ends.get((src, q), 0)
-        )
+        """Requests the final account state applied, in buckets ending by ``until_ms``:
+        every event applied once counts once, whatever was re-sent."""
+        return sum(n for (_, end), n in self.population.items() if end <= until_ms)
 
 
 def read_observations(bootstrap: str, run: Run) -> ObservationLog:
     """Read ``run``'s observations topic, each partition in offset order."""
-    from app.core.stages.records import OBS_VALUES, decode_pivot_inputs
+    from app.core.campaigns.values import F_REQ
+    from app.core.stages.records import decode_pivot_inputs
+    from app.core.windows.sliding import TEN_MIN_MS
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
@@ -167,13 +163,9 @@ def read_observations(bootstrap: str, run: Run) -> ObservationLog:
                         key = (rec.source, r.partition)
                         end = rec.first_seq + len(rec.obs)
                         ends[key] = end
-                        for i, o in enumerate(rec.obs):
-                            if o[1].startswith("subnet:"):
-                                seq = rec.first_seq + i
-                                log.subnet_obs[(rec.source, r.partition, seq)] = (
-                                    o[0],
-                                    o[OBS_VALUES],
-                                )
+                        for row in rec.totals:  # [bucket start, sums...]
+                            where = (rec.source, row[0] + TEN_MIN_MS)
+                            log.population[where] = row[1 + F_REQ]
                         if rec.idle:
                             log.idle_marks += 1
                             idle_at[key] = max(idle_at.get(key, 0), rec.first_seq)
@@ -189,7 +181,6 @@ def read_observations(bootstrap: str, run: Run) -> ObservationLog:
     finally:
         consumer.close()
     log.sent = sum(ends.values())
-    log.ends = ends
     return log
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from app.core.campaigns.values import F_REQ
 from app.core.events import AlertEvent, RequestEvent
 from app.core.settings import DetectionSettings
 from app.core.stages.account import AccountOutput, AccountStage
 from app.core.stages.campaign import CampaignStage
 from app.core.stages.ingest import Ingested, decode_values
 from app.core.stages.pivot import PivotStage
-from app.core.stages.records import OBS_VALUES
+from app.core.windows.sliding import TEN_MIN_MS
 
 __all__ = ["LocalTopology", "StageCounts"]
 
@@ -36,8 +37,8 @@ class StageCounts:
     windows_closed: int = 0
     pivot_late: int = 0
     observations: int = 0
-    #: bucket end → requests the observations on subnet pivots carry (every request has
-    #: exactly one subnet pivot: the events applied, counted from what was sent)
+    #: 10-minute bucket end → requests the account stages applied there (from the
+    #: population rows they send: each applied event counted once)
     observed_requests: dict[int, int] = field(default_factory=dict)
     links: int = 0
     scores: list[float] = field(default_factory=list)
@@ -104,9 +105,9 @@ class LocalTopology:
                 rec = out.pivot_inputs[q]
                 c.observations += len(rec.obs)
                 seen = c.observed_requests
-                for o in rec.obs:
-                    if o[1].startswith("subnet:"):
-                        seen[o[0]] = seen.get(o[0], 0) + o[OBS_VALUES]
+                for row in rec.totals:  # [bucket start, sums...]
+                    end = row[0] + TEN_MIN_MS
+                    seen[end] = seen.get(end, 0) + row[1 + F_REQ]
                 records.append((q, rec))
         for q, rec in self._order(records):  # type: ignore[misc]
             self.pivots[q].receive(rec)
