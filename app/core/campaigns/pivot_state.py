@@ -62,6 +62,7 @@ class PivotState:
         "last_ts",
         "linked",
         "moments",
+        "oldest_ms",
         "overflow",
         "restat",
         "scanned",
@@ -80,6 +81,9 @@ class PivotState:
         #: Running moments of the members' request counts (``R_N``).
         self.moments = CountMoments()
         self.last_ts = 0
+        #: A lower bound of the members' ``R_LAST`` (records only move forward): while it
+        #: is inside the view, :meth:`expire` has no member to look at.
+        self.oldest_ms: float = float("inf")
         self.version = 0
         self.overflow: HyperLogLog | None = None
         #: Members whose record changed since a tick last looked at this pivot, and
@@ -147,6 +151,8 @@ class PivotState:
                 self.moments.replace(int(rec[R_N]), k)
                 self._move_subnet(int(rec[R_SUBNET]), subnet_tag)
                 how = RESTARTED
+            if last_ms < self.oldest_ms:
+                self.oldest_ms = last_ms
             self.accounts[account] = array(
                 "d",
                 (
@@ -179,8 +185,17 @@ class PivotState:
     def expire(self, now_ms: int) -> list[str]:
         """Drop what left the 24 h view; returns the members whose records went."""
         cutoff = now_ms - DAY_MS
-        stale = [a for a, rec in self.accounts.items() if rec[R_LAST] < cutoff]
         accounts = self.accounts
+        stale: list[str] = []
+        if self.oldest_ms < cutoff:
+            oldest = float("inf")
+            for a, rec in accounts.items():
+                last = rec[R_LAST]
+                if last < cutoff:
+                    stale.append(a)
+                elif last < oldest:
+                    oldest = last
+            self.oldest_ms = oldest
         for a in stale:
             rec = accounts.pop(a)
             self.moments.remove(int(rec[R_N]))

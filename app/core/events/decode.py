@@ -208,6 +208,13 @@ def decode_message(
             "over the size limit: not parsed, not stored",
         )
         return out
+    if value[:1] == b"{" and not may_carry_raw_text(value):
+        try:  # fast path: one clean event validated from bytes, as a batch is
+            out.events.append(RequestEvent.model_validate_json(value))
+        except ValidationError:
+            pass  # the slow path builds the dead letter
+        else:
+            return out
     if value[:1] == b"[" and not may_carry_raw_text(value):
         try:
             events = _BATCH.validate_json(value)

@@ -119,6 +119,8 @@ class CampaignStage:
         #: account → pivot kind → how many of its links are of that kind (an account is
         #: in the graph while it has links of two kinds)
         self._kinds: dict[str, dict[str, int]] = {}
+        #: account → its trust level (the lowest over its links), until its links change
+        self._trust_of: dict[str, int] = {}
 
     # ---- input ------------------------------------------------------------------------
     def receive(self, rec: LinkInput) -> None:
@@ -159,6 +161,7 @@ class CampaignStage:
         self._memo = {}
         self._changed = set()
         self._kinds = {}
+        self._trust_of = {}
 
     def _kind_added(self, account: str, key: str) -> None:
         kinds = self._kinds.setdefault(account, {})
@@ -183,10 +186,12 @@ class CampaignStage:
     def _apply(self, r: TickLinks) -> None:
         links = self.links
         by_pivot = self.by_pivot
+        trust_of = self._trust_of
         for key in r.dropped_pivots:
             for a in by_pivot.pop(key, ()):
                 mine = links.get(a)
                 if mine is not None and mine.pop(key, None) is not None:
+                    trust_of.pop(a, None)
                     self._kind_dropped(a, key)
                     if not mine:
                         del links[a]
@@ -194,6 +199,7 @@ class CampaignStage:
             if n == 0:
                 mine = links.get(account)
                 if mine is not None and mine.pop(key, None) is not None:
+                    trust_of.pop(account, None)
                     by_pivot[key].discard(account)
                     self._kind_dropped(account, key)
                     if not mine:
@@ -206,6 +212,7 @@ class CampaignStage:
                 self._changed.add(account)
                 self._kind_added(account, key)
             mine[key] = (n, harvest, mismatch, risky, young, shared, trust)
+            trust_of.pop(account, None)
             by_pivot.setdefault(key, set()).add(account)
             self._last_link_ms[account] = r.tick_ms
         if r.population is not None:
@@ -242,8 +249,13 @@ class CampaignStage:
 
     def member_trust(self, account: str) -> int:
         """The member's trust level: the lowest over the links it has."""
-        mine = self.links.get(account)
-        return min((s[6] for s in mine.values()), default=TRUST_NONE) if mine else TRUST_NONE
+        level = self._trust_of.get(account)
+        if level is None:
+            mine = self.links.get(account)
+            level = min(s[6] for s in mine.values()) if mine else TRUST_NONE
+            if mine:
+                self._trust_of[account] = level
+        return level
 
     def _forget(self, now: int) -> None:
         """Accounts with no link for two days leave the campaign memory."""

@@ -243,7 +243,9 @@ class PivotStage:
             return
         solo = self._solo.get(key)
         if solo is None or solo[0] - solo[4] < first - DAY_MS:
-            if solo is None and len(self._solo) >= self.settings.max_solo_indicators:
+            if solo is not None:  # re-inserted: the dict stays in order of arrival
+                del self._solo[key]
+            elif len(self._solo) >= self.settings.max_solo_indicators:
                 del self._solo[next(iter(self._solo))]
                 self.evicted += 1
             self._solo[key] = o
@@ -259,6 +261,7 @@ class PivotStage:
             )
             p.add(account, first, last, values, tag, trust)
         else:
+            del self._solo[key]
             self._solo[key] = o
 
     # ---- evidence -----------------------------------------------------------------------
@@ -416,8 +419,17 @@ class PivotStage:
                 if a in p.linked:
                     del p.linked[a]
                     tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0))
-        for key in [k for k, s in self._solo.items() if s[0] - s[4] < cutoff]:
-            del self._solo[key]
+        # in order of arrival (nondecreasing tick end): the stale ones lead. One left
+        # behind a fresher one (same tick) goes next hour; a stale entry is replaced on
+        # its next observation anyway, so when it goes changes nothing but memory.
+        solo = self._solo
+        stale = []
+        for key, s in solo.items():
+            if s[0] - s[4] >= cutoff:
+                break
+            stale.append(key)
+        for key in stale:
+            del solo[key]
         self.population.expire(now_ms=now)
         self._entity_last = {k: t for k, t in self._entity_last.items() if now - t < DAY_MS}
 

@@ -1,0 +1,34 @@
+"""PivotState member records: expiry by the 24 h view, co-location, moments."""
+
+from __future__ import annotations
+
+from app.core.campaigns.pivot_state import R_N, PivotState
+from app.core.windows.sliding import DAY_MS
+
+VALUES = [3, 60, 0, 3, 3, 3, 9000, 0]
+
+
+def _state(*members: tuple[str, int]) -> PivotState:
+    p = PivotState()
+    for account, last_ms in members:
+        p.add(account, last_ms, last_ms, VALUES, subnet_tag=1)
+    return p
+
+
+def test_expire_drops_exactly_the_members_whose_last_request_left_the_view() -> None:
+    p = _state(("a", 1_000), ("b", 5_000), ("c", 9_000))
+    assert p.expire(now_ms=5_000 + DAY_MS) == ["a"]
+    assert sorted(p.accounts) == ["b", "c"]
+    assert p.expire(now_ms=5_000 + DAY_MS) == []  # nothing left to drop: no rescan needed
+    assert p.expire(now_ms=9_001 + DAY_MS) == ["b", "c"]
+    assert p.accounts == {} and p.subnets == {} and p.distinct_accounts == 0
+
+
+def test_a_member_that_came_back_is_kept_and_an_old_newcomer_is_still_expired() -> None:
+    p = _state(("a", 1_000), ("b", 2_000))
+    p.add("a", 3_000, 3 * DAY_MS, VALUES, subnet_tag=1)  # a is active again
+    assert p.expire(now_ms=2_500 + DAY_MS) == ["b"]
+    # a newcomer whose last request is older than any member's since the last scan
+    p.add("z", 2 * DAY_MS, 2 * DAY_MS, VALUES, subnet_tag=2)
+    assert p.expire(now_ms=2 * DAY_MS + 1 + DAY_MS) == ["z"]
+    assert list(p.accounts) == ["a"] and p.accounts["a"][R_N] == 6
