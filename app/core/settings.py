@@ -83,6 +83,18 @@ class DetectionSettings(BaseModel):
         0.75, ge=0, le=1, description="Harvest score a cohort/cluster needs (mean per request)"
     )
     member_min_harvest: float = Field(0.7, ge=0, le=1, description="Per-member harvest gate")
+    dense_links: bool = Field(
+        True,
+        description="Harvest-like cohorts with one evidence family send candidate links; an "
+        "account they link joins the graph when linked on dense_min_dimensions dimensions",
+    )
+    dense_min_dimensions: int = Field(
+        3,
+        ge=2,
+        le=5,
+        description="Indicator dimensions (network, payment, client, content, creation) an "
+        "account must share with others for the dense-block family",
+    )
     account_alerts_need_harvest: bool = Field(
         True, description="Per-account anomaly alerts also need harvest-like traffic"
     )

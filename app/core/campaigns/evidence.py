@@ -9,7 +9,11 @@ independent families:
 - ``youth``: the accounts are days old (created in bursts);
 - ``mismatch``: billing country differs from the IP's country;
 - ``infrastructure``: proxy/datacenter addresses, or addresses shared across accounts;
-- ``coordination``: members send near-identical volumes (load balancing).
+- ``coordination``: members send near-identical volumes (load balancing);
+- ``density`` (clusters only): the share of members that share indicators with the
+  others in at least three independent dimensions at once — network, payment, client
+  fingerprint, content, creation time — the dense block one operator's accounts form
+  (FRAUDAR, CopyCatch) and independent customers sharing one tool do not.
 
 >>> e = Evidence(accounts=40, harvest=0.9, youth=0.95, mismatch=0.8, infrastructure=0.7,
 ...              coordination=0.2)
@@ -106,6 +110,7 @@ class Evidence:
     mismatch: float
     infrastructure: float
     coordination: float
+    density: float = 0.0
 
     def family_values(self) -> dict[str, float]:
         return {
@@ -113,6 +118,7 @@ class Evidence:
             "mismatch": self.mismatch,
             "infrastructure": self.infrastructure,
             "coordination": self.coordination,
+            "density": self.density,
         }
 
     @property

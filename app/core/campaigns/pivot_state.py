@@ -68,6 +68,7 @@ class PivotState:
         "scanned",
         "subnets",
         "sums",
+        "tier",
         "version",
     )
 
@@ -97,6 +98,9 @@ class PivotState:
         #: of them whose traffic here grew since.
         self.linked: dict[str, tuple[int, int]] = {}
         self.restat: set[str] = set()
+        #: What the cohort's evidence made of this pivot at the last tick that scored
+        #: it: 0 no links, 1 candidate links (one family), 2 links (suspicious).
+        self.tier = 0
 
     @property
     def distinct_accounts(self) -> int:

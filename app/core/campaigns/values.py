@@ -26,6 +26,7 @@ from app.core.windows.sliding import HOUR_MS
 
 __all__ = [
     "ACCOUNT_FIELDS",
+    "DIMENSION_OF_KIND",
     "F_429",
     "F_AGE_KNOWN",
     "F_COMPLETION",
@@ -53,6 +54,18 @@ _SIM_BAND_BITS = 21
 #: Pivot kinds that never link accounts on their own (an ASN holds millions of
 #: unrelated customers); they still get windows, a River model and entity alerts.
 LINKING_EXCLUDED = frozenset({"asn"})
+#: Which independent dimension of an account each pivot kind describes. Kinds of one
+#: dimension move together (a tool's TLS fingerprint and user agent; a template and the
+#: SimHash of its text), so a dense block is counted in dimensions, not kinds.
+DIMENSION_OF_KIND: dict[str, str] = {
+    "subnet": "network",
+    "asn": "network",
+    "payment": "payment",
+    "tls": "client",
+    "template": "content",
+    "simhash": "content",
+    "created": "creation",
+}
 
 
 def request_values(e: RequestEvent, s: RequestSignals) -> array[int]:

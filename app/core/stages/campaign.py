@@ -6,8 +6,11 @@ clock has passed ``T``, with the partitions' records applied in partition order,
 clusters, ids and alerts depend on the links only.
 
 An account joins the graph once it is qualified on pivots of two different kinds (one
-shared indicator is no link); it is joined through each of its pivots to that pivot's
-first linked member. Each connected component is scored as a whole from its members'
+shared indicator is no link), or — through candidate links from cohorts with a single
+evidence family — once it shares indicators in ``dense_min_dimensions`` independent
+dimensions (a dense block); it is joined through each of its pivots to that pivot's
+first linked member. A cluster's ``density`` family is the share of its members in
+such a block. Each connected component is scored as a whole from its members'
 traffic on the pivots that linked them (a hijacked account's own benign traffic does
 not dilute what it does on the campaign's infrastructure) and flagged as a campaign.
 
@@ -41,6 +44,7 @@ from app.core.alerts.trust import TRUST_NONE, with_trust
 from app.core.campaigns.evidence import Evidence, homogeneity
 from app.core.campaigns.unionfind import UnionFind
 from app.core.campaigns.values import (
+    DIMENSION_OF_KIND,
     F_AGE_KNOWN,
     F_HARVEST,
     F_MISMATCH,
@@ -60,8 +64,9 @@ from app.core.windows.sliding import DAY_MS, HOUR_MS
 __all__ = ["DETECTOR_NAME", "CampaignOutput", "CampaignStage"]
 
 DETECTOR_NAME = "campaign_linkage"
-#: link stats: requests, harvest units, mismatch, risky, young, co-located, trust level
-_Stats = tuple[int, int, int, int, int, int, int]
+#: link stats: requests, harvest units, mismatch, risky, young, co-located, trust level,
+#: candidate (1: from a single-family cohort)
+_Stats = tuple[int, int, int, int, int, int, int, int]
 
 
 def _ratio(num: float, den: float) -> float:
@@ -116,9 +121,10 @@ class CampaignStage:
         self._last_sweep_ms = 0
         #: accounts whose links changed since the last tick (only they can join the graph)
         self._changed: set[str] = set()
-        #: account → pivot kind → how many of its links are of that kind (an account is
-        #: in the graph while it has links of two kinds)
-        self._kinds: dict[str, dict[str, int]] = {}
+        #: account → pivot kind → [its links of that kind, of them not candidates] (an
+        #: account is in the graph while it has links of two kinds, or candidate links in
+        #: ``dense_min_dimensions`` dimensions)
+        self._kinds: dict[str, dict[str, list[int]]] = {}
         #: account → its trust level (the lowest over its links), until its links change
         self._trust_of: dict[str, int] = {}
 
@@ -163,25 +169,39 @@ class CampaignStage:
         self._kinds = {}
         self._trust_of = {}
 
-    def _kind_added(self, account: str, key: str) -> None:
+    def _kind_added(self, account: str, key: str, weak: int) -> None:
         kinds = self._kinds.setdefault(account, {})
         kind = pivot_kind(key)
-        kinds[kind] = kinds.get(kind, 0) + 1
+        n = kinds.get(kind)
+        if n is None:
+            n = kinds[kind] = [0, 0]
+        n[0] += 1
+        n[1] += not weak
 
-    def _kind_dropped(self, account: str, key: str) -> None:
+    def _kind_dropped(self, account: str, key: str, weak: int) -> None:
         kinds = self._kinds[account]
         kind = pivot_kind(key)
-        left = kinds[kind] - 1
-        if left:
-            kinds[kind] = left
-        else:
+        n = kinds[kind]
+        n[0] -= 1
+        n[1] -= not weak
+        if not n[0]:
             del kinds[kind]
             if not kinds:
                 del self._kinds[account]
 
+    def _dimensions(self, account: str) -> int:
+        """Independent indicator dimensions the account is linked on."""
+        kinds = self._kinds.get(account)
+        return len({DIMENSION_OF_KIND.get(k, k) for k in kinds}) if kinds else 0
+
     def _multi_kind(self, account: str) -> bool:
         kinds = self._kinds.get(account)
-        return kinds is not None and len(kinds) >= 2
+        if kinds is None or len(kinds) < 2:
+            return False
+        if sum(1 for n in kinds.values() if n[1]) >= 2:
+            return True
+        st = self.settings
+        return st.dense_links and self._dimensions(account) >= st.dense_min_dimensions
 
     def _apply(self, r: TickLinks) -> None:
         links = self.links
@@ -190,28 +210,35 @@ class CampaignStage:
         for key in r.dropped_pivots:
             for a in by_pivot.pop(key, ()):
                 mine = links.get(a)
-                if mine is not None and mine.pop(key, None) is not None:
+                gone = None if mine is None else mine.pop(key, None)
+                if gone is not None:
                     trust_of.pop(a, None)
-                    self._kind_dropped(a, key)
+                    self._kind_dropped(a, key, gone[7])
                     if not mine:
                         del links[a]
-        for account, key, n, harvest, mismatch, risky, young, shared, trust in r.links:
+        for account, key, n, harvest, mismatch, risky, young, shared, trust, weak in r.links:
             if n == 0:
                 mine = links.get(account)
-                if mine is not None and mine.pop(key, None) is not None:
+                gone = None if mine is None else mine.pop(key, None)
+                if gone is not None:
                     trust_of.pop(account, None)
                     by_pivot[key].discard(account)
-                    self._kind_dropped(account, key)
+                    self._kind_dropped(account, key, gone[7])
                     if not mine:
                         del links[account]
                 continue
             mine = links.get(account)
             if mine is None:
                 mine = links[account] = {}
-            if key not in mine:
+            old = mine.get(key)
+            if old is None:
                 self._changed.add(account)
-                self._kind_added(account, key)
-            mine[key] = (n, harvest, mismatch, risky, young, shared, trust)
+                self._kind_added(account, key, weak)
+            elif old[7] != weak:
+                self._changed.add(account)
+                self._kind_dropped(account, key, old[7])
+                self._kind_added(account, key, weak)
+            mine[key] = (n, harvest, mismatch, risky, young, shared, trust, weak)
             trust_of.pop(account, None)
             by_pivot.setdefault(key, set()).add(account)
             self._last_link_ms[account] = r.tick_ms
@@ -224,10 +251,14 @@ class CampaignStage:
         req = harvest = mismatch = risky = young = 0
         counts: list[float] = []
         shared = 0
+        dense = 0
+        min_dims = self.settings.dense_min_dimensions
+        dense_on = self.settings.dense_links
         for a in members:
             busiest = 0
             colo = 0
-            for n, h, m, r, y, s, _ in self.links[a].values():
+            dense += dense_on and self._dimensions(a) >= min_dims
+            for n, h, m, r, y, s, _, _ in self.links[a].values():
                 req += n
                 harvest += h
                 mismatch += m
@@ -245,6 +276,7 @@ class CampaignStage:
             mismatch=_ratio(mismatch, req),
             infrastructure=max(_ratio(shared, k), _ratio(risky, req)),
             coordination=homogeneity(counts),
+            density=_ratio(dense, k),
         )
 
     def member_trust(self, account: str) -> int:
@@ -330,6 +362,7 @@ class CampaignStage:
                 "infrastructure": _ratio(g[F_RISKY], req),
             }
         base["coordination"] = None
+        base["density"] = None
         values = {"harvest": ev.harvest, **ev.family_values()}
         ranked = sorted(values, key=lambda k: values[k] - (base[k] or 0.0), reverse=True)
         out = []

@@ -306,6 +306,17 @@ class PivotStage:
             coordination=ev.coordination,
         )
 
+    def _tier(self, ev: Evidence | None) -> int:
+        """2: a suspicious cohort (harvest-like, two families); 1: harvest-like with one
+        family, whose members' links count only inside a dense block; 0: no links."""
+        st = self.settings
+        if ev is None or ev.accounts < st.min_cohort_accounts or ev.harvest < st.min_harvest:
+            return 0
+        families = ev.families
+        if families >= 2:
+            return 2
+        return 1 if st.dense_links and families == 1 else 0
+
     @staticmethod
     def _link(account: str, key: str, p: PivotState) -> Link:
         rec = p.accounts[account]
@@ -319,6 +330,7 @@ class PivotStage:
             int(rec[R_YOUNG]),
             int(key.startswith("subnet:") or p.co_located(account)),
             int(rec[R_TRUST]),
+            int(p.tier == 1),
         )
 
     # ---- ticks ---------------------------------------------------------------------------
@@ -358,14 +370,15 @@ class PivotStage:
                 else:
                     ev = self.cohort_evidence(key, p, now)
                     self._memo[key] = (p.version, ev)
-            if ev is None or not ev.suspicious(
-                min_accounts=st.min_cohort_accounts, min_harvest=st.min_harvest
-            ):
+            tier = self._tier(ev)
+            if tier != p.tier and p.linked:  # its links go (and are re-sent at the new tier)
+                tick.dropped_pivots.append(key)
+                p.linked = {}
+                p.restat = set()
                 p.scanned = False
-                if p.linked:  # no longer suspicious: its links go
-                    tick.dropped_pivots.append(key)
-                    p.linked = {}
-                    p.restat = set()
+            p.tier = tier
+            if not tier:
+                p.scanned = False
                 continue
             linked = p.linked
             on_pivot = p.accounts
@@ -418,7 +431,7 @@ class PivotStage:
             for a in p.expire(now):
                 if a in p.linked:
                     del p.linked[a]
-                    tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0))
+                    tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0))
         # in order of arrival (nondecreasing tick end): the stale ones lead. One left
         # behind a fresher one (same tick) goes next hour; a stale entry is replaced on
         # its next observation anyway, so when it goes changes nothing but memory.

@@ -64,9 +64,10 @@ Observation = list[Any]
 #: where the summed values start in an :data:`Observation`
 OBS_VALUES = 7
 #: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located,
-#: trust level of the account's latest observation here); ``requests == 0`` removes
-#: the link.
-Link = tuple[str, str, int, int, int, int, int, int, int]
+#: trust level of the account's latest observation here, 1 for a candidate link from a
+#: cohort with a single evidence family — it counts only in a dense block); ``requests
+#: == 0`` removes the link.
+Link = tuple[str, str, int, int, int, int, int, int, int, int]
 
 
 def partition_for(key: str, partitions: int) -> int:
