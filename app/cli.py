@@ -320,8 +320,10 @@ def evaluate(
     from app.tools.evaluate.run import evaluate_files, evaluate_scenario
     from app.tools.evaluate.table import (
         markdown_benign_table,
+        markdown_operating_table,
         markdown_table,
         rich_benign_table,
+        rich_operating_table,
         rich_table,
     )
     from app.tools.progress import EventProgress
@@ -378,6 +380,8 @@ def evaluate(
     _stdout_console_for(table).print(table)
     benign_table = rich_benign_table(reports)
     _stdout_console_for(benign_table).print(benign_table)
+    operating = rich_operating_table(reports)
+    _stdout_console_for(operating).print(operating)
     for r in reports:
         t = r["throughput"]
         err.print(
@@ -388,6 +392,7 @@ def evaluate(
     if markdown:
         print(markdown_table(reports))
         print(markdown_benign_table(reports))
+        print(markdown_operating_table(reports))
 
 
 @cli.command()

@@ -16,6 +16,7 @@ from app.core.events import AlertEvent, RequestEvent, decode_message
 from app.core.settings import DetectionSettings
 from app.tools.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
 from app.tools.evaluate.labels import Labels, load_labels
+from app.tools.evaluate.operating import scored_points, swept_points
 from app.tools.evaluate.score import Flag, GroundTruth, score_flags
 from app.tools.gcutil import gc_paused
 from app.tools.offline import iter_lines, open_input_file
@@ -103,9 +104,39 @@ def _run_hydrawatch(
     return alerts, time.perf_counter() - t0
 
 
+#: Baseline parameters swept for the operating points (the defaults first).
+RATE_SWEEP: tuple[tuple[int, int], ...] = (
+    (300, 2_000),
+    (150, 1_000),
+    (75, 500),
+    (40, 250),
+    (20, 120),
+    (10, 60),
+)
+SUBNET_SWEEP: tuple[int, ...] = (10, 5, 20, 40, 80, 160)
+
+
+def _rate_flags(rows: list[tuple[int, str, str]], per_hour: int, per_day: int) -> list[Flag]:
+    return PerAccountRateBaseline(max_per_hour=per_hour, max_per_day=per_day).process(rows)
+
+
+def _subnet_flags(rows: list[tuple[int, str, str]], min_accounts: int) -> list[Flag]:
+    b = SubnetDistinctAccountsBaseline(min_accounts=min_accounts)
+    return b.process(rows) + b.flush()
+
+
 def _flags(alerts: list[AlertEvent]) -> list[Flag]:
     return [
-        Flag(a.ts_ms, a.entity_type, a.entity_id, a.severity, "hydrawatch", a.campaign_id, a.action)
+        Flag(
+            a.ts_ms,
+            a.entity_type,
+            a.entity_id,
+            a.severity,
+            "hydrawatch",
+            a.campaign_id,
+            a.action,
+            a.score,
+        )
         for a in alerts
     ]
 
@@ -153,6 +184,19 @@ def evaluate_files(
             "engine_events_per_s": round(n / engine_s, 1) if engine_s > 0 else 0.0,
         },
         "detectors": {d: score_flags(f, truth) for d, f in flags_by_detector.items()},
+        "operating_points": {
+            "hydrawatch": scored_points(flags_by_detector["hydrawatch"], truth),
+            rate.name: swept_points(
+                [
+                    (f"max_per_hour={h}, max_per_day={d}", _rate_flags(rows, h, d))
+                    for h, d in RATE_SWEEP
+                ],
+                truth,
+            ),
+            subnet.name: swept_points(
+                [(f"min_accounts={k}", _subnet_flags(rows, k)) for k in SUBNET_SWEEP], truth
+            ),
+        },
     }
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

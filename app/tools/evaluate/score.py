@@ -57,6 +57,8 @@ class Flag:
     campaign_id: str | None = None
     #: The alert's action (observe, verify, throttle, block) when known.
     action: str | None = None
+    #: The alert's score (ranks alerts for operating points; 1.0 for a binary rule).
+    score: float = 1.0
 
 
 class NamedAlert(Protocol):

@@ -9,8 +9,11 @@ from rich.table import Table
 __all__ = [
     "benign_rows",
     "markdown_benign_table",
+    "markdown_operating_table",
     "markdown_table",
+    "operating_rows",
     "rich_benign_table",
+    "rich_operating_table",
     "rich_table",
     "rows",
 ]
@@ -33,6 +36,10 @@ _COLUMNS = (
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _pct3(x: float) -> str:
+    return f"{100 * x:.3f}%"
 
 
 def _dur(seconds: float | None) -> str:
@@ -141,5 +148,61 @@ def markdown_benign_table(reports: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(_BENIGN_COLUMNS) + " |", "|" + "---|" * len(_BENIGN_COLUMNS)]
     for r in reports:
         for row in benign_rows(r):
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_OPERATING_COLUMNS = (
+    "scenario",
+    "detector",
+    "FP target",
+    "benign flagged (rate, 95% upper)",
+    "recall ≤ 24 h",
+    "per campaign group",
+    "threshold / setting",
+)
+
+
+def operating_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Recall at each fixed false-positive operating point, per detector."""
+    out = []
+    for detector, points in report.get("operating_points", {}).items():
+        for p in points:
+            knob = p.get("threshold", p.get("setting"))
+            if isinstance(knob, float):
+                knob = f"score ≥ {knob:.4f}"
+            groups = ", ".join(
+                f"{g} {_pct(r)}" for g, r in sorted(p["recall_24h_by_group"].items())
+            )
+            out.append(
+                [
+                    report["name"],
+                    detector,
+                    _pct3(p["fp_target"]),
+                    f"{p['benign_flagged']} of {p['benign_accounts']:,} "
+                    f"({_pct3(p['fp_rate'])}, ≤ {_pct3(p['fp_upper_95'])})",
+                    _pct(p["recall_24h"]),
+                    groups,
+                    "any alert" if knob is None else str(knob),
+                ]
+            )
+    return out
+
+
+def rich_operating_table(reports: list[dict[str, Any]]) -> Table:
+    t = Table(title="recall at fixed false-positive rates")
+    for c in _OPERATING_COLUMNS:
+        t.add_column(c)
+    for r in reports:
+        for row in operating_rows(r):
+            t.add_row(*row)
+    return t
+
+
+def markdown_operating_table(reports: list[dict[str, Any]]) -> str:
+    cols = _OPERATING_COLUMNS
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in reports:
+        for row in operating_rows(r):
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
