@@ -13,6 +13,9 @@ Definitions (also in ``docs/evaluation.md``):
   over all benign accounts, overall and per group (the labels' ``group`` column: each
   benign look-alike group is reported on its own, with its accounts that got an
   enforcing action, ``throttle`` or ``block``);
+- *new members after the first alert*: campaign accounts whose first campaign request
+  comes after the first alert naming their campaign (the heads that appear once it is
+  known): how many, the share flagged within 1 h of that request, and the median delay;
 - *campaign group*: the labels' ``group`` of a campaign's accounts (its variant);
 - *precision*: share of account/campaign alerts that are about campaign accounts.
 """
@@ -220,6 +223,16 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
                 "share": hit / eligible if eligible else None,
             }
         active_members = [a for a in members if labels[a].campaign_first_ms is not None]
+        joiners = [
+            a
+            for a in active_members
+            if alert is not None and (labels[a].campaign_first_ms or 0) > alert
+        ]
+        delays = sorted(
+            account_flag_ms[a] - (labels[a].campaign_first_ms or 0)
+            for a in joiners
+            if a in account_flag_ms
+        )
         member_groups = Counter(labels[a].group for a in members)
         campaigns[cid] = {
             "group": member_groups.most_common(1)[0][0] if member_groups else None,
@@ -241,6 +254,13 @@ def score_flags(flags: list[Flag], truth: GroundTruth) -> dict[str, Any]:
             ),
             "flagged_within_1h": recall["1h"],
             "flagged_within_24h": recall["24h"],
+            "new_members_after_first_alert": {
+                "accounts": len(joiners),
+                "flagged_within_1h": (
+                    sum(1 for d in delays if d <= _HOUR_MS) / len(joiners) if joiners else None
+                ),
+                "median_delay_s": delays[len(delays) // 2] / 1000 if delays else None,
+            },
         }
 
     groups: dict[str, dict[str, Any]] = defaultdict(

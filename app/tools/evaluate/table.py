@@ -27,6 +27,7 @@ _COLUMNS = (
     "1st-day share before",
     "accts flagged 1h",
     "accts flagged 24h",
+    "new members ≤ 1h",
     "benign FP rate",
     "hard-neg high/crit",
     "alerts/day",
@@ -48,6 +49,13 @@ def _dur(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _joiners(j: dict[str, Any] | None) -> str:
+    """Share of the members first seen after the first alert flagged within 1 h (of n)."""
+    if not j or not j["accounts"]:
+        return "-"
+    return f"{_pct(j['flagged_within_1h'])} of {j['accounts']:,}"
 
 
 def _campaign_name(cid: str, group: str | None) -> str:
@@ -75,6 +83,7 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
                     _pct(c["first_day_share_before_alert"]),
                     _pct(c["flagged_within_1h"]["share"]),
                     _pct(c["flagged_within_24h"]["share"]),
+                    _joiners(c.get("new_members_after_first_alert")),
                     f"{_pct(s['benign']['fp_rate'])} ({s['benign']['flagged']})",
                     str(hard_high),
                     f"{sum(per_day) / max(len(per_day), 1):.0f}",

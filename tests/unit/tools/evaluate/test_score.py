@@ -53,6 +53,12 @@ def test_account_recall_windows_and_eligibility() -> None:
     # c3 started 12 h before the end: not eligible for the 24 h window.
     assert c["flagged_within_24h"] == {"eligible": 2, "flagged": 2, "share": 1.0}
     assert c["accounts_flagged"] == 3
+    # c2 (first request 11 h) and c3 (60 h) appear after the first alert (10.5 h)
+    assert c["new_members_after_first_alert"] == {
+        "accounts": 2,
+        "flagged_within_1h": 0.5,  # c3, 1 h after its first request; c2 after 19 h
+        "median_delay_s": 19 * 3600.0,
+    }
 
 
 def test_alerts_before_campaign_start_are_not_detections() -> None:
