@@ -31,6 +31,7 @@ __all__ = [
     "R_LAST",
     "R_MISMATCH",
     "R_N",
+    "R_ORG",
     "R_RISKY",
     "R_SUBNET",
     "R_TRUST",
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 #: Fields of a pivot member record.
-R_LAST, R_N, R_HARVEST, R_MISMATCH, R_RISKY, R_YOUNG, R_SUBNET, R_TRUST = range(8)
+R_LAST, R_N, R_HARVEST, R_MISMATCH, R_RISKY, R_YOUNG, R_SUBNET, R_TRUST, R_ORG = range(9)
 #: What :meth:`PivotState.add` did to the account's member record.
 UNTRACKED, COUNTED, RESTARTED = range(3)
 #: Accounts tracked exactly per pivot; beyond this a HyperLogLog counts the rest, so a
@@ -63,6 +64,8 @@ class PivotState:
         "linked",
         "moments",
         "oldest_ms",
+        "org_members",
+        "orgs",
         "overflow",
         "restat",
         "scanned",
@@ -79,6 +82,9 @@ class PivotState:
         self.accounts: dict[str, array[float]] = {}
         #: subnet tag → members whose last request here came from it
         self.subnets: dict[int, int] = {}
+        #: org tag → members of that org here, and how many members have an org
+        self.orgs: dict[int, int] = {}
+        self.org_members = 0
         #: Running moments of the members' request counts (``R_N``).
         self.moments = CountMoments()
         self.last_ts = 0
@@ -108,6 +114,25 @@ class PivotState:
         extra = len(self.overflow) if self.overflow is not None else 0
         return len(self.accounts) + extra
 
+    @property
+    def independent_accounts(self) -> int:
+        """Members, with every org's counted once: an org's accounts sharing its payment
+        method, office network or eval templates are one customer, not a cohort."""
+        return self.distinct_accounts - self.org_members + len(self.orgs)
+
+    def _move_org(self, old: int, new: int) -> None:
+        orgs = self.orgs
+        if old:
+            left = orgs[old] - 1
+            if left:
+                orgs[old] = left
+            else:
+                del orgs[old]
+            self.org_members -= 1
+        if new:
+            orgs[new] = orgs.get(new, 0) + 1
+            self.org_members += 1
+
     def co_located(self, account: str) -> bool:
         """Does the member's last address block here carry another member too?"""
         rec = self.accounts.get(account)
@@ -131,6 +156,7 @@ class PivotState:
         values: Sequence[int],
         subnet_tag: int,
         trust: int = 0,
+        org_tag: int = 0,
     ) -> int:
         """Count one observation: ``values[F_REQ]`` requests between ``first_ms`` and
         ``last_ms`` (``COUNTED``, ``RESTARTED`` or ``UNTRACKED``)."""
@@ -150,10 +176,12 @@ class PivotState:
             if rec is None:
                 self.moments.insert(k)
                 self._move_subnet(None, subnet_tag)
+                self._move_org(0, org_tag)
                 how = COUNTED
             else:
                 self.moments.replace(int(rec[R_N]), k)
                 self._move_subnet(int(rec[R_SUBNET]), subnet_tag)
+                self._move_org(int(rec[R_ORG]), org_tag)
                 how = RESTARTED
             if last_ms < self.oldest_ms:
                 self.oldest_ms = last_ms
@@ -168,6 +196,7 @@ class PivotState:
                     values[F_YOUNG],
                     subnet_tag,
                     trust,
+                    org_tag,
                 ),
             )
             return how
@@ -177,6 +206,9 @@ class PivotState:
             if rec[R_SUBNET] != subnet_tag:
                 self._move_subnet(int(rec[R_SUBNET]), subnet_tag)
                 rec[R_SUBNET] = subnet_tag
+            if rec[R_ORG] != org_tag:
+                self._move_org(int(rec[R_ORG]), org_tag)
+                rec[R_ORG] = org_tag
         n = int(rec[R_N])
         self.moments.replace(n, n + k)  # integer moments: exact at any size
         rec[R_N] = n + k
@@ -209,6 +241,7 @@ class PivotState:
                 self.subnets[tag] = left
             else:
                 del self.subnets[tag]
+            self._move_org(int(rec[R_ORG]), 0)
             self.dirty.discard(a)
             self.failed.pop(a, None)
         if (

@@ -244,6 +244,9 @@ class AccountStage:
             totals[bucket] = totals.get(bucket, 0) + wide
             subnet = subnet_of(e.client_ip)
             tag = zlib.crc32(subnet.encode()) & 0x7FFFFFFF
+            # a long-standing org's accounts count as one customer on a pivot
+            org = e.org_id if trust == TRUST_ORG else None
+            org_tag = (zlib.crc32(org.encode()) & 0x7FFFFFFF) or 1 if org is not None else 0
             end = ts - ts % tick_ms + tick_ms
             by_account = open_obs.get(end)
             if by_account is None:
@@ -254,13 +257,14 @@ class AccountStage:
             for key in pivots_of(e, s, subnet):
                 agg = cur.get(key)
                 if agg is None:
-                    cur[key] = [ts, ts, tag, trust, wide]
+                    cur[key] = [ts, ts, tag, trust, wide, org_tag]
                     continue
                 if ts < agg[0]:
                     agg[0] = ts
-                if ts > agg[1] or (ts == agg[1] and tag > agg[2]):
+                if ts > agg[1] or (ts == agg[1] and (tag, org_tag) > (agg[2], agg[5])):
                     agg[1] = ts
                     agg[2] = tag
+                    agg[5] = org_tag
                 if trust < agg[3]:
                     agg[3] = trust
                 agg[4] += wide
@@ -289,14 +293,24 @@ class AccountStage:
             q_n = self.pivot_partitions
             for end in sorted(e for e in self._open if e <= wm):
                 for account, mine in self._open.pop(end).items():
-                    for key, (first, last, tag, trust, wide) in mine.items():
+                    for key, (first, last, tag, trust, wide, org_tag) in mine.items():
                         q = route.get(key)
                         if q is None:
                             if len(route) >= _ROUTE_CACHE_MAX:
                                 route.clear()
                             q = route[key] = partition_for(key, q_n)
                         per_q[q].append(
-                            [end, key, account, end - first, end - last, tag, trust, *narrow(wide)]
+                            [
+                                end,
+                                key,
+                                account,
+                                end - first,
+                                end - last,
+                                tag,
+                                trust,
+                                org_tag,
+                                *narrow(wide),
+                            ]
                         )
         sent = self.sent
         for q, obs in enumerate(per_q):

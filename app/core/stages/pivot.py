@@ -235,10 +235,11 @@ class PivotStage:
         last = end - o[4]
         tag = o[5]
         trust = o[6]
+        org = o[7]
         values = o[OBS_VALUES:]
         p = self.pivots.get(key)
         if p is not None:
-            p.add(account, first, last, values, tag, trust)
+            p.add(account, first, last, values, tag, trust, org)
             self._touched.add(key)
             return
         solo = self._solo.get(key)
@@ -257,9 +258,15 @@ class PivotStage:
             self._touched.add(key)
             del self._solo[key]
             p.add(
-                solo[2], solo[0] - solo[3], solo[0] - solo[4], solo[OBS_VALUES:], solo[5], solo[6]
+                solo[2],
+                solo[0] - solo[3],
+                solo[0] - solo[4],
+                solo[OBS_VALUES:],
+                solo[5],
+                solo[6],
+                solo[7],
             )
-            p.add(account, first, last, values, tag, trust)
+            p.add(account, first, last, values, tag, trust, org)
         else:
             del self._solo[key]
             self._solo[key] = o
@@ -286,7 +293,7 @@ class PivotStage:
         if harvest < self.settings.min_harvest:
             return None
         ev = Evidence(
-            accounts=p.distinct_accounts,
+            accounts=p.independent_accounts,
             harvest=harvest,
             youth=_ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
             mismatch=_ratio(v[F_MISMATCH], req),
@@ -361,7 +368,10 @@ class PivotStage:
             changed = p.dirty
             if changed:
                 p.dirty = set()
-            if len(p.accounts) < st.min_cohort_accounts or pivot_kind(key) in LINKING_EXCLUDED:
+            if (
+                p.independent_accounts < st.min_cohort_accounts
+                or pivot_kind(key) in LINKING_EXCLUDED
+            ):
                 ev = None
             else:
                 memo = self._memo.get(key)

@@ -55,14 +55,15 @@ __all__ = [
 
 #: [bucket end, pivot key, account, first and last event time as ms before the bucket
 #: end, subnet tag of the last request, the account's lowest trust level over the
-#: requests (:mod:`app.core.alerts.trust`), then the requests' eight summed values]: one
+#: requests (:mod:`app.core.alerts.trust`), a tag of its ``org_id`` (0: none), then the
+#: requests' eight summed values]: one
 #: account's requests on one pivot within one linkage-tick bucket, one flat list — the
 #: same in memory and on the wire (nothing to convert on either side). The bucket end
 #: comes first, so a plain sort is the order observations are applied in (the tick at a
 #: bucket's end applies it).
 Observation = list[Any]
 #: where the summed values start in an :data:`Observation`
-OBS_VALUES = 7
+OBS_VALUES = 8
 #: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located,
 #: trust level of the account's latest observation here, 1 for a candidate link from a
 #: cohort with a single evidence family — it counts only in a dense block); ``requests

@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from app.core.events import RequestEvent
-from app.tools.evaluate.labels import Labels
 from app.tools.evaluate.score import Flag
 
 __all__ = ["timeline_png"]
@@ -18,35 +16,25 @@ _HOUR_MS = 3_600_000
 
 def timeline_png(
     path: Path,
-    events: list[RequestEvent],
-    labels: Labels,
+    start_ms: int,
+    hourly: np.ndarray,
     flags: dict[str, list[Flag]],
     report: dict[str, Any],
     *,
     title: str,
 ) -> None:
+    """``hourly``: per hour since ``start_ms``, [benign, campaign] requests."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if not events:
+    if not len(hourly):
         return
-    t0 = events[0].ts_ms
-    hours = int((events[-1].ts_ms - t0) // _HOUR_MS) + 1
-    benign = np.zeros(hours)
-    campaign = np.zeros(hours)
-    for e in events:
-        h = (e.ts_ms - t0) // _HOUR_MS
-        lab = labels.get(e.account_id)
-        if (
-            lab is not None
-            and lab.campaign_id
-            and (lab.campaign_first_ms is None or e.ts_ms >= lab.campaign_first_ms)
-        ):
-            campaign[h] += 1
-        else:
-            benign[h] += 1
+    t0 = start_ms
+    hours = len(hourly)
+    benign = hourly[:, 0]
+    campaign = hourly[:, 1]
     x = np.arange(hours)
     fig, (ax1, ax2) = plt.subplots(
         2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [2, 1]}

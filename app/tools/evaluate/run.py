@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from app.core.events import AlertEvent, RequestEvent, decode_message
+from app.core.events import AlertEvent, decode_message
 from app.core.settings import DetectionSettings
 from app.tools.evaluate.baselines import PerAccountRateBaseline, SubnetDistinctAccountsBaseline
 from app.tools.evaluate.labels import Labels, load_labels
@@ -25,6 +26,7 @@ __all__ = ["DETECTORS", "EvaluationInput", "OnEvents", "evaluate_files", "evalua
 
 DETECTORS = ("hydrawatch", "baseline_account_rate", "baseline_subnet_accounts")
 _CHUNK = 5_000
+_HOUR_MS = 3_600_000
 
 #: Progress of the long phases: (phase, events so far, units done, units in total) —
 #: units are the file's bytes while decoding, events while detecting.
@@ -33,74 +35,125 @@ OnEvents = Callable[[str, int, int | None, int | None], None]
 
 @dataclass(slots=True)
 class EvaluationInput:
-    events: list[RequestEvent]
+    """What one streaming pass over a labelled file keeps: compact rows, not events.
+
+    Rows (event time, account, client address) as arrays in event-time order, for the
+    baselines; the ground truth; hourly benign and campaign request counts for the
+    timeline. Memory grows by 16 bytes per event, not by a decoded event's kilobytes.
+    """
+
+    ts_ms: np.ndarray
+    account_idx: np.ndarray
+    ip_idx: np.ndarray
+    accounts: list[str]
+    ips: list[str]
+    truth: GroundTruth
+    #: hour since the first event → [benign, campaign] requests
+    hourly: np.ndarray
     invalid: int
     decode_s: float
 
+    @property
+    def n(self) -> int:
+        return int(self.ts_ms.size)
 
-def _load_events(path: Path, on_events: OnEvents | None = None) -> EvaluationInput:
-    t0 = time.perf_counter()
-    events: list[RequestEvent] = []
-    invalid = 0
-    with open_input_file(str(path)) as src:
-        for n, (_, line) in enumerate(iter_lines(src.reader), start=1):
-            d = decode_message(line)
-            events.extend(d.events)
-            invalid += len(d.dead)
-            if on_events is not None and n % _CHUNK == 0:
-                on_events("decode", len(events), src.position(), src.size)
-    events.sort(key=lambda e: e.ts_ms)
-    return EvaluationInput(events, invalid, time.perf_counter() - t0)
-
-
-def _truth(events: list[RequestEvent], labels: Labels) -> GroundTruth:
-    by_campaign: dict[str, list[int]] = {}
-    active: set[str] = set()
-    for e in events:
-        active.add(e.account_id)
-        lab = labels.get(e.account_id)
-        if (
-            lab is not None
-            and lab.campaign_id is not None
-            and (lab.campaign_first_ms is None or e.ts_ms >= lab.campaign_first_ms)
+    def rows(self) -> Iterator[tuple[int, str, str]]:
+        """(ts_ms, account_id, client_ip) in event-time order, made as they are read."""
+        accounts, ips = self.accounts, self.ips
+        for ts, a, ip in zip(
+            self.ts_ms.tolist(), self.account_idx.tolist(), self.ip_idx.tolist(), strict=True
         ):
-            by_campaign.setdefault(lab.campaign_id, []).append(e.ts_ms)
+            yield ts, accounts[a], ips[ip]
+
+
+def _scan(path: Path, labels: Labels, on_events: OnEvents | None = None) -> EvaluationInput:
+    """One pass over the file: rows, ground truth and hourly counts (streamed)."""
+    t0 = time.perf_counter()
+    ts_l: array[int] = array("q")
+    acc_l: array[int] = array("i")
+    ip_l: array[int] = array("i")
+    campaign_l: array[int] = array("b")
+    account_ix: dict[str, int] = {}
+    ip_ix: dict[str, int] = {}
+    by_campaign: dict[str, list[int]] = {}
+    invalid = n = 0
+    with open_input_file(str(path)) as src:
+        for lines, (_, line) in enumerate(iter_lines(src.reader), start=1):
+            d = decode_message(line)
+            invalid += len(d.dead)
+            for e in d.events:
+                n += 1
+                a = account_ix.setdefault(e.account_id, len(account_ix))
+                ts_l.append(e.ts_ms)
+                acc_l.append(a)
+                ip_l.append(ip_ix.setdefault(e.client_ip, len(ip_ix)))
+                lab = labels.get(e.account_id)
+                cid = lab.campaign_id if lab is not None else None
+                first = lab.campaign_first_ms if lab is not None else None
+                in_campaign = cid is not None and (first is None or e.ts_ms >= first)
+                campaign_l.append(in_campaign)
+                if cid is not None and in_campaign:
+                    by_campaign.setdefault(cid, []).append(e.ts_ms)
+            if on_events is not None and lines % _CHUNK == 0:
+                on_events("decode", n, src.position(), src.size)
     for lab in labels.values():  # campaigns with no traffic still appear
         if lab.campaign_id is not None:
             by_campaign.setdefault(lab.campaign_id, [])
-    return GroundTruth(
+    ts = np.frombuffer(ts_l, dtype=np.int64)
+    order = np.argsort(ts, kind="stable")
+    ts = ts[order]
+    is_campaign = np.frombuffer(campaign_l, dtype=np.int8)[order]
+    hourly = np.zeros((0, 2))
+    if ts.size:
+        hour = (ts - ts[0]) // _HOUR_MS
+        hourly = np.zeros((int(hour[-1]) + 1, 2))
+        np.add.at(hourly, (hour, is_campaign.astype(np.int64)), 1)
+    truth = GroundTruth(
         labels=labels,
-        start_ms=events[0].ts_ms if events else 0,
-        end_ms=events[-1].ts_ms + 1 if events else 0,
+        start_ms=int(ts[0]) if ts.size else 0,
+        end_ms=int(ts[-1]) + 1 if ts.size else 0,
         campaign_event_ts={c: np.sort(np.array(v, dtype=np.int64)) for c, v in by_campaign.items()},
-        active_accounts=active,
+        active_accounts=set(account_ix),
+    )
+    return EvaluationInput(
+        ts_ms=ts,
+        account_idx=np.frombuffer(acc_l, dtype=np.int32)[order],
+        ip_idx=np.frombuffer(ip_l, dtype=np.int32)[order],
+        accounts=list(account_ix),
+        ips=list(ip_ix),
+        truth=truth,
+        hourly=hourly,
+        invalid=invalid,
+        decode_s=time.perf_counter() - t0,
     )
 
 
 def _run_hydrawatch(
-    events: list[RequestEvent],
+    path: Path,
     settings: DetectionSettings,
     *,
     account_partitions: int = 4,
     on_events: OnEvents | None = None,
 ) -> tuple[list[AlertEvent], float]:
-    """The keyed stages in-process, input split by account as a Kafka producer would."""
-    from app.core.stages.local import LocalTopology
-    from app.core.stages.partitioner import account_partitioner
+    """The keyed stages in-process over the streamed file: ``hydrawatch detect``'s path
+    (decode limits, reorder buffer, input split by account as a Kafka producer would)."""
+    from app.tools.offline import detect_file
 
     t0 = time.perf_counter()
-    part = account_partitioner(account_partitions)
-    topo = LocalTopology(settings, account_partitions=account_partitions)
     alerts: list[AlertEvent] = []
-    for i in range(0, len(events), _CHUNK):
-        by_p: dict[int, list[RequestEvent]] = {}
-        for e in events[i : i + _CHUNK]:
-            by_p.setdefault(part(e.account_id), []).append(e)
-        alerts += topo.process(sorted(by_p.items()))
+
+    def progress(summary: Any, src: Any) -> None:
         if on_events is not None:
-            done = min(i + _CHUNK, len(events))
-            on_events("detect", done, done, len(events))
-    alerts += topo.finish()
+            on_events("detect", summary.events, src.position(), src.size)
+
+    detect_file(
+        str(path),
+        settings=settings,
+        on_alert=alerts.append,
+        partitions=account_partitions,
+        on_progress=progress,
+        progress_every_lines=_CHUNK,
+    )
     return alerts, time.perf_counter() - t0
 
 
@@ -116,13 +169,14 @@ RATE_SWEEP: tuple[tuple[int, int], ...] = (
 SUBNET_SWEEP: tuple[int, ...] = (10, 5, 20, 40, 80, 160)
 
 
-def _rate_flags(rows: list[tuple[int, str, str]], per_hour: int, per_day: int) -> list[Flag]:
-    return PerAccountRateBaseline(max_per_hour=per_hour, max_per_day=per_day).process(rows)
+def _rate_flags(data: EvaluationInput, per_hour: int, per_day: int) -> list[Flag]:
+    b = PerAccountRateBaseline(max_per_hour=per_hour, max_per_day=per_day)
+    return b.process(data.rows())
 
 
-def _subnet_flags(rows: list[tuple[int, str, str]], min_accounts: int) -> list[Flag]:
+def _subnet_flags(data: EvaluationInput, min_accounts: int) -> list[Flag]:
     b = SubnetDistinctAccountsBaseline(min_accounts=min_accounts)
-    return b.process(rows) + b.flush()
+    return b.process(data.rows()) + b.flush()
 
 
 def _flags(alerts: list[AlertEvent]) -> list[Flag]:
@@ -154,18 +208,19 @@ def evaluate_files(
     """Score hydrawatch and both baselines on a labelled event file; write report + PNG."""
     labels = load_labels(labels_path)
     with gc_paused():
-        data = _load_events(events_path, on_events)
-        truth = _truth(data.events, labels)
-        alerts, engine_s = _run_hydrawatch(data.events, settings, on_events=on_events)
-    rows = [(e.ts_ms, e.account_id, e.client_ip) for e in data.events]
-    rate = PerAccountRateBaseline()
-    subnet = SubnetDistinctAccountsBaseline()
+        data = _scan(events_path, labels, on_events)
+        alerts, engine_s = _run_hydrawatch(events_path, settings, on_events=on_events)
+    truth = data.truth
+    rate_runs = [
+        (f"max_per_hour={h}, max_per_day={d}", _rate_flags(data, h, d)) for h, d in RATE_SWEEP
+    ]
+    subnet_runs = [(f"min_accounts={k}", _subnet_flags(data, k)) for k in SUBNET_SWEEP]
     flags_by_detector: dict[str, list[Flag]] = {
         "hydrawatch": _flags(alerts),
-        rate.name: rate.process(rows),
-        subnet.name: subnet.process(rows) + subnet.flush(),
+        PerAccountRateBaseline.name: rate_runs[0][1],  # the defaults
+        SubnetDistinctAccountsBaseline.name: subnet_runs[0][1],
     }
-    n = len(data.events)
+    n = data.n
     report: dict[str, Any] = {
         "name": name,
         **(extra or {}),
@@ -186,16 +241,8 @@ def evaluate_files(
         "detectors": {d: score_flags(f, truth) for d, f in flags_by_detector.items()},
         "operating_points": {
             "hydrawatch": scored_points(flags_by_detector["hydrawatch"], truth),
-            rate.name: swept_points(
-                [
-                    (f"max_per_hour={h}, max_per_day={d}", _rate_flags(rows, h, d))
-                    for h, d in RATE_SWEEP
-                ],
-                truth,
-            ),
-            subnet.name: swept_points(
-                [(f"min_accounts={k}", _subnet_flags(rows, k)) for k in SUBNET_SWEEP], truth
-            ),
+            PerAccountRateBaseline.name: swept_points(rate_runs, truth),
+            SubnetDistinctAccountsBaseline.name: swept_points(subnet_runs, truth),
         },
     }
     if out_dir is not None:
@@ -207,8 +254,8 @@ def evaluate_files(
 
         timeline_png(
             out_dir / f"{name}.timeline.png",
-            data.events,
-            labels,
+            data.truth.start_ms,
+            data.hourly,
             flags_by_detector,
             report,
             title=name,

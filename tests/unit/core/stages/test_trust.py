@@ -81,14 +81,17 @@ def cohort(
     *,
     created_days: float,
     org_id: str | None = None,
+    orgs: int = 1,
     history: int = 0,
     history_harvest: bool = False,
 ) -> list[RequestEvent]:
     """50 accounts, 24 campaign-shaped requests each over 2 h from ``T0``, after
-    ``history`` requests each of their own (chat, or harvest-like) in the 4 h before."""
+    ``history`` requests each of their own (chat, or harvest-like) in the 4 h before;
+    with ``org_id``, the members are spread over ``orgs`` orgs of that prefix."""
     out = []
     for m in range(MEMBERS):
         account = f"{prefix}-{m:02d}"
+        org = None if org_id is None else (org_id if orgs == 1 else f"{org_id}-{m % orgs}")
         for i in range(history):
             ts = T0 - 4 * HOUR_MS + i * (4 * HOUR_MS // history) + m
             out.append(
@@ -96,7 +99,7 @@ def cohort(
             )
         for i in range(24):
             ts = T0 + i * 5 * 60_000 + m * 1_000
-            out.append(request(history + i, account, ts, created_days=created_days, org_id=org_id))
+            out.append(request(history + i, account, ts, created_days=created_days, org_id=org))
     return sorted(out, key=lambda e: (e.ts_ms, e.event_id))
 
 
@@ -117,8 +120,20 @@ def strongest(alerts: list[AlertEvent]) -> set[str]:
     return {ACTIONS[i] for i in best.values()}
 
 
-def test_an_enterprise_eval_harness_org_is_never_throttled_or_blocked() -> None:
-    alerts = members(cohort("acme", created_days=400, org_id="org-acme"))
+def test_one_long_standing_orgs_shared_infrastructure_is_no_cohort() -> None:
+    """An enterprise eval harness: one org's aged accounts share its payment method,
+    templates and cloud egress — one customer, so no campaign at all."""
+    events = cohort("acme", created_days=400, org_id="org-acme")
+    topo = LocalTopology(S, account_partitions=1)
+    alerts = topo.run([(0, events[i : i + 500]) for i in range(0, len(events), 500)])
+    assert [a for a in alerts if a.campaign_id is not None] == []
+    # the same accounts without their org are the campaign the other tests see
+    assert members(cohort("acme", created_days=400))
+
+
+def test_long_standing_org_accounts_are_never_throttled_or_blocked() -> None:
+    """Aged accounts of many orgs behaving as one campaign: flagged, capped at verify."""
+    alerts = members(cohort("acme", created_days=400, org_id="org-acme", orgs=50))
     assert all(a.action not in ENFORCING for a in alerts), {a.action for a in alerts}
     assert strongest(alerts) == {"verify"}  # critical → high, capped at verify
     for a in alerts:
@@ -134,7 +149,7 @@ def test_a_young_campaign_with_no_org_gets_its_normal_action() -> None:
 
 
 def test_an_org_id_on_young_accounts_earns_no_trust() -> None:
-    alerts = members(cohort("fresh", created_days=5, org_id="org-fresh"))
+    alerts = members(cohort("fresh", created_days=5, org_id="org-fresh"))  # one young org
     assert strongest(alerts) == {"block"}
     assert all(r.feature != "trust" for a in alerts for r in a.reasons)
 
