@@ -32,3 +32,18 @@ def test_a_member_that_came_back_is_kept_and_an_old_newcomer_is_still_expired() 
     p.add("z", 2 * DAY_MS, 2 * DAY_MS, VALUES, subnet_tag=2)
     assert p.expire(now_ms=2 * DAY_MS + 1 + DAY_MS) == ["z"]
     assert list(p.accounts) == ["a"] and p.accounts["a"][R_N] == 6
+
+
+def test_an_orgs_members_count_once_among_independent_accounts() -> None:
+    p = PivotState()
+    for i in range(6):
+        p.add(f"org-a-{i}", 1_000, 1_000, VALUES, subnet_tag=1, org_tag=7)
+    for i in range(3):
+        p.add(f"solo-{i}", 1_000, 1_000, VALUES, subnet_tag=2)
+    p.add("org-b-0", 1_000, 1_000, VALUES, subnet_tag=3, org_tag=9)
+    assert p.distinct_accounts == 10
+    assert p.independent_accounts == 5  # org a, org b, three accounts of no org
+    p.add("org-a-0", 5_000, 2 * DAY_MS, VALUES, subnet_tag=1, org_tag=7)  # stays
+    p.expire(now_ms=1_001 + DAY_MS)
+    assert sorted(p.accounts) == ["org-a-0"]
+    assert p.independent_accounts == 1 and p.orgs == {7: 1} and p.org_members == 1

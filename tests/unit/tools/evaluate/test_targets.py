@@ -51,3 +51,29 @@ def test_baselines_are_reported_beside(reports: dict) -> None:  # type: ignore[t
         "baseline_account_rate",
         "baseline_subnet_accounts",
     }
+
+
+@pytest.fixture(scope="module")
+def adaptive() -> dict:  # type: ignore[type-arg]
+    return evaluate_scenario("adaptive", settings=DetectionSettings(), scale=0.05, seed=12)
+
+
+def test_every_adaptive_variant_is_found_within_a_day(adaptive: dict) -> None:  # type: ignore[type-arg]
+    campaigns = _hw(adaptive)["campaigns"]
+    assert {c["group"] for c in campaigns.values()} == {
+        "published",
+        "slow_paraphrase",
+        "low_slow",
+        "aged_residential",  # found only through dense blocks across dimensions
+        "camouflage",
+    }
+    for cid, c in campaigns.items():
+        assert c["detected"] and c["time_to_detect_s"] <= 24 * 3600, cid
+        assert c["flagged_within_24h"]["share"] >= 0.8, cid
+
+
+def test_no_benign_look_alike_is_alerted_or_enforced(adaptive: dict) -> None:  # type: ignore[type-arg]
+    groups = _hw(adaptive)["benign"]["by_group"]
+    for g in ("enterprise_eval", "university_class", "popular_agent"):
+        assert groups[g]["accounts"] > 0 and groups[g]["flagged"] == 0, g
+    assert sum(g["enforced"] for g in groups.values()) == 0
