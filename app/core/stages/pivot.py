@@ -273,13 +273,16 @@ class PivotStage:
 
     # ---- evidence -----------------------------------------------------------------------
     def _member_ok(self, key: str, p: PivotState, account: str) -> bool:
-        """Does this account's traffic *on the pivot* look like the cohort's?"""
+        """Does this account's traffic *on the pivot* look like the cohort's? Harvest-like,
+        with a family of its own — not the one the pivot implies: every member of a
+        creation-hour pivot is young, so there youth says nothing about the member (a
+        subnet pivot, by contrast, is the member's shared address itself)."""
         rec = p.accounts[account]
         n = rec[R_N]
         if rec[R_HARVEST] / (HARVEST_UNITS * n) < self.settings.member_min_harvest:
             return False
         return (
-            rec[R_YOUNG] / n >= FAMILY_THRESHOLD
+            (rec[R_YOUNG] / n >= FAMILY_THRESHOLD and not key.startswith("created:"))
             or rec[R_MISMATCH] / n >= FAMILY_THRESHOLD
             or rec[R_RISKY] / n >= FAMILY_THRESHOLD
             or key.startswith("subnet:")

@@ -69,3 +69,43 @@ def test_the_pivot_tier_follows_the_cohort_families() -> None:
         )
         == 0
     )
+
+
+def test_a_creation_hour_pivot_does_not_lend_its_youth_to_a_member() -> None:
+    from app.core.campaigns.pivot_state import PivotState
+
+    stage = PivotStage(S, partition=0, upstream_partitions=1)
+    p = PivotState()
+    young_only = [4, 4 * 18, 0, 4, 0, 4, 8000, 0]  # harvest-like, young, nothing else
+    young_mismatch = [4, 4 * 18, 4, 4, 0, 4, 8000, 0]
+    p.add("benign-signup", 1_000, 2_000, young_only, subnet_tag=1)
+    p.add("bought", 1_000, 2_000, young_mismatch, subnet_tag=2)
+    assert not stage._member_ok("created:492345", p, "benign-signup")
+    assert stage._member_ok("created:492345", p, "bought")
+    assert stage._member_ok("template:t1", p, "benign-signup")  # youth is its own there
+
+
+def test_a_long_standing_org_accounts_own_burst_needs_two_families() -> None:
+    from app.core.stages.account import AccountStage
+    from tests.unit.core.stages.test_trust import T0, request
+
+    def gate(org_id: str | None) -> bool:
+        stage = AccountStage(S, partition=0, pivot_partitions=1)
+        events = [
+            request(i, "acct", T0 + i * 60_000, created_days=400, org_id=org_id)
+            for i in range(30)  # harvest-like, from a cloud /24 abroad: risky + mismatch
+        ]
+        stage.process(events, emitted_ms=0)
+        return stage._harvest_gate("acct", T0 + 30 * 60_000)
+
+    assert gate(None) and gate("org-acme")  # two families: both alert
+    # the same burst from the org's own country: one family (risky egress) only
+    from tests.unit.core.stages import test_trust
+
+    saved = dict(test_trust.SHARED)
+    test_trust.SHARED["country"] = "DE"
+    try:
+        assert gate(None) and not gate("org-acme")
+    finally:
+        test_trust.SHARED.clear()
+        test_trust.SHARED.update(saved)
