@@ -177,9 +177,11 @@ def operating_rows(report: dict[str, Any]) -> list[list[str]]:
     out = []
     for detector, points in report.get("operating_points", {}).items():
         for p in points:
-            knob = p.get("threshold", p.get("setting"))
-            if isinstance(knob, float):
-                knob = f"score ≥ {knob:.4f}"
+            if "threshold" in p:
+                t = p["threshold"]
+                knob = "any alert" if t is None else f"score ≥ {t:.4f}"
+            else:
+                knob = p["setting"] or "no setting within the target"
             groups = ", ".join(
                 f"{g} {_pct(r)}" for g, r in sorted(p["recall_24h_by_group"].items())
             )
@@ -192,7 +194,7 @@ def operating_rows(report: dict[str, Any]) -> list[list[str]]:
                     f"({_pct3(p['fp_rate'])}, ≤ {_pct3(p['fp_upper_95'])})",
                     _pct(p["recall_24h"]),
                     groups,
-                    "any alert" if knob is None else str(knob),
+                    knob,
                 ]
             )
     return out

@@ -60,3 +60,20 @@ def test_fp_upper_bound_matches_the_rule_of_three_and_grows_with_k() -> None:
     assert fp_upper_bound(0, 30_000) == pytest.approx(3 / 30_000, rel=0.01)
     assert fp_upper_bound(0, 100) < fp_upper_bound(1, 100) < fp_upper_bound(5, 100)
     assert fp_upper_bound(10, 10) == 1.0
+
+
+def test_the_table_says_which_knob_gave_each_point() -> None:
+    from app.tools.evaluate.table import operating_rows
+
+    t = truth()
+    flags = [flag("c0", 0.9), flag("b0", 0.5)]
+    report = {
+        "name": "s",
+        "operating_points": {
+            "hydrawatch": scored_points(flags, t, targets=(0.0, 0.001)),
+            "rate": swept_points([("loose", [flag("b0", 1.0), flag("b1", 1.0)])], t),
+        },
+    }
+    knobs = [row[-1] for row in operating_rows(report)]
+    assert knobs[0].startswith("score ≥ 0.5") and knobs[1] == "any alert"
+    assert knobs[2:] == ["no setting within the target"] * 3
