@@ -89,23 +89,18 @@ def test_a_long_standing_org_accounts_own_burst_needs_two_families() -> None:
     from app.core.stages.account import AccountStage
     from tests.unit.core.stages.test_trust import T0, request
 
-    def gate(org_id: str | None) -> bool:
+    def gate(org_id: str | None, ip_country: str) -> bool:
         stage = AccountStage(S, partition=0, pivot_partitions=1)
-        events = [
-            request(i, "acct", T0 + i * 60_000, created_days=400, org_id=org_id)
-            for i in range(30)  # harvest-like, from a cloud /24 abroad: risky + mismatch
+        events = [  # a harvest-like burst from a cloud /24, billed in DE
+            request(
+                i, "acct", T0 + i * 60_000, created_days=400, org_id=org_id, ip_country=ip_country
+            )
+            for i in range(30)
         ]
         stage.process(events, emitted_ms=0)
         return stage._harvest_gate("acct", T0 + 30 * 60_000)
 
-    assert gate(None) and gate("org-acme")  # two families: both alert
-    # the same burst from the org's own country: one family (risky egress) only
-    from tests.unit.core.stages import test_trust
-
-    saved = dict(test_trust.SHARED)
-    test_trust.SHARED["country"] = "DE"
-    try:
-        assert gate(None) and not gate("org-acme")
-    finally:
-        test_trust.SHARED.clear()
-        test_trust.SHARED.update(saved)
+    # abroad: risky egress and billing/IP mismatch, two families — both alert
+    assert gate(None, "US") and gate("org-acme", "US")
+    # from the org's own country: one family (risky egress) — only the org account is spared
+    assert gate(None, "DE") and not gate("org-acme", "DE")

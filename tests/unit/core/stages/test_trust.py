@@ -53,11 +53,13 @@ def request(
     org_id: str | None = None,
     harvest: bool = True,
     home: int | None = None,
+    ip_country: str | None = None,
 ) -> RequestEvent:
     """A harvest-like (or ordinary chat) request, on the cohort's shared infrastructure
-    or (``home``) from the account's own residential address in its billing country."""
+    (its /24 in ``ip_country``, by default abroad) or (``home``) from the account's own
+    residential address in its billing country."""
     where = (
-        SHARED
+        {**SHARED, **({"country": ip_country} if ip_country else {})}
         if home is None
         else {"client_ip": f"10.9.{home}.1", "ip_kind": "residential", "country": "DE"}
     )
