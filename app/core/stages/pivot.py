@@ -320,12 +320,16 @@ class PivotStage:
         """2: a suspicious cohort (harvest-like, two families); 1: harvest-like with one
         family, whose members' links count only inside a dense block; 0: no links."""
         st = self.settings
-        if ev is None or ev.accounts < st.min_cohort_accounts or ev.harvest < st.min_harvest:
+        if ev is None:
             return 0
-        families = ev.families
-        if families >= 2:
+        n, h = st.min_cohort_accounts, st.min_harvest
+        if ev.suspicious(min_accounts=n, min_harvest=h):
             return 2
-        return 1 if st.dense_links and families == 1 else 0
+        return (
+            1
+            if st.dense_links and ev.suspicious(min_accounts=n, min_harvest=h, min_families=1)
+            else 0
+        )
 
     @staticmethod
     def _link(account: str, key: str, p: PivotState) -> Link:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.table import Table
@@ -63,6 +64,29 @@ def _campaign_name(cid: str, group: str | None) -> str:
     return cid if not group or cid.startswith(group) else f"{cid}: {group}"
 
 
+RowsOf = Callable[[dict[str, Any]], list[list[str]]]
+
+
+def _rich(
+    title: str, columns: Sequence[str], rows_of: RowsOf, reports: list[dict[str, Any]]
+) -> Table:
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c)
+    for r in reports:
+        for row in rows_of(r):
+            t.add_row(*row)
+    return t
+
+
+def _markdown(columns: Sequence[str], rows_of: RowsOf, reports: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in reports:
+        for row in rows_of(r):
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def rows(report: dict[str, Any]) -> list[list[str]]:
     out = []
     for det, s in report["detectors"].items():
@@ -94,21 +118,11 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
 
 
 def rich_table(reports: list[dict[str, Any]]) -> Table:
-    t = Table(title="hydrawatch evaluation")
-    for c in _COLUMNS:
-        t.add_column(c)
-    for r in reports:
-        for row in rows(r):
-            t.add_row(*row)
-    return t
+    return _rich("hydrawatch evaluation", _COLUMNS, rows, reports)
 
 
 def markdown_table(reports: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-    for r in reports:
-        for row in rows(r):
-            lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
+    return _markdown(_COLUMNS, rows, reports)
 
 
 _BENIGN_COLUMNS = (
@@ -144,21 +158,11 @@ def benign_rows(report: dict[str, Any]) -> list[list[str]]:
 
 
 def rich_benign_table(reports: list[dict[str, Any]]) -> Table:
-    t = Table(title=f"benign groups ({_BENIGN_DETECTOR})")
-    for c in _BENIGN_COLUMNS:
-        t.add_column(c)
-    for r in reports:
-        for row in benign_rows(r):
-            t.add_row(*row)
-    return t
+    return _rich(f"benign groups ({_BENIGN_DETECTOR})", _BENIGN_COLUMNS, benign_rows, reports)
 
 
 def markdown_benign_table(reports: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(_BENIGN_COLUMNS) + " |", "|" + "---|" * len(_BENIGN_COLUMNS)]
-    for r in reports:
-        for row in benign_rows(r):
-            lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
+    return _markdown(_BENIGN_COLUMNS, benign_rows, reports)
 
 
 _OPERATING_COLUMNS = (
@@ -201,19 +205,10 @@ def operating_rows(report: dict[str, Any]) -> list[list[str]]:
 
 
 def rich_operating_table(reports: list[dict[str, Any]]) -> Table:
-    t = Table(title="recall at fixed false-positive rates")
-    for c in _OPERATING_COLUMNS:
-        t.add_column(c)
-    for r in reports:
-        for row in operating_rows(r):
-            t.add_row(*row)
-    return t
+    return _rich(
+        "recall at fixed false-positive rates", _OPERATING_COLUMNS, operating_rows, reports
+    )
 
 
 def markdown_operating_table(reports: list[dict[str, Any]]) -> str:
-    cols = _OPERATING_COLUMNS
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in reports:
-        for row in operating_rows(r):
-            lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
+    return _markdown(_OPERATING_COLUMNS, operating_rows, reports)
