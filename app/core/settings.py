@@ -103,6 +103,24 @@ class DetectionSettings(BaseModel):
         description="Trust lowers the severity of aged accounts with a normal history and "
         "caps long-standing org accounts at verify (docs/architecture.md, Trust)",
     )
+    indicator_memory_ttl_ms: int = Field(
+        7 * 86_400_000,
+        ge=0,
+        description="How long the indicators of a confirmed or critical campaign are "
+        "remembered after it was last confirmed or critical",
+    )
+    indicator_memory_max_entries: int = Field(
+        50_000, ge=0, description="Remembered indicators per stage partition, at most"
+    )
+    indicator_memory_per_campaign: int = Field(
+        64, ge=1, description="Remembered indicators per campaign (the most shared)"
+    )
+    memory_min_indicator_kinds: int = Field(
+        2,
+        ge=1,
+        description="Remembered indicators of one campaign (of different kinds) that link a "
+        "new account to it",
+    )
     trust_min_account_age_days: int = Field(
         90,
         ge=1,

@@ -102,7 +102,7 @@ class PivotState:
         #: Members with a link out to the campaign stage (cleared at each refresh) → their
         #: request count and trust level here when their stats were last sent, and those
         #: of them whose traffic here grew since.
-        self.linked: dict[str, tuple[int, int]] = {}
+        self.linked: dict[str, tuple[int, int, int]] = {}
         self.restat: set[str] = set()
         #: What the cohort's evidence made of this pivot at the last tick that scored
         #: it: 0 no links, 1 candidate links (one family), 2 links (suspicious).

@@ -71,4 +71,9 @@ class AlertEvent(BaseModel):
     evidence: dict[str, int | float]
     action: Action
     action_ttl_s: int = Field(ge=0)
+    verdict_id: str | None = Field(
+        None,
+        description="A benign verdict allows this entity: the action is observe and a "
+        "consumer releases any live action on the entity",
+    )
     schema_version: Literal[1] = 1

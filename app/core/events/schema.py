@@ -13,6 +13,7 @@ import orjson
 
 from app.core.events.alert import AlertEvent
 from app.core.events.request import RequestEvent
+from app.core.verdicts.verdict import Verdict
 
 __all__ = ["SCHEMA_FILES", "schema_documents", "write_schemas"]
 
@@ -20,6 +21,7 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FILES = {
     "request_event.v1.json": (RequestEvent, "validation"),
     "alert_event.v1.json": (AlertEvent, "serialization"),
+    "verdict.v1.json": (Verdict, "validation"),
 }
 
 

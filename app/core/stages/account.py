@@ -55,6 +55,7 @@ from app.core.campaigns.values import (
     request_values,
     widen,
 )
+from app.core.campaigns.values import org_tag as org_tag_of
 from app.core.detectors import AccountWindowDetector
 from app.core.events import AlertEvent, RequestEvent
 from app.core.events.request import subnet_of
@@ -62,6 +63,7 @@ from app.core.features import AccountWindow, account_features
 from app.core.features.request import HARVEST_UNITS, request_signals
 from app.core.settings import DetectionSettings
 from app.core.stages.records import Observation, PivotInput, partition_for
+from app.core.verdicts import VerdictBook, suppressed
 from app.core.windows import SlidingSums, TumblingWindows
 from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
 
@@ -86,10 +88,19 @@ class AccountStage:
     """State of one account (input) partition."""
 
     def __init__(
-        self, settings: DetectionSettings, *, partition: int, pivot_partitions: int
+        self,
+        settings: DetectionSettings,
+        *,
+        partition: int,
+        pivot_partitions: int,
+        verdicts: VerdictBook | None = None,
     ) -> None:
         self.settings = settings
         self.partition = partition
+        #: the verdicts in force (shared by the worker's stages; not part of the state)
+        self.verdicts = verdicts if verdicts is not None else VerdictBook()
+        #: account → its org_id (accounts with one: a benign org verdict covers them)
+        self.org_of: dict[str, str] = {}
         self.pivot_partitions = pivot_partitions
         self.windows: TumblingWindows[str, AccountWindow] = TumblingWindows(
             window_ms=settings.window_ms,
@@ -200,6 +211,9 @@ class AccountStage:
         tick_ms = st.linkage_tick_ms
         trusts = self.trust
         use_trust = st.trust
+        book = self.verdicts
+        org_verdicts = book.has("benign", "org")
+        org_of = self.org_of
         for e in events:
             if e.event_id in seen:
                 out.duplicates += 1
@@ -225,6 +239,7 @@ class AccountStage:
                     gone = next(iter(accounts))
                     del accounts[gone]
                     trusts.pop(gone, None)
+                    org_of.pop(gone, None)
                     self.evicted += 1
                 acc = accounts[account] = SlidingSums(
                     n_fields=ACCOUNT_FIELDS, bucket_ms=HOUR_MS, horizon_ms=DAY_MS
@@ -244,9 +259,17 @@ class AccountStage:
             totals[bucket] = totals.get(bucket, 0) + wide
             subnet = subnet_of(e.client_ip)
             tag = zlib.crc32(subnet.encode()) & 0x7FFFFFFF
-            # a long-standing org's accounts count as one customer on a pivot
-            org = e.org_id if trust == TRUST_ORG else None
-            org_tag = (zlib.crc32(org.encode()) & 0x7FFFFFFF) or 1 if org is not None else 0
+            # a long-standing org's accounts count as one customer on a pivot, and so do
+            # an allowed org's (benign verdict): the campaign stage knows them by the tag
+            org = e.org_id
+            if org is not None:
+                if org_of.get(account) != org:
+                    org_of[account] = org
+                if trust != TRUST_ORG and not (
+                    org_verdicts and book.benign("org", org, at_ms=ts) is not None
+                ):
+                    org = None
+            org_tag = 0 if org is None else org_tag_of(org)
             end = ts - ts % tick_ms + tick_ms
             by_account = open_obs.get(end)
             if by_account is None:
@@ -410,6 +433,11 @@ class AccountStage:
                     actions=ACTION_FOR_SEVERITY,
                     min_age_days=self.settings.trust_min_account_age_days,
                 )
+            allow = self.verdicts.allowed_account(
+                account_id, self.org_of.get(account_id), at_ms=end
+            )
+            if allow is not None and alert.action != "observe":
+                alert = suppressed(alert, allow)
             if self.dedup.admit(("account", account_id), alert.severity, ts_ms=end):
                 out.alerts.append(alert)
         if last_end is not None:
@@ -420,6 +448,7 @@ class AccountStage:
                 for a in [a for a, s in self.accounts.items() if (s.last_bucket_ms or 0) < cutoff]:
                     del self.accounts[a]
                     self.trust.pop(a, None)
+                    self.org_of.pop(a, None)
 
     def sizes(self) -> dict[str, int]:
         return {"accounts": len(self.accounts), "open_windows": self.windows.open_windows}

@@ -51,6 +51,7 @@ from app.core.campaigns.values import (
     F_REQ,
     F_RISKY,
     F_YOUNG,
+    org_tag,
     pivot_kind,
     pivot_value,
 )
@@ -59,6 +60,7 @@ from app.core.features.request import HARVEST_UNITS
 from app.core.settings import DetectionSettings
 from app.core.stages.clock import UpstreamClock
 from app.core.stages.records import LinkInput, TickLinks
+from app.core.verdicts import IndicatorMemory, Verdict, VerdictBook, suppressed
 from app.core.windows.sliding import DAY_MS, HOUR_MS
 
 __all__ = ["DETECTOR_NAME", "CampaignOutput", "CampaignStage"]
@@ -79,6 +81,14 @@ class _Campaign:
     severity: str
     alerted_size: int
     last_alert_ms: int
+    #: its last campaign alert was suppressed by a benign verdict
+    allowed: bool = False
+    #: when its indicators were last remembered (confirmed or critical)
+    remembered_ms: int | None = None
+
+
+#: Pivot kinds never remembered: an ASN or a creation hour is shared by strangers.
+_NOT_REMEMBERED = frozenset({"asn", "created"})
 
 
 @dataclass(slots=True)
@@ -94,8 +104,27 @@ class CampaignStage:
 
     name = DETECTOR_NAME
 
-    def __init__(self, settings: DetectionSettings, *, upstream_partitions: int) -> None:
+    def __init__(
+        self,
+        settings: DetectionSettings,
+        *,
+        upstream_partitions: int,
+        verdicts: VerdictBook | None = None,
+    ) -> None:
         self.settings = settings
+        #: the verdicts in force (shared by the worker's stages; not part of the state)
+        self.verdicts = verdicts if verdicts is not None else VerdictBook()
+        #: indicators of confirmed and critical campaigns → their campaign id
+        self.memory = IndicatorMemory(
+            ttl_ms=settings.indicator_memory_ttl_ms,
+            max_per_campaign=settings.indicator_memory_per_campaign,
+            max_entries=settings.indicator_memory_max_entries,
+        )
+        #: account → tag of its org, for accounts whose links carry one (an aged org's,
+        #: or one a benign verdict allows)
+        self._org_of: dict[str, int] = {}
+        #: member alerts sent through remembered indicators (a count)
+        self.remembered_members = 0
         self.clock = UpstreamClock(upstream_partitions)
         #: tick → source pivot partition → its records for that tick (arrival order)
         self._pending: dict[int, dict[int, list[TickLinks]]] = {}
@@ -216,7 +245,8 @@ class CampaignStage:
                     self._kind_dropped(a, key, gone[7])
                     if not mine:
                         del links[a]
-        for account, key, n, harvest, mismatch, risky, young, shared, trust, weak in r.links:
+        org_of = self._org_of
+        for account, key, n, harvest, mismatch, risky, young, shared, trust, weak, org in r.links:
             if n == 0:
                 mine = links.get(account)
                 gone = None if mine is None else mine.pop(key, None)
@@ -239,6 +269,10 @@ class CampaignStage:
                 self._kind_dropped(account, key, old[7])
                 self._kind_added(account, key, weak)
             mine[key] = (n, harvest, mismatch, risky, young, shared, trust, weak)
+            if org:  # the newest link says which org (if any) the account's traffic names
+                org_of[account] = org
+            elif account in org_of:
+                del org_of[account]
             trust_of.pop(account, None)
             by_pivot.setdefault(key, set()).add(account)
             self._last_link_ms[account] = r.tick_ms
@@ -297,6 +331,8 @@ class CampaignStage:
             del self._last_link_ms[a]
             self.alerted.pop(a, None)
             self.member_of.pop(a, None)
+            self._org_of.pop(a, None)
+        self.memory.expire(now_ms=now)
         self.campaigns = {
             c: v for c, v in self.campaigns.items() if v.last_alert_ms >= now - 7 * DAY_MS
         }
@@ -345,6 +381,8 @@ class CampaignStage:
             if not ev.suspicious(min_accounts=st.min_cluster_accounts, min_harvest=st.min_harvest):
                 continue
             alerts += self._emit(members, ev, now, emitted_ms)
+        if len(self.memory):
+            alerts += self._emit_remembered(changed, now, emitted_ms)
         return alerts
 
     # ---- alerts -----------------------------------------------------------------------
@@ -379,14 +417,20 @@ class CampaignStage:
             )
         return out
 
-    def _campaign_id(self, members: list[str]) -> str:
-        """The id the members already carry (most votes), else one from the evidence:
-        the pivot that links most of them (ties: the smallest key)."""
+    def _campaign_id(self, members: list[str], now: int) -> str:
+        """The id the members already carry (most votes), else that of the remembered
+        campaign they touch most, else one from the evidence: the pivot that links most
+        of them (ties: the smallest key)."""
         votes: dict[str, int] = {}
         for a in members:
             cid = self.member_of.get(a)
             if cid is not None:
                 votes[cid] = votes.get(cid, 0) + 1
+        if not votes and len(self.memory):
+            for a in members:
+                found = self.remembered_campaign(a, now)
+                if found is not None:
+                    votes[found[0]] = votes.get(found[0], 0) + 1
         if votes:
             return max(sorted(votes), key=lambda c: votes[c])
         count: dict[str, int] = {}
@@ -396,31 +440,139 @@ class CampaignStage:
         top = min(count, key=lambda k: (-count[k], k))
         return "cmp-" + hashlib.blake2b(top.encode(), digest_size=6).hexdigest()
 
+    def _allowance(self, account: str, cid: str | None, now: int) -> Verdict | None:
+        """The benign verdict that allows this member (its campaign's, its own, its org's)."""
+        book = self.verdicts
+        v = book.benign("campaign", cid, at_ms=now) or book.benign("account", account, at_ms=now)
+        if v is None and book.has("benign", "org"):
+            tag = self._org_of.get(account)
+            if tag:
+                v = self._org_verdicts(now).get(tag)
+        return v
+
+    def _org_verdicts(self, now: int) -> dict[int, Verdict]:
+        cached = getattr(self, "_org_cache", None)
+        if cached is not None and cached[0] == (self.verdicts.version, now):
+            return cached[1]  # type: ignore[no-any-return]
+        tags = {
+            org_tag(v.subject): v
+            for v in self.verdicts.all()
+            if v.subject_kind == "org" and v.verdict == "benign" and v.in_force(now)
+        }
+        self._org_cache = ((self.verdicts.version, now), tags)
+        return tags
+
+    def _remember(self, cid: str, members: list[str], now: int) -> None:
+        """Remember the indicators most of the members share (hourly per campaign)."""
+        count: dict[str, int] = {}
+        for a in members:
+            for key in self.links[a]:
+                if pivot_kind(key) not in _NOT_REMEMBERED:
+                    count[key] = count.get(key, 0) + 1
+        shared = sorted((k for k, n in count.items() if n >= 2), key=lambda k: (-count[k], k))
+        self.memory.remember(cid, shared, at_ms=now)
+
+    def remembered_campaign(self, account: str, now: int) -> tuple[str, list[str]] | None:
+        """The campaign whose remembered indicators this account's links touch in
+        ``memory_min_indicator_kinds`` kinds (most kinds first, ties: smallest id)."""
+        mine = self.links.get(account)
+        if not mine or not len(self.memory):
+            return None
+        kinds: dict[str, set[str]] = {}
+        for key in mine:
+            cid = self.memory.campaign_of(key, at_ms=now)
+            if cid is not None:
+                kinds.setdefault(cid, set()).add(pivot_kind(key))
+        need = self.settings.memory_min_indicator_kinds
+        best = [c for c in sorted(kinds) if len(kinds[c]) >= need]
+        if not best:
+            return None
+        cid = max(best, key=lambda c: len(kinds[c]))
+        return cid, sorted(kinds[cid])
+
+    @staticmethod
+    def _state(level: int, allowed: bool) -> int:
+        """What an account's last member alert is remembered with: 3 when allowed."""
+        return 3 if allowed else level
+
+    @staticmethod
+    def _current(prev: tuple[str, str, int] | None, cid: str, rank: int, state: int) -> bool:
+        """Is the member's last alert still the right one (same campaign, at least this
+        severity, same allowance, no lower trust)?"""
+        if prev is None or prev[0] != cid or SEVERITY_RANK[prev[1]] < rank:
+            return False
+        if (prev[2] == 3) != (state == 3):
+            return False
+        return prev[2] <= state
+
+    def _member_alert(
+        self,
+        a: str,
+        *,
+        cid: str,
+        severity: str,
+        score: float,
+        reasons: list[Reason],
+        evidence: dict[str, int | float],
+        now: int,
+        emitted_ms: int,
+        trust: int,
+        allow: Verdict | None,
+    ) -> AlertEvent:
+        member = campaign_alert(
+            entity_type="account",
+            entity_id=a,
+            campaign_id=cid,
+            detector=self.name,
+            severity=severity,  # type: ignore[arg-type]
+            score=score,
+            window_start_ms=now - DAY_MS,
+            window_end_ms=now,
+            emitted_ms=emitted_ms,
+            reasons=reasons,
+            evidence=evidence,
+        )
+        member = with_trust(
+            member,
+            trust=trust,
+            actions=CAMPAIGN_ACTIONS,
+            min_age_days=self.settings.trust_min_account_age_days,
+        )
+        self.alerted[a] = (cid, severity, self._state(trust, allow is not None))
+        return member if allow is None else suppressed(member, allow)
+
     def _emit(
         self, members: list[str], ev: Evidence, now: int, emitted_ms: int
     ) -> list[AlertEvent]:
-        cid = self._campaign_id(members)
+        cid = self._campaign_id(members, now)
         severity = severity_of_cluster(families=ev.families, accounts=ev.accounts)
         rank = SEVERITY_RANK[severity]
+        book = self.verdicts
+        confirmed = book.confirmed("campaign", cid, at_ms=now)
+        camp_allow = book.benign("campaign", cid, at_ms=now)
         camp = self.campaigns.get(cid)
         new_or_escalated = (
             camp is None
             or rank > SEVERITY_RANK[camp.severity]
             or (len(members) >= 2 * camp.alerted_size and now - camp.last_alert_ms >= HOUR_MS)
+            or camp.allowed != (camp_allow is not None)
         )
         to_alert = []
         trust: dict[str, int] = {}
+        allow: dict[str, Verdict | None] = {}
         for a in members:
             self.member_of[a] = cid
-            level = trust[a] = self.member_trust(a)
-            prev = self.alerted.get(a)
-            if not (
-                prev is not None
-                and prev[0] == cid
-                and SEVERITY_RANK[prev[1]] >= rank
-                and prev[2] <= level
-            ):
+            # a confirmed campaign's members get its action whatever their standing
+            level = trust[a] = TRUST_NONE if confirmed is not None else self.member_trust(a)
+            v = allow[a] = camp_allow or self._allowance(a, cid, now)
+            if not self._current(self.alerted.get(a), cid, rank, self._state(level, v is not None)):
                 to_alert.append(a)
+        due = camp is None or camp.remembered_ms is None or now - camp.remembered_ms >= HOUR_MS
+        if camp_allow is None and (severity == "critical" or confirmed is not None) and due:
+            self._remember(cid, members, now)
+            if camp is None:
+                camp = self.campaigns[cid] = _Campaign(now, severity, 0, now)
+            camp.remembered_ms = now
         if not new_or_escalated and not to_alert:
             return []
         kinds: dict[str, int] = {}
@@ -439,38 +591,9 @@ class CampaignStage:
         if camp is None:
             camp = self.campaigns[cid] = _Campaign(now, severity, 0, now)
         if new_or_escalated:
-            out.append(
-                campaign_alert(
-                    entity_type="campaign",
-                    entity_id=cid,
-                    campaign_id=cid,
-                    detector=self.name,
-                    severity=severity,
-                    score=ev.score,
-                    window_start_ms=start,
-                    window_end_ms=now,
-                    emitted_ms=emitted_ms,
-                    reasons=reasons,
-                    evidence={
-                        "accounts": len(members),
-                        "requests": total,
-                        "distinct_subnets": len(subnets),
-                        "families": ev.families,
-                        "trusted_members": sum(1 for a in members if trust[a] != TRUST_NONE),
-                        **{f"linked_via_{k}": n for k, n in sorted(kinds.items())},
-                    },
-                )
-            )
-            camp.alerted_size = len(members)
-            camp.last_alert_ms = now
-            if rank > SEVERITY_RANK[camp.severity]:
-                camp.severity = severity
-        min_age_days = self.settings.trust_min_account_age_days
-        for a in to_alert:
-            self.alerted[a] = (cid, severity, trust[a])
-            member = campaign_alert(
-                entity_type="account",
-                entity_id=a,
+            alert = campaign_alert(
+                entity_type="campaign",
+                entity_id=cid,
                 campaign_id=cid,
                 detector=self.name,
                 severity=severity,
@@ -480,14 +603,80 @@ class CampaignStage:
                 emitted_ms=emitted_ms,
                 reasons=reasons,
                 evidence={
-                    "requests": busiest[a],
-                    "campaign_accounts": len(members),
-                    "campaign_requests": total,
+                    "accounts": len(members),
+                    "requests": total,
+                    "distinct_subnets": len(subnets),
+                    "families": ev.families,
+                    "trusted_members": sum(1 for a in members if trust[a] != TRUST_NONE),
+                    "allowed_members": sum(1 for a in members if allow[a] is not None),
+                    **{f"linked_via_{k}": n for k, n in sorted(kinds.items())},
                 },
             )
+            out.append(alert if camp_allow is None else suppressed(alert, camp_allow))
+            camp.alerted_size = len(members)
+            camp.last_alert_ms = now
+            camp.allowed = camp_allow is not None
+            if rank > SEVERITY_RANK[camp.severity]:
+                camp.severity = severity
+        for a in to_alert:
             out.append(
-                with_trust(
-                    member, trust=trust[a], actions=CAMPAIGN_ACTIONS, min_age_days=min_age_days
+                self._member_alert(
+                    a,
+                    cid=cid,
+                    severity=severity,
+                    score=ev.score,
+                    reasons=reasons,
+                    evidence={
+                        "requests": busiest[a],
+                        "campaign_accounts": len(members),
+                        "campaign_requests": total,
+                    },
+                    now=now,
+                    emitted_ms=emitted_ms,
+                    trust=trust[a],
+                    allow=allow[a],
+                )
+            )
+        return out
+
+    def _emit_remembered(self, accounts: list[str], now: int, emitted_ms: int) -> list[AlertEvent]:
+        """Accounts linked through remembered indicators of a known campaign: member
+        alerts under its id at once, whatever the size of their own cluster."""
+        out: list[AlertEvent] = []
+        for a in accounts:
+            found = self.remembered_campaign(a, now)
+            if found is None:
+                continue
+            cid, kinds = found
+            camp = self.campaigns.get(cid)
+            confirmed = self.verdicts.confirmed("campaign", cid, at_ms=now)
+            severity = "critical" if confirmed is not None or camp is None else camp.severity
+            rank = SEVERITY_RANK[severity]
+            level = TRUST_NONE if confirmed is not None else self.member_trust(a)
+            v = self._allowance(a, cid, now)
+            if self._current(self.alerted.get(a), cid, rank, self._state(level, v is not None)):
+                continue
+            self.member_of[a] = cid
+            self.remembered_members += 1
+            busiest = max(s[0] for s in self.links[a].values())
+            why = "confirmed" if confirmed is not None else "critical"
+            reason = Reason(
+                feature="remembered_indicators",
+                value=float(len(kinds)),
+                detail=f"shares remembered indicators ({', '.join(kinds)}) of {why} campaign {cid}",
+            )
+            out.append(
+                self._member_alert(
+                    a,
+                    cid=cid,
+                    severity=severity,
+                    score=1.0 if confirmed is not None else 0.9,
+                    reasons=[reason],
+                    evidence={"requests": busiest, "remembered_kinds": len(kinds)},
+                    now=now,
+                    emitted_ms=emitted_ms,
+                    trust=level,
+                    allow=v,
                 )
             )
         return out

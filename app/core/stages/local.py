@@ -24,6 +24,7 @@ from app.core.stages.account import AccountOutput, AccountStage
 from app.core.stages.campaign import CampaignStage
 from app.core.stages.ingest import Ingested, decode_values
 from app.core.stages.pivot import PivotStage
+from app.core.verdicts import VerdictBook
 from app.core.windows.sliding import TEN_MIN_MS
 
 __all__ = ["LocalTopology", "StageCounts"]
@@ -58,18 +59,24 @@ class LocalTopology:
         account_partitions: int,
         clock: Callable[[], int] | None = None,
         deliver: Callable[[list[object]], list[object]] | None = None,
+        verdicts: VerdictBook | None = None,
     ) -> None:
         self.settings = settings
         q_n = settings.pivot_partitions
+        #: the verdicts every stage consults (add to it between calls)
+        self.verdicts = verdicts if verdicts is not None else VerdictBook()
+        book = self.verdicts
         self.accounts = [
-            AccountStage(settings, partition=p, pivot_partitions=q_n)
+            AccountStage(settings, partition=p, pivot_partitions=q_n, verdicts=book)
             for p in range(account_partitions)
         ]
         self.pivots = [
-            PivotStage(settings, partition=q, upstream_partitions=account_partitions)
+            PivotStage(
+                settings, partition=q, upstream_partitions=account_partitions, verdicts=book
+            )
             for q in range(q_n)
         ]
-        self.campaign = CampaignStage(settings, upstream_partitions=q_n)
+        self.campaign = CampaignStage(settings, upstream_partitions=q_n, verdicts=book)
         self._clock = clock if clock is not None else _zero
         self._deliver = deliver
         self.counts = StageCounts()

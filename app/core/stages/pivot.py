@@ -34,6 +34,7 @@ from app.core.campaigns.pivot_state import (
     R_HARVEST,
     R_MISMATCH,
     R_N,
+    R_ORG,
     R_RISKY,
     R_TRUST,
     R_YOUNG,
@@ -51,6 +52,7 @@ from app.core.campaigns.values import (
     F_YOUNG,
     LINKING_EXCLUDED,
     pivot_kind,
+    pivot_value,
 )
 from app.core.detectors.account_window import WindowModel
 from app.core.events import AlertEvent
@@ -65,6 +67,7 @@ from app.core.stages.records import (
     PivotInput,
     TickLinks,
 )
+from app.core.verdicts import IndicatorMemory, VerdictBook
 from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
 
 __all__ = ["ENTITY_FEATURES", "ENTITY_TYPES", "PivotOutput", "PivotStage"]
@@ -115,10 +118,24 @@ class PivotStage:
     """State and ticks of one pivot partition."""
 
     def __init__(
-        self, settings: DetectionSettings, *, partition: int, upstream_partitions: int
+        self,
+        settings: DetectionSettings,
+        *,
+        partition: int,
+        upstream_partitions: int,
+        verdicts: VerdictBook | None = None,
     ) -> None:
         self.settings = settings
         self.partition = partition
+        #: the verdicts in force (shared by the worker's stages; not part of the state)
+        self.verdicts = verdicts if verdicts is not None else VerdictBook()
+        #: pivots of critical cohorts (and confirmed indicators): a new account on one is
+        #: qualified at its first observation, whatever the cohort looks like now
+        self.remembered = IndicatorMemory(
+            ttl_ms=settings.indicator_memory_ttl_ms,
+            max_per_campaign=1,
+            max_entries=settings.indicator_memory_max_entries,
+        )
         self.clock = UpstreamClock(upstream_partitions)
         self.pivots: dict[str, PivotState] = {}
         #: Indicators seen with one account so far: its latest observation there.
@@ -243,6 +260,14 @@ class PivotStage:
             self._touched.add(key)
             return
         solo = self._solo.get(key)
+        if solo is None and self._remembered(key, end):
+            if len(self.pivots) >= self.settings.max_pivots:
+                self.pivots.pop(next(iter(self.pivots)))
+                self.evicted += 1
+            p = self.pivots[key] = PivotState()
+            p.add(account, first, last, values, tag, trust, org)
+            self._touched.add(key)
+            return
         if solo is None or solo[0] - solo[4] < first - DAY_MS:
             if solo is not None:  # re-inserted: the dict stays in order of arrival
                 del self._solo[key]
@@ -270,6 +295,14 @@ class PivotStage:
         else:
             del self._solo[key]
             self._solo[key] = o
+
+    def _remembered(self, key: str, now_ms: int) -> bool:
+        if self.remembered.campaign_of(key, at_ms=now_ms) is not None:
+            return True
+        kind = pivot_kind(key)
+        return self.verdicts.has("confirmed", kind) and (
+            self.verdicts.confirmed(kind, pivot_value(key), at_ms=now_ms) is not None
+        )
 
     # ---- evidence -----------------------------------------------------------------------
     def _member_ok(self, key: str, p: PivotState, account: str) -> bool:
@@ -345,6 +378,7 @@ class PivotStage:
             int(key.startswith("subnet:") or p.co_located(account)),
             int(rec[R_TRUST]),
             int(p.tier == 1),
+            int(rec[R_ORG]),
         )
 
     # ---- ticks ---------------------------------------------------------------------------
@@ -370,14 +404,17 @@ class PivotStage:
         )
         self._touched = set()
         links = tick.links
+        book = self.verdicts
         for key in todo:
             p = pivots[key]
             changed = p.dirty
             if changed:
                 p.dirty = set()
+            kind = pivot_kind(key)
             if (
                 p.independent_accounts < st.min_cohort_accounts
-                or pivot_kind(key) in LINKING_EXCLUDED
+                or kind in LINKING_EXCLUDED
+                or book.benign(kind, pivot_value(key), at_ms=now) is not None
             ):
                 ev = None
             else:
@@ -388,6 +425,15 @@ class PivotStage:
                     ev = self.cohort_evidence(key, p, now)
                     self._memo[key] = (p.version, ev)
             tier = self._tier(ev)
+            if tier == 2 and ev is not None and ev.families >= 3:
+                self.remembered.remember("", [key], at_ms=now)
+            elif (
+                not tier
+                and kind not in LINKING_EXCLUDED
+                and self._remembered(key, now)
+                and book.benign(kind, pivot_value(key), at_ms=now) is None
+            ):
+                tier = 2  # a critical cohort's (or confirmed) indicator: its members link
             if tier != p.tier and p.linked:  # its links go (and are re-sent at the new tier)
                 tick.dropped_pivots.append(key)
                 p.linked = {}
@@ -406,15 +452,21 @@ class PivotStage:
                 members = list(on_pivot)
                 p.scanned = True
             for a in members:
-                if a in linked:
+                sent = linked.get(a)
+                if sent is not None:
                     if a in changed:  # its traffic here grew: sent with the next full tick
-                        p.restat.add(a)
+                        rec = on_pivot[a]
+                        if int(rec[R_ORG]) != sent[2]:  # an org allowed (or no longer)
+                            linked[a] = (int(rec[R_N]), int(rec[R_TRUST]), int(rec[R_ORG]))
+                            links.append(self._link(a, key, p))
+                        else:
+                            p.restat.add(a)
                     continue
                 rec = on_pivot[a]
                 if failed.get(a) == int(rec[R_N]):
                     continue
                 if self._member_ok(key, p, a):
-                    linked[a] = (int(rec[R_N]), int(rec[R_TRUST]))
+                    linked[a] = (int(rec[R_N]), int(rec[R_TRUST]), int(rec[R_ORG]))
                     failed.pop(a, None)
                     links.append(self._link(a, key, p))
                 else:
@@ -432,7 +484,7 @@ class PivotStage:
                     # a small growth waits; a record restarted after a day away, or a
                     # changed trust level, goes at once
                     if n < sent[0] or n - sent[0] >= growth * sent[0] or trust != sent[1]:
-                        p.linked[a] = (n, trust)
+                        p.linked[a] = (n, trust, int(mine[R_ORG]))
                         links.append(self._link(a, key, p))
                 p.restat = set()
         if self.partition == 0:
@@ -448,7 +500,7 @@ class PivotStage:
             for a in p.expire(now):
                 if a in p.linked:
                     del p.linked[a]
-                    tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0))
+                    tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0))
         # in order of arrival (nondecreasing tick end): the stale ones lead. One left
         # behind a fresher one (same tick) goes next hour; a stale entry is replaced on
         # its next observation anyway, so when it goes changes nothing but memory.
@@ -461,6 +513,7 @@ class PivotStage:
         for key in stale:
             del solo[key]
         self.population.expire(now_ms=now)
+        self.remembered.expire(now_ms=now)
         self._entity_last = {k: t for k, t in self._entity_last.items() if now - t < DAY_MS}
 
     def entity_features(self, p: PivotState, now_ms: int) -> dict[str, float]:

@@ -66,9 +66,10 @@ Observation = list[Any]
 OBS_VALUES = 8
 #: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located,
 #: trust level of the account's latest observation here, 1 for a candidate link from a
-#: cohort with a single evidence family — it counts only in a dense block); ``requests
-#: == 0`` removes the link.
-Link = tuple[str, str, int, int, int, int, int, int, int, int]
+#: cohort with a single evidence family — it counts only in a dense block —, the tag of
+#: the org its latest traffic here names when that org is long-standing or allowed by
+#: a benign verdict, else 0); ``requests == 0`` removes the link.
+Link = tuple[str, str, int, int, int, int, int, int, int, int, int]
 
 
 def partition_for(key: str, partitions: int) -> int:

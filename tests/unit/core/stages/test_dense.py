@@ -19,7 +19,7 @@ HARVEST = int(0.9 * 20 * N)  # harvest units for a 0.9 harvest score
 
 
 def _link(account: str, key: str, *, weak: int, shared: int = 1) -> tuple:
-    return (account, key, N, HARVEST, 0, 0, 0, shared, 0, weak)
+    return (account, key, N, HARVEST, 0, 0, 0, shared, 0, weak, 0)
 
 
 def _alerts(keys: tuple[str, ...], *, weak: int = 1, settings: DetectionSettings = S) -> list:
