@@ -431,7 +431,8 @@ def enforce(
     group: Annotated[str, typer.Option(help="Consumer group")] = "hydrawatch-enforce",
     max_seconds: Annotated[float | None, typer.Option(help="Stop after (default: run)")] = None,
 ) -> None:
-    """Reference rate-limiter integration: alert topic → throttle/block/verify list with TTLs."""
+    """Reference rate-limiter integration: alert topic → throttle/block/verify list with TTLs,
+    minus what benign verdicts allow (GET /active, GET /verdicts)."""
     from app.enforce.consumer import run_enforcer
     from app.runtime.admin import security_kwargs
 
@@ -446,13 +447,106 @@ def enforce(
         json_path=json_out,
         http_port=http_port,
         max_seconds=max_seconds,
+        verdict_topic=s.verdict_topic,
+        verdict_dlq_topic=s.verdict_dlq_topic,
         session_timeout_s=s.session_timeout_s,
         heartbeat_interval_s=s.heartbeat_interval_s,
         client_kwargs=security_kwargs(s),
     )
     err.print(
         f"alerts {counts['alerts']}, changed the list {counts['applied']}, "
-        f"invalid {counts['invalid']}, expired {counts['expired']}"
+        f"invalid {counts['invalid']}, expired {counts['expired']}, released "
+        f"{counts['released']}; verdicts {counts['verdicts']} (invalid, dead-lettered: "
+        f"{counts['verdicts_invalid']})"
+    )
+
+
+_DURATION_UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _duration_ms(text: str) -> int:
+    """``90m``, ``12h``, ``7d`` → milliseconds."""
+    unit = _DURATION_UNITS.get(text[-1:])
+    try:
+        n = float(text[:-1])
+    except ValueError:
+        n = -1.0
+    if unit is None or n <= 0:
+        raise typer.BadParameter(f"{text!r}: give a positive number with m, h or d (e.g. 7d)")
+    return int(n * unit)
+
+
+@cli.command()
+def verdict(
+    subject: Annotated[
+        str,
+        typer.Argument(
+            help="KIND:VALUE — campaign:cmp-…, account:…, org:…, payment:…, "
+            "tls:JA4|user-agent, template:…, subnet:a.b.c.0/24"
+        ),
+    ],
+    decision: Annotated[str | None, typer.Option("--verdict", help="benign | confirmed")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (a ticket, a finding)")] = None,
+    analyst: Annotated[str | None, typer.Option(help="Who decides (default: $USER)")] = None,
+    expires_in: Annotated[
+        str | None, typer.Option(help="In force for this long: 90m, 12h, 7d (default: 7d)")
+    ] = "7d",
+    no_expiry: Annotated[bool, typer.Option(help="In force until withdrawn")] = False,
+    withdraw: Annotated[
+        bool, typer.Option(help="Withdraw the subject's verdict (a tombstone)")
+    ] = False,
+    broker: BrokerOption = None,
+) -> None:
+    """Record an analyst verdict on the verdicts topic (compacted, keyed by subject)."""
+    from app.core.verdicts import SUBJECT_KINDS, Verdict
+    from app.runtime.admin import security_kwargs
+    from app.runtime.verdicts import publish_verdict
+
+    kind, sep, value = subject.partition(":")
+    if not sep or kind not in SUBJECT_KINDS or not value:
+        err.print(
+            f"[red]error:[/] subject {escape(subject)!r}: give KIND:VALUE with KIND one of "
+            + ", ".join(SUBJECT_KINDS)
+        )
+        raise typer.Exit(2)
+    s = build_settings(broker=broker)
+    kw = security_kwargs(s)
+    if withdraw:
+        with _broker_errors():
+            _reach_broker(s)
+        part, off = publish_verdict(
+            s.bootstrap_servers, s.verdict_topic, withdraw_key=subject, client_kwargs=kw
+        )
+        err.print(f"withdrew the verdict on {escape(subject)} ({s.verdict_topic}[{part}]@{off})")
+        return
+    if decision not in ("benign", "confirmed"):
+        err.print("[red]error:[/] --verdict benign or --verdict confirmed is required")
+        raise typer.Exit(2)
+    if not reason:
+        err.print("[red]error:[/] --reason is required (it is audited)")
+        raise typer.Exit(2)
+    now_ms = int(time.time() * 1000)
+    expires = None if no_expiry else now_ms + _duration_ms(expires_in or "7d")
+    try:
+        v = Verdict(
+            subject_kind=kind,  # type: ignore[arg-type]
+            subject=value,
+            verdict=decision,  # type: ignore[arg-type]
+            reason=reason,
+            analyst=analyst or os.environ.get("USER") or "unknown",
+            issued_ms=now_ms,
+            expires_ms=expires,
+        )
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc).splitlines()[0])}")
+        raise typer.Exit(2) from None
+    with _broker_errors():
+        _reach_broker(s)
+    part, off = publish_verdict(s.bootstrap_servers, s.verdict_topic, verdict=v, client_kwargs=kw)
+    until = "no expiry" if expires is None else f"expires_ms {expires}"
+    err.print(
+        f"{v.verdict} verdict {v.verdict_id} on {escape(v.key)} by {escape(v.analyst)} "
+        f"({until}) → {s.verdict_topic}[{part}]@{off}"
     )
 
 

@@ -3,6 +3,12 @@
 At-least-once: offsets are committed after the SQLite transaction that applied the
 batch; a re-delivered alert is a no-op (``alert_id``). The list is written to a JSON
 file after every batch (atomically) and/or served at ``GET /active`` on ``http_port``.
+
+Verdicts: the compacted verdicts topic is read from its beginning at every start (its
+newest record per subject is the truth) next to the alerts. A benign verdict hides the
+entries it covers from the list at once; ``GET /verdicts`` shows the verdicts in force
+and the audit of every change (who, when, what it released). A malformed verdict record
+goes to the verdicts DLQ once, with the reason in a header, and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.events import AlertEvent
+from app.core.verdicts import decode_verdict
 from app.enforce.store import EnforcementStore
 
 __all__ = ["run_enforcer", "write_json"]
@@ -41,12 +48,25 @@ def write_json(store: EnforcementStore, path: Path, *, now_s: float) -> None:
 def _serve(store: EnforcementStore, lock: threading.Lock, host: str, port: int) -> Any:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.rstrip("/") != "/active":
+            path = self.path.rstrip("/")
+            if path not in ("/active", "/verdicts"):
                 self.send_error(404)
                 return
+            now = time.time()
             with lock:
-                entries = [e.as_dict() for e in store.active(now_s=time.time())]
-            body = json.dumps({"entries": entries}).encode()
+                if path == "/active":
+                    doc: dict[str, Any] = {
+                        "entries": [e.as_dict() for e in store.active(now_s=now)]
+                    }
+                else:
+                    doc = {
+                        "verdicts": [
+                            {**v.model_dump(), "verdict_id": v.verdict_id}
+                            for v in store.verdicts(now_s=now)
+                        ],
+                        "audit": store.audit(),
+                    }
+            body = json.dumps(doc).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -71,6 +91,8 @@ def run_enforcer(
     http_host: str = "127.0.0.1",
     http_port: int | None = None,
     max_seconds: float | None = None,
+    verdict_topic: str | None = None,
+    verdict_dlq_topic: str | None = None,
     session_timeout_s: float = 10.0,
     heartbeat_interval_s: float = 1.0,
     client_kwargs: dict[str, Any] | None = None,
@@ -91,10 +113,21 @@ def run_enforcer(
         heartbeat_interval_ms=int(heartbeat_interval_s * 1000),
         **(client_kwargs or {}),
     )
-    counts = {"alerts": 0, "applied": 0, "invalid": 0, "expired": 0}
+    counts = {
+        "alerts": 0,
+        "applied": 0,
+        "invalid": 0,
+        "expired": 0,
+        "released": 0,
+        "verdicts": 0,
+        "verdicts_invalid": 0,
+    }
+    follower = _VerdictReader(bootstrap, verdict_topic, verdict_dlq_topic, client_kwargs)
     t0 = time.monotonic()
     try:
         while max_seconds is None or time.monotonic() - t0 < max_seconds:
+            with lock:
+                follower.apply(store, counts)
             batch = consumer.poll(timeout_ms=500)
             now = time.time()
             with lock:
@@ -111,7 +144,9 @@ def run_enforcer(
                                 exc.errors()[0]["msg"],
                             )
                             continue
-                        counts["applied"] += store.apply(alert, commit=False)
+                        changed = store.apply(alert, commit=False)
+                        counts["applied"] += changed
+                        counts["released"] += changed and alert.verdict_id is not None
                 store.commit()
                 counts["expired"] += store.expire(now_s=now)
             if batch:
@@ -120,7 +155,99 @@ def run_enforcer(
                 write_json(store, json_path, now_s=now)
     finally:
         consumer.close()
+        follower.close()
         if server is not None:
             server.shutdown()
         store.close()
     return counts
+
+
+class _VerdictReader:
+    """The verdicts topic from its beginning (no group), applied to the store."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str | None,
+        dlq_topic: str | None,
+        client_kwargs: dict[str, Any] | None,
+    ) -> None:
+        self.topic = topic
+        self.dlq_topic = dlq_topic
+        self.consumer: Any = None
+        self.producer: Any = None
+        if topic is None:
+            return
+        from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **(client_kwargs or {}),
+        )
+        parts = self.consumer.partitions_for_topic(topic) or set()
+        deadline = time.monotonic() + 10
+        while not parts and time.monotonic() < deadline:
+            time.sleep(0.2)
+            parts = self.consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            log.warning("verdicts topic %s not found: no verdicts applied", topic)
+            self.consumer.close()
+            self.consumer = None
+            return
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        self.consumer.assign(tps)
+        self.consumer.seek_to_beginning(*tps)
+        if dlq_topic is not None:
+            self.producer = KafkaProducer(
+                bootstrap_servers=bootstrap, acks="all", **(client_kwargs or {})
+            )
+
+    def apply(self, store: EnforcementStore, counts: dict[str, int]) -> None:
+        if self.consumer is None:
+            return
+        now = time.time()
+        for records in self.consumer.poll(timeout_ms=0).values():
+            for r in records:
+                counts["verdicts"] += 1
+                if r.value is None:
+                    if r.key is not None:
+                        store.withdraw_verdict(r.key.decode(errors="replace"), now_s=now)
+                    continue
+                try:
+                    v = decode_verdict(r.value)
+                    if r.key is not None and r.key.decode(errors="replace") != v.key:
+                        raise ValueError(
+                            f"invalid verdict: record key is not the subject {v.key!r}"
+                        )
+                except ValueError as exc:
+                    counts["verdicts_invalid"] += 1
+                    log.warning("verdict at offset %d: %s", r.offset, exc)
+                    self._dead_letter(store, r, str(exc))
+                    continue
+                released = store.apply_verdict(v, now_s=now)
+                if released:
+                    log.info("verdict %s released %d entries", v.verdict_id, len(released))
+
+    def _dead_letter(self, store: EnforcementStore, r: Any, reason: str) -> None:
+        if self.producer is None or not store.dead_lettered(
+            self.topic or "", r.partition, r.offset
+        ):
+            return
+        headers = [
+            ("hydrawatch-error", reason[:500].encode()),
+            ("hydrawatch-source-topic", (self.topic or "").encode()),
+            ("hydrawatch-source-partition", str(r.partition).encode()),
+            ("hydrawatch-source-offset", str(r.offset).encode()),
+        ]
+        self.producer.send(self.dlq_topic, key=r.key, value=r.value[:65_536], headers=headers).get(
+            timeout=30
+        )
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+        if self.producer is not None:
+            self.producer.close()

@@ -131,8 +131,10 @@ def ensure_topics(
     replication: int = 1,
     client_kwargs: Mapping[str, Any] | None = None,
     timeout_s: float = 30.0,
+    config: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+    """Create the topics that do not exist yet (with topic ``config``, e.g.
+    ``cleanup.policy=compact``); returns the names created."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
@@ -149,7 +151,10 @@ def ensure_topics(
                 admin.create_topics(
                     [
                         NewTopic(
-                            name=name, num_partitions=partitions, replication_factor=replication
+                            name=name,
+                            num_partitions=partitions,
+                            replication_factor=replication,
+                            topic_configs=dict(config or {}),
                         )
                     ],
                     timeout_ms=int(timeout_s * 1000),

@@ -36,6 +36,7 @@ from app.runtime.driver import STAGES, StageDriver
 from app.runtime.metrics import Metrics
 from app.runtime.ports import Headers, SnapshotStore, TopicRole
 from app.runtime.readback import read_back
+from app.runtime.verdicts import VerdictFollower
 
 __all__ = ["TopicSink", "create_app", "credentials_for"]
 
@@ -137,10 +138,12 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
                 source=sources[name],
                 client_kwargs=kw,
             )
+    follower = VerdictFollower(settings.bootstrap_servers, settings.verdict_topic, client_kwargs=kw)
     driver = StageDriver(
         settings,
         metrics,
         sink=sink,
+        verdicts=follower,
         stages=stages,
         stores=stores,
         read_back=functools.partial(
@@ -189,9 +192,11 @@ def create_app(settings: Settings, metrics: Metrics, *, stages: tuple[str, ...] 
     @app.on_before_shutdown.connect
     async def on_shutdown(sender: Any, **_: Any) -> None:
         await driver.close()
+        follower.stop()
 
     @app.task
     async def mark_up() -> None:
+        follower.start()
         metrics.worker_up.set(1)
 
     app.hydrawatch_driver = driver

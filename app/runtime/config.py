@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     input_topic: str = "llm.requests"
     alert_topic: str = "hydrawatch.alerts"
     dlq_topic: str = "llm.requests.dlq"
+    verdict_topic: str = Field(
+        "hydrawatch.verdicts", description="Analyst verdicts (compacted, keyed by subject)"
+    )
+    verdict_dlq_topic: str = Field(
+        "hydrawatch.verdicts.dlq", description="Malformed verdicts, with the reason (enforce)"
+    )
+    verdict_wait_s: float = Field(
+        60.0, ge=0, description="How long a worker waits to read the verdicts before applying"
+    )
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)
     create_topics: bool = True

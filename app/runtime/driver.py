@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from typing import Any
 
 from app.core.events import AlertEvent, DeadLetter
+from app.core.events.alert import ACTIONS
 from app.core.stages.account import AccountStage
 from app.core.stages.campaign import CampaignStage
 from app.core.stages.ingest import decode_values
@@ -44,11 +45,20 @@ from app.core.stages.records import (
     split_link_input,
     split_pivot_input,
 )
+from app.core.verdicts import VerdictBook
 from app.runtime.config import Settings
 from app.runtime.host import StageHost
 from app.runtime.idle import idle_partitions
 from app.runtime.metrics import Metrics
-from app.runtime.ports import Clock, Message, ReadBack, Sink, SnapshotStore, SystemClock
+from app.runtime.ports import (
+    Clock,
+    Message,
+    ReadBack,
+    Sink,
+    SnapshotStore,
+    SystemClock,
+    VerdictSource,
+)
 from app.runtime.readback import Record
 
 __all__ = ["STAGES", "StageDriver", "dlq_headers"]
@@ -65,6 +75,14 @@ _LINK_RECORDS_PER_MESSAGE = 8
 _STEP = 256
 
 Factory = Callable[[int], Any]
+
+
+def _clock_of(stage: Any) -> int | None:
+    """A stage object's event clock (watermark or upstream minimum), if it has one."""
+    if isinstance(stage, AccountStage):
+        return stage.watermark_ms
+    clock = getattr(stage, "clock", None)
+    return getattr(clock, "now_ms", None)
 
 
 def dlq_headers(
@@ -107,6 +125,7 @@ class StageDriver:
         highwater: Callable[[int], int | None] | None = None,
         clock: Clock | None = None,
         factories: Mapping[str, Factory] | None = None,
+        verdicts: VerdictSource | None = None,
     ) -> None:
         unknown = set(stages) - set(STAGES)
         if unknown or not stages:
@@ -117,7 +136,11 @@ class StageDriver:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._read_back = read_back if read_back is not None else _no_read_back
         self._highwater = highwater if highwater is not None else (lambda p: None)
-        made = {**self._default_factories(settings), **(factories or {})}
+        #: the verdicts in force, shared by every stage object of this worker
+        self.book = VerdictBook()
+        self._verdicts = verdicts
+        self._verdicts_read = verdicts is None
+        made = {**self._default_factories(settings, self.book), **(factories or {})}
         topics = {
             "account": settings.input_topic,
             "pivot": settings.observations_topic,
@@ -148,16 +171,66 @@ class StageDriver:
         self._taking: dict[str, asyncio.Task[None]] = {}
 
     @staticmethod
-    def _default_factories(settings: Settings) -> dict[str, Factory]:
+    def _default_factories(settings: Settings, book: VerdictBook) -> dict[str, Factory]:
         det = settings.detection
         n_input = settings.topic_partitions
         return {
             "account": lambda p: AccountStage(
-                det, partition=p, pivot_partitions=det.pivot_partitions
+                det, partition=p, pivot_partitions=det.pivot_partitions, verdicts=book
             ),
-            "pivot": lambda q: PivotStage(det, partition=q, upstream_partitions=n_input),
-            "campaign": lambda _: CampaignStage(det, upstream_partitions=det.pivot_partitions),
+            "pivot": lambda q: PivotStage(
+                det, partition=q, upstream_partitions=n_input, verdicts=book
+            ),
+            "campaign": lambda _: CampaignStage(
+                det, upstream_partitions=det.pivot_partitions, verdicts=book
+            ),
         }
+
+    # ---- verdicts ----------------------------------------------------------------------
+    async def _read_verdicts(self) -> None:
+        """Apply the verdict records read since the last batch (the first time: wait
+        until the topic was read to its end, so nothing is applied without them)."""
+        src = self._verdicts
+        if src is None:
+            return
+        if not self._verdicts_read:
+            ok = await asyncio.to_thread(src.wait_caught_up, self.settings.verdict_wait_s)
+            if not ok:
+                log.error(
+                    "verdicts topic not read within %.0fs: applying without the rest",
+                    self.settings.verdict_wait_s,
+                )
+            self._verdicts_read = True
+        records = src.drain()
+        if not records:
+            return
+        mt = self.metrics
+        clocks = [
+            c
+            for host in self.hosts.values()
+            for st in host.stages.values()
+            if (c := _clock_of(st)) is not None
+        ]
+        newest = max(clocks) if clocks else None
+        for key, value in records:
+            outcome, what = self.book.apply_record(key, value)
+            mt.verdict_records.labels(outcome=outcome).inc()
+            if outcome == "invalid":
+                log.warning("skipping an invalid verdict record: %s", what)
+            elif outcome == "put" and newest is not None and what.issued_ms < newest:  # type: ignore[union-attr]
+                mt.verdicts_late.inc()
+        self._report_verdicts()
+
+    def _report_verdicts(self) -> None:
+        now = self.clock.wall_ms()
+        counts: dict[tuple[str, str], int] = {}
+        for v in self.book.all():
+            if v.in_force(now):
+                counts[(v.verdict, v.subject_kind)] = counts.get((v.verdict, v.subject_kind), 0) + 1
+        g = self.metrics.verdicts_in_force
+        for verdict in ("benign", "confirmed"):
+            for kind in ("campaign", "account", "org", "payment", "tls", "template", "subnet"):
+                g.labels(verdict=verdict, subject_kind=kind).set(counts.get((verdict, kind), 0))
 
     # ---- the agents' entry points ------------------------------------------------------
     async def handle(self, stage: str, msgs: Sequence[Message]) -> None:
@@ -172,6 +245,7 @@ class StageDriver:
         ordered = sorted(msgs, key=lambda m: (m[2], m[3]))
         apply = self._apply[stage]
         async with self._lock:
+            await self._read_verdicts()
             for i in range(0, len(ordered), _STEP):
                 await apply(ordered[i : i + _STEP])
                 await asyncio.sleep(0)  # heartbeats between steps
@@ -251,6 +325,14 @@ class StageDriver:
     def _encode_alerts(self, alerts: list[AlertEvent]) -> list[tuple[bytes, bytes]]:
         for (etype, sev), n in Tally((a.entity_type, a.severity) for a in alerts).items():
             self.metrics.alerts_emitted.labels(entity_type=etype, severity=sev).inc(n)
+        for a in alerts:
+            if a.verdict_id is not None:
+                would = next((r.value for r in a.reasons if r.feature == "verdict"), 0.0)
+                self.metrics.alerts_suppressed.labels(
+                    entity_type=a.entity_type, action=ACTIONS[int(would)]
+                ).inc()
+            if any(r.feature == "remembered_indicators" for r in a.reasons[:2]):
+                self.metrics.remembered_member_alerts.inc()
         return [(a.entity_id.encode(), a.model_dump_json().encode()) for a in alerts]
 
     async def _publish_alerts(
@@ -455,6 +537,7 @@ class StageDriver:
         host.unpublished = False
         if out.clock_ms is not None:
             mt.campaigns_active.set(stage.active_campaigns(out.clock_ms))
+        mt.remembered_indicators.labels(stage="campaign").set(len(stage.memory))
 
     # ---- checkpoints -------------------------------------------------------------------
     async def _checkpoint(self, reason: str) -> None:
@@ -549,6 +632,8 @@ class StageDriver:
                     log.error("checkpoint %s unreadable, rebuilding %s: %r", sid, parts, exc)
                     self.metrics.checkpoint_failures.inc()
                     continue
+                for p in done:  # the worker's verdicts, not the snapshot's copy
+                    host.stages[p].verdicts = self.book
                 self.metrics.state_restored.inc(len(done))
                 log.info("%s: restored partitions %s from checkpoint %s", name, done, sid)
         starts = {}

@@ -58,6 +58,12 @@ class Metrics:
     stage_records: Counter
     internal_bytes: Counter
     stage_clock_seconds: Gauge
+    verdict_records: Counter
+    verdicts_in_force: Gauge
+    verdicts_late: Counter
+    alerts_suppressed: Counter
+    remembered_indicators: Gauge
+    remembered_member_alerts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -235,6 +241,43 @@ class Metrics:
                 "hydrawatch_stage_clock_seconds",
                 "A stage's event-time clock (minimum over its upstream partitions)",
                 ["stage"],
+                registry=r,
+            ),
+            verdict_records=Counter(
+                "hydrawatch_verdict_records",
+                "Records read from the verdicts topic, by outcome (put, withdrawn, invalid)",
+                ["outcome"],
+                registry=r,
+            ),
+            verdicts_in_force=Gauge(
+                "hydrawatch_verdicts_in_force",
+                "Verdicts in force now (wall clock), by decision and subject kind",
+                ["verdict", "subject_kind"],
+                registry=r,
+            ),
+            verdicts_late=Counter(
+                "hydrawatch_verdicts_late",
+                "Verdicts that arrived after a stage's event clock had passed their issue time "
+                "(they act from the stage's next tick)",
+                registry=r,
+            ),
+            alerts_suppressed=Counter(
+                "hydrawatch_alerts_suppressed",
+                "Alerts whose action a benign verdict turned into observe, by entity type and "
+                "the action they would have had",
+                ["entity_type", "action"],
+                registry=r,
+            ),
+            remembered_indicators=Gauge(
+                "hydrawatch_remembered_indicators",
+                "Indicators remembered from confirmed or critical campaigns, by stage",
+                ["stage"],
+                registry=r,
+            ),
+            remembered_member_alerts=Counter(
+                "hydrawatch_remembered_member_alerts",
+                "Member alerts sent because an account touched a known campaign's remembered "
+                "indicators (regrowth caught)",
                 registry=r,
             ),
         )

@@ -32,6 +32,7 @@ __all__ = [
     "SnapshotStore",
     "SystemClock",
     "TopicRole",
+    "VerdictSource",
 ]
 
 #: The topics a stage writes to, by what they are for.
@@ -80,6 +81,18 @@ class SnapshotStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class VerdictSource(Protocol):
+    """Records of the verdicts topic (:class:`~app.runtime.verdicts.VerdictFollower`)."""
+
+    def drain(self) -> list[tuple[bytes | None, bytes | None]]:
+        """The records read since the last call, in topic order."""
+        ...
+
+    def wait_caught_up(self, timeout_s: float) -> bool:
+        """Block until the first read reached the topic's end (False: timed out)."""
+        ...
 
 
 class Clock(Protocol):

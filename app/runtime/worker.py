@@ -66,6 +66,14 @@ def run_worker(settings: Settings) -> None:
             replication=settings.topic_replication,
             client_kwargs=kw,
         )
+        ensure_topics(  # the newest verdict per subject, for ever: compacted
+            settings.bootstrap_servers,
+            [settings.verdict_topic],
+            partitions=1,
+            replication=settings.topic_replication,
+            client_kwargs=kw,
+            config={"cleanup.policy": "compact"},
+        )
         if settings.checkpoint_interval_s > 0:  # snapshots are read in order: one partition
             ensure_topics(
                 settings.bootstrap_servers,

@@ -71,9 +71,7 @@ class LocalTopology:
             for p in range(account_partitions)
         ]
         self.pivots = [
-            PivotStage(
-                settings, partition=q, upstream_partitions=account_partitions, verdicts=book
-            )
+            PivotStage(settings, partition=q, upstream_partitions=account_partitions, verdicts=book)
             for q in range(q_n)
         ]
         self.campaign = CampaignStage(settings, upstream_partitions=q_n, verdicts=book)

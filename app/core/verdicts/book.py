@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Literal
 
 from app.core.events.alert import ACTIONS, AlertEvent, Reason
-from app.core.verdicts.verdict import Verdict, VerdictKind, subject_key
+from app.core.verdicts.verdict import Verdict, VerdictKind, decode_verdict, subject_key
 
 __all__ = ["VerdictBook", "suppressed"]
 
@@ -62,6 +63,30 @@ class VerdictBook:
             self._count(old, -1)
             self.version += 1
         return old
+
+    def apply_record(
+        self, key: bytes | None, value: bytes | None
+    ) -> tuple[Literal["put", "withdrawn", "invalid"], Verdict | str]:
+        """One record of the verdicts topic: a verdict (put), a tombstone (withdrawn),
+        or something else (invalid, with the reason; the book is unchanged).
+
+        >>> b = VerdictBook()
+        >>> b.apply_record(b"org:o", b"{}")[0], b.apply_record(None, None)
+        ('invalid', ('invalid', 'a tombstone without a key'))
+        """
+        if value is None:
+            if not key:
+                return "invalid", "a tombstone without a key"
+            old = self.withdraw(key.decode(errors="replace"))
+            return "withdrawn", old if old is not None else key.decode(errors="replace")
+        try:
+            v = decode_verdict(value)
+        except ValueError as exc:
+            return "invalid", str(exc)
+        if key is not None and key.decode(errors="replace") != v.key:
+            return "invalid", f"record key {key[:80]!r} is not the verdict's subject {v.key!r}"
+        self.put(v)
+        return "put", v
 
     def _count(self, v: Verdict, d: int) -> None:
         k = f"{v.verdict}:{v.subject_kind}"

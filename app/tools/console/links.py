@@ -11,7 +11,8 @@ only the links that partition re-sent at that tick (links decay by not being re-
 
 >>> from app.core.stages.records import LinkInput, TickLinks
 >>> idx = LinkIndex()
->>> a, b = ("a", "payment:p1", 5, 0, 0, 0, 0, 0, 0, 0, 0), ("b", "payment:p1", 2, 0, 0, 0, 0, 0, 0, 0, 0)
+>>> a = ("a", "payment:p1", 5, 0, 0, 0, 0, 0, 0, 0, 0)
+>>> b = ("b", "payment:p1", 2, 0, 0, 0, 0, 0, 0, 0, 0)
 >>> idx.apply(LinkInput(0, 600, [TickLinks(600, False, [a, b])]))
 >>> idx.of_account("a"), sorted(idx.accounts_on("payment:p1"))
 ({'payment:p1': 5}, ['a', 'b'])
