@@ -551,12 +551,6 @@ class CampaignStage:
         confirmed = book.confirmed("campaign", cid, at_ms=now)
         camp_allow = book.benign("campaign", cid, at_ms=now)
         camp = self.campaigns.get(cid)
-        new_or_escalated = (
-            camp is None
-            or rank > SEVERITY_RANK[camp.severity]
-            or (len(members) >= 2 * camp.alerted_size and now - camp.last_alert_ms >= HOUR_MS)
-            or camp.allowed != (camp_allow is not None)
-        )
         to_alert = []
         trust: dict[str, int] = {}
         allow: dict[str, Verdict | None] = {}
@@ -567,6 +561,14 @@ class CampaignStage:
             v = allow[a] = camp_allow or self._allowance(a, cid, now)
             if not self._current(self.alerted.get(a), cid, rank, self._state(level, v is not None)):
                 to_alert.append(a)
+        if camp_allow is None and all(allow[a] is not None for a in members):
+            camp_allow = allow[members[0]]  # every member allowed: so is the cluster
+        new_or_escalated = (
+            camp is None
+            or rank > SEVERITY_RANK[camp.severity]
+            or (len(members) >= 2 * camp.alerted_size and now - camp.last_alert_ms >= HOUR_MS)
+            or camp.allowed != (camp_allow is not None)
+        )
         due = camp is None or camp.remembered_ms is None or now - camp.remembered_ms >= HOUR_MS
         if camp_allow is None and (severity == "critical" or confirmed is not None) and due:
             self._remember(cid, members, now)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.core.events import AlertEvent
+from app.core.verdicts import Verdict
 from app.enforce import EnforcementStore
 from app.enforce.consumer import write_json
 
@@ -75,3 +76,49 @@ def test_state_survives_a_restart_and_json_export(tmp_path: Path) -> None:
 
     doc = json.loads(out.read_text())
     assert [e["entity_id"] for e in doc["entries"]] == ["acct-9"]
+
+
+def _verdict(
+    kind: str, subject: str, *, issued_s: float = 1_000.0, verdict: str = "benign"
+) -> Verdict:
+    return Verdict(
+        subject_kind=kind,  # type: ignore[arg-type]
+        subject=subject,
+        verdict=verdict,  # type: ignore[arg-type]
+        reason="ticket T-9",
+        analyst="ana",
+        issued_ms=int(issued_s * 1000),
+        expires_ms=int((issued_s + 3_600) * 1000),
+    )
+
+
+def test_a_verdict_id_alert_releases_the_entity_at_once() -> None:
+    s = EnforcementStore(":memory:")
+    s.apply(alert("a1", "block", ttl_s=86_400))
+    release = alert("a2", "observe", emitted_s=1_100).model_copy(update={"verdict_id": "vd-1"})
+    assert s.apply(release) is True
+    assert s.active(now_s=1_200) == []
+    assert s.apply(release) is False  # a re-delivery changes nothing
+
+
+def test_benign_verdicts_hide_what_they_cover_and_are_audited(tmp_path: Path) -> None:
+    s = EnforcementStore(str(tmp_path / "e.db"))
+    s.apply(alert("a1", "block", ttl_s=86_400))
+    s.apply(alert("a2", "throttle", ttl_s=86_400, entity="acct-2"))
+    released = s.apply_verdict(_verdict("account", "acct-1"), now_s=1_200)
+    assert released == ["account:acct-1"]
+    assert [e.entity_id for e in s.active(now_s=1_300)] == ["acct-2"]
+    assert s.apply_verdict(_verdict("account", "acct-1"), now_s=1_250) == []  # re-read: no-op
+    s.apply_verdict(_verdict("campaign", "cmp-1"), now_s=1_300)  # both carry cmp-1
+    assert s.active(now_s=1_400) == []
+    assert [e.entity_id for e in s.active(now_s=1_000 + 3_700)] == ["acct-1", "acct-2"]  # expired
+    s.apply_verdict(_verdict("campaign", "cmp-1", verdict="confirmed"), now_s=1_500)
+    assert s.withdraw_verdict("account:acct-1", now_s=1_600) is True
+    assert [e.entity_id for e in s.active(now_s=1_700)] == ["acct-1", "acct-2"]
+    log = s.audit()
+    assert [r["change"] for r in log] == ["withdrawn", "replaced", "issued", "issued"]
+    assert log[-1]["analyst"] == "ana" and log[-1]["released"] == "account:acct-1"
+    s.close()
+    again = EnforcementStore(str(tmp_path / "e.db"))  # verdicts and audit survive a restart
+    assert [v.key for v in again.verdicts(now_s=1_700)] == ["campaign:cmp-1"]
+    assert len(again.audit()) == 4

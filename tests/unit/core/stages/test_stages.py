@@ -97,7 +97,9 @@ def test_pivot_ticks_at_every_boundary_with_exactly_the_traffic_before_it() -> N
 def test_campaign_stage_ignores_ticks_it_already_handled() -> None:
     c = CampaignStage(S, upstream_partitions=1)
     links = [
-        (f"a{i}", k, 30, 600, 30, 30, 30, 1, 0, 0, 0) for i in range(6) for k in ("payment:x", "tls:y")
+        (f"a{i}", k, 30, 600, 30, 30, 30, 1, 0, 0, 0)
+        for i in range(6)
+        for k in ("payment:x", "tls:y")
     ]
     rec = LinkInput(0, 600_000, [TickLinks(600_000, False, links)])
     c.receive(rec)
