@@ -314,8 +314,25 @@ def evaluate(
     seed: Annotated[int | None, typer.Option(help="Seed override")] = None,
     out_dir: Annotated[Path, typer.Option(help="Where reports and PNGs go")] = Path("reports"),
     markdown: Annotated[bool, typer.Option(help="Also print the table as Markdown")] = False,
+    closed_loop: Annotated[
+        bool,
+        typer.Option(
+            help="Replay enforcement: blocked accounts stop, campaigns grow new heads "
+            "(docs/evaluation.md)"
+        ),
+    ] = False,
+    partitions: Annotated[
+        list[int] | None,
+        typer.Option(help="Closed loop: account partitions to run with (repeat; default 1 and 4)"),
+    ] = None,
 ) -> None:
     """Score detection and both baselines on labelled traffic; JSON report + PNG timeline."""
+    if closed_loop:
+        _evaluate_closed_loop(
+            scenario or ["hydra_loop"], scale=scale, seed=seed, out_dir=out_dir,
+            partitions=partitions or [1, 4], markdown=markdown,
+        )  # fmt: skip
+        return
 
     from app.tools.evaluate.run import evaluate_files, evaluate_scenario
     from app.tools.evaluate.table import (
@@ -393,6 +410,61 @@ def evaluate(
         print(markdown_table(reports))
         print(markdown_benign_table(reports))
         print(markdown_operating_table(reports))
+
+
+def _evaluate_closed_loop(
+    names: list[str],
+    *,
+    scale: float | None,
+    seed: int | None,
+    out_dir: Path,
+    partitions: list[int],
+    markdown: bool,
+) -> None:
+    import json
+
+    from app.tools.evaluate.loop import run_closed_loop
+    from app.tools.evaluate.table import markdown_loop_table, rich_loop_table
+    from app.tools.simulate.scenario import load_scenario, scenario_names
+
+    settings = build_settings()
+    if names == ["all"]:
+        names = scenario_names()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for name in names:
+        try:
+            sc = load_scenario(name)
+        except FileNotFoundError as exc:
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        if seed is not None:
+            sc = sc.with_overrides(seed=seed)
+        digests = set()
+        for n in partitions:
+            err.print(f"{sc.name}: closed loop with {n} account partition(s)…")
+            rep = run_closed_loop(
+                sc, scale=scale or sc.default_scale, partitions=n, settings=settings.detection
+            ).as_dict()
+            digests.add(rep["alert_digest"])
+            path = out_dir / f"{sc.name}.loop.p{n}.json"
+            path.write_text(json.dumps(rep, indent=1))
+            err.print(
+                f"  {rep['events_attempted']:,} requests, {rep['events_served']:,} served, "
+                f"{rep['alerts']:,} alerts in {rep['seconds']:.0f}s → {path}"
+            )
+            reports.append(rep)
+        if len(digests) > 1:
+            err.print(f"[red]{sc.name}: alerts differ between partition counts[/]")
+            raise typer.Exit(1)
+        if len(partitions) > 1:
+            err.print(
+                f"{sc.name}: identical alerts with {', '.join(map(str, partitions))} partitions"
+            )
+    table = rich_loop_table(reports)
+    _stdout_console_for(table).print(table)
+    if markdown:
+        print(markdown_loop_table(reports))
 
 
 @cli.command()

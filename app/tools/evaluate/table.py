@@ -9,11 +9,14 @@ from rich.table import Table
 
 __all__ = [
     "benign_rows",
+    "loop_rows",
     "markdown_benign_table",
+    "markdown_loop_table",
     "markdown_operating_table",
     "markdown_table",
     "operating_rows",
     "rich_benign_table",
+    "rich_loop_table",
     "rich_operating_table",
     "rich_table",
     "rows",
@@ -212,3 +215,53 @@ def rich_operating_table(reports: list[dict[str, Any]]) -> Table:
 
 def markdown_operating_table(reports: list[dict[str, Any]]) -> str:
     return _markdown(_OPERATING_COLUMNS, operating_rows, reports)
+
+
+_LOOP_COLUMNS = (
+    "scenario",
+    "partitions",
+    "heads reusing (flagged)",
+    "reusing: median to alert",
+    "reusing ≤ 1h",
+    "fresh (flagged)",
+    "fresh: median to alert",
+    "fresh ≤ 1h",
+    "served after 1st detection",
+    "benign enforced",
+)
+
+
+def _minutes(m: float | None) -> str:
+    return "-" if m is None else (f"{m:.1f} min" if m < 120 else f"{m / 60:.1f} h")
+
+
+def loop_rows(report: dict[str, Any]) -> list[list[str]]:
+    """One row per closed-loop run (``hydrawatch evaluate --closed-loop``)."""
+    reuse, fresh = report["heads_reusing"], report["heads_fresh"]
+    camps = report["campaigns"]
+    worst = max((c["leakage"] for c in camps.values()), default=0.0)
+    served = sum(c["requests_served"] for c in camps.values())
+    after = sum(c["served_after_detection"] for c in camps.values())
+    b = report["benign"]
+    return [
+        [
+            report["scenario"],
+            str(report["partitions"]),
+            f"{reuse['heads']} ({reuse['flagged']})",
+            _minutes(reuse["median_min"]),
+            _pct(reuse["flagged_within_1h"]),
+            f"{fresh['heads']} ({fresh['flagged']})",
+            _minutes(fresh["median_min"]),
+            _pct(fresh["flagged_within_1h"]),
+            f"{_pct(after / served if served else 0.0)} (worst {_pct(worst)})",
+            f"{b['enforced']} of {b['accounts']:,}",
+        ]
+    ]
+
+
+def rich_loop_table(reports: list[dict[str, Any]]) -> Table:
+    return _rich("closed loop: enforcement and regrowth", _LOOP_COLUMNS, loop_rows, reports)
+
+
+def markdown_loop_table(reports: list[dict[str, Any]]) -> str:
+    return _markdown(_LOOP_COLUMNS, loop_rows, reports)

@@ -13,7 +13,7 @@ import numpy as np
 
 from app.tools.simulate.plan import AccountPlan, Endpoint, Traffic
 
-__all__ = ["Columns", "Simulation", "iter_events", "write_labels"]
+__all__ = ["Columns", "Simulation", "columns_for", "event_dict", "iter_events", "write_labels"]
 
 
 @dataclass(slots=True)
@@ -172,47 +172,50 @@ def iter_events(sim: Simulation) -> Iterator[tuple[dict[str, Any], AccountPlan, 
     n = 0
     seed_tag = f"{sim.seed:x}"
     while heads:
-        ts, i, j = heapq.heappop(heads)
+        _, i, j = heapq.heappop(heads)
         c = cols[i]
         p = sim.plans[i]
         if j + 1 < len(c.ts):
             heapq.heappush(heads, (c.ts[j + 1], i, j + 1))
-        ep = c.endpoint[j]
         n += 1
-        event: dict[str, Any] = {
-            "event_id": f"sim-{seed_tag}-{n:09d}",
-            "ts_ms": ts,
-            "account_id": p.account_id,
-            "client_ip": ep.ip,
-            "model": (
-                p.alt_traffic.model
-                if c.campaign[j] and p.alt_traffic is not None
-                else p.traffic.model
-            ),
-            "prompt_tokens": c.prompt[j],
-            "completion_tokens": c.completion[j],
-            "org_id": p.org_id,
-            "api_key_id": c.key[j],
-            "account_created_ms": p.created_ms,
-            "asn": ep.asn,
-            "ip_kind": ep.ip_kind,
-            "country": ep.country,
-            "billing_country": p.billing_country,
-            "user_agent": p.user_agent,
-            "tls_ja4": p.tls_ja4,
-            "payment_fingerprint": p.payment_fingerprint,
-            "endpoint": "/v1/messages",
-            "status": c.status[j],
-            "max_tokens": c.max_tokens[j],
-            "stream": c.stream[j],
-            "tool_count": c.tools[j],
-            "thinking": c.thinking[j],
-            "prompt_template_hash": c.template[j],
-            "prompt_simhash": c.simhash[j],
-            "category": c.category[j],
-            "turn_index": c.turn[j],
-        }
-        yield {k: v for k, v in event.items() if v is not None}, p, c.campaign[j]
+        yield event_dict(c, p, j, f"sim-{seed_tag}-{n:09d}"), p, c.campaign[j]
+
+
+def event_dict(c: Columns, p: AccountPlan, j: int, event_id: str) -> dict[str, Any]:
+    """Request ``j`` of plan ``p`` (drawn in ``c``) as a RequestEvent v1 dict."""
+    ep = c.endpoint[j]
+    event: dict[str, Any] = {
+        "event_id": event_id,
+        "ts_ms": c.ts[j],
+        "account_id": p.account_id,
+        "client_ip": ep.ip,
+        "model": (
+            p.alt_traffic.model if c.campaign[j] and p.alt_traffic is not None else p.traffic.model
+        ),
+        "prompt_tokens": c.prompt[j],
+        "completion_tokens": c.completion[j],
+        "org_id": p.org_id,
+        "api_key_id": c.key[j],
+        "account_created_ms": p.created_ms,
+        "asn": ep.asn,
+        "ip_kind": ep.ip_kind,
+        "country": ep.country,
+        "billing_country": p.billing_country,
+        "user_agent": p.user_agent,
+        "tls_ja4": p.tls_ja4,
+        "payment_fingerprint": p.payment_fingerprint,
+        "endpoint": "/v1/messages",
+        "status": c.status[j],
+        "max_tokens": c.max_tokens[j],
+        "stream": c.stream[j],
+        "tool_count": c.tools[j],
+        "thinking": c.thinking[j],
+        "prompt_template_hash": c.template[j],
+        "prompt_simhash": c.simhash[j],
+        "category": c.category[j],
+        "turn_index": c.turn[j],
+    }
+    return {k: v for k, v in event.items() if v is not None}
 
 
 def write_labels(plans: list[AccountPlan], fh: IO[str], first_campaign_ms: dict[str, int]) -> None:

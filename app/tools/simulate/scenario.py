@@ -22,6 +22,7 @@ __all__ = [
     "BenignSpec",
     "CampaignSpec",
     "HardNegativeSpec",
+    "RegrowSpec",
     "Scenario",
     "load_scenario",
     "scenario_names",
@@ -117,6 +118,24 @@ class BenignSpec(_Model):
     hard_negatives: list[HardNegativeSpec] = []
 
 
+class RegrowSpec(_Model):
+    """How a campaign grows new heads when its accounts are blocked or throttled (the
+    closed loop, ``hydrawatch evaluate --closed-loop``)."""
+
+    #: Hours from an account's enforcement to its replacement's first request.
+    delay_h: Range = (1.0, 6.0)
+    #: Share of replacements on the same infrastructure (payment method, proxies,
+    #: client fingerprint, prompt templates); the rest come on fresh infrastructure.
+    reuse_share: float = Field(0.5, ge=0, le=1)
+    #: Replacements per original account, at most (the operator's budget of accounts).
+    max_heads: int = Field(3, ge=0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RegrowSpec:
+        _check_range("delay_h", self.delay_h)
+        return self
+
+
 class CampaignSpec(_Model):
     kind: CampaignKind
     id: str
@@ -164,6 +183,8 @@ class CampaignSpec(_Model):
     camouflage: ToolName | None = None
     #: A new template hash per request and drifting SimHashes.
     paraphrase: bool | None = None
+    #: Closed loop: how it replaces enforced accounts (None: RegrowSpec's defaults).
+    regrow: RegrowSpec | None = None
 
     @model_validator(mode="after")
     def _ranges(self) -> CampaignSpec:
