@@ -201,6 +201,7 @@ class StageDriver:
                     self.settings.verdict_wait_s,
                 )
             self._verdicts_read = True
+            self._report_verdicts()
         records = src.drain()
         if not records:
             return

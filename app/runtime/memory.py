@@ -9,6 +9,8 @@
 - :class:`MemoryLog` is a topic's partitions as lists: appended to by a test, read back
   by the driver from any offset, with a high-water mark per partition.
 - :class:`ManualClock` moves only when told to.
+- :class:`MemoryVerdicts` is the verdicts topic as a list: records appended by a test
+  reach the driver at its next batch.
 
 >>> import asyncio
 >>> sink = MemorySink()
@@ -28,7 +30,14 @@ from app.runtime.checkpoint import ChunkedCompressor, Snapshot
 from app.runtime.ports import Headers, Message, TopicRole
 from app.runtime.readback import Record
 
-__all__ = ["ManualClock", "MemoryLog", "MemorySink", "MemorySnapshotStore", "Sent"]
+__all__ = [
+    "ManualClock",
+    "MemoryLog",
+    "MemorySink",
+    "MemorySnapshotStore",
+    "MemoryVerdicts",
+    "Sent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +196,25 @@ class ManualClock:
         """Move both clocks forward by ``seconds``."""
         self.monotonic_s += seconds
         self.epoch_ms += round(seconds * 1000)
+
+
+class MemoryVerdicts:
+    """A :class:`~app.runtime.ports.VerdictSource` over a list of records."""
+
+    def __init__(self, *, caught_up: bool = True) -> None:
+        self.records: list[tuple[bytes | None, bytes | None]] = []
+        self._read = 0
+        self.caught_up = caught_up
+        self.waited = 0
+
+    def append(self, key: bytes | None, value: bytes | None) -> None:
+        self.records.append((key, value))
+
+    def drain(self) -> list[tuple[bytes | None, bytes | None]]:
+        out = self.records[self._read :]
+        self._read = len(self.records)
+        return out
+
+    def wait_caught_up(self, timeout_s: float) -> bool:
+        self.waited += 1
+        return self.caught_up

@@ -5,10 +5,12 @@ rate-limiter and the operator:
 
 - **enforcement**: every alert the stages emit goes through the reference enforcement
   list (:class:`~app.enforce.store.EnforcementStore`, the rules of ``docs/alerts.md``),
-  ``enforce_delay_ms`` after the event time at which the stages emitted it (publish, the
-  enforcer's poll). A ``block``\\ ed account's requests are refused; a ``throttle``\\ d
-  one's are served one in ``1 / throttle_served_share`` (a deterministic draw per
-  request); ``verify`` and ``observe`` are served (no challenge is modelled).
+  ``enforce_delay_ms`` after its event time (3 min: the watermark's 60 s grace, the
+  batch that closes the tick, publication and the enforcer's poll; an alert that comes
+  out of the stages later is applied when it does, and counted as late). A blocked
+  account's requests are refused; a throttled one's are served one in
+  ``1 / throttle_served_share`` (a deterministic draw per request); ``verify`` and
+  ``observe`` are served (no challenge is modelled).
 - **regrowth**: a campaign account that is blocked or throttled is replaced after a
   delay drawn from its campaign's :class:`~app.tools.simulate.scenario.RegrowSpec`
   (``delay_h``). The new account ("head") takes over the rest of its schedule — the
@@ -82,10 +84,22 @@ class CampaignLoop:
     #: the account's list status when served (``none``, ``verify``, ``throttle``)
     served_after_by: dict[str, int] = field(default_factory=dict)
 
+    #: its accounts (original or head) whose first request came after the first
+    #: detection: each of them is served at least that request before any detector can
+    #: have seen it
+    accounts_after_detection: int = 0
+
     @property
     def leakage(self) -> float:
-        """Exchanges served after the first detection, over all it was served."""
-        return self.served_after_detection / self.requests_served if self.requests_served else 0.0
+        """Exchanges served after the first detection, over all it attempted in the run."""
+        n = self.requests_attempted
+        return self.served_after_detection / n if n else 0.0
+
+    @property
+    def leakage_floor(self) -> float:
+        """One exchange per account that started after the first detection, over all."""
+        n = self.requests_attempted
+        return self.accounts_after_detection / n if n else 0.0
 
 
 @dataclass(slots=True)
@@ -97,6 +111,8 @@ class LoopReport:
     events_attempted: int = 0
     events_served: int = 0
     alerts: int = 0
+    #: alerts that came out of the stages after their event time + ``enforce_delay_ms``
+    late_alerts: int = 0
     campaigns: dict[str, CampaignLoop] = field(default_factory=dict)
     heads: list[HeadRecord] = field(default_factory=list)
     benign_accounts: int = 0
@@ -137,6 +153,7 @@ class LoopReport:
             "events_attempted": self.events_attempted,
             "events_served": self.events_served,
             "alerts": self.alerts,
+            "late_alerts": self.late_alerts,
             "alert_digest": self.alert_digest,
             "benign": {
                 "accounts": self.benign_accounts,
@@ -146,7 +163,11 @@ class LoopReport:
             "heads_reusing": self.head_summary(reuse=True),
             "heads_fresh": self.head_summary(reuse=False),
             "campaigns": {
-                cid: {**dataclasses.asdict(c), "leakage": c.leakage}
+                cid: {
+                    **dataclasses.asdict(c),
+                    "leakage": c.leakage,
+                    "leakage_floor": c.leakage_floor,
+                }
                 for cid, c in sorted(self.campaigns.items())
             },
             "seconds": round(self.seconds, 1),
@@ -227,6 +248,8 @@ class _Loop:
             else:
                 self.report.benign_accounts += 1
         self.enforced_benign: set[str] = set()
+        #: campaign account → its first request
+        self._first: dict[str, int] = {}
         #: (campaign, 6 h wave) → old indicator → the fresh one that replaces it
         self._fresh: dict[tuple[str, int], dict[str, str]] = {}
         #: plan index → first request of its replacement (it stops from then on)
@@ -261,7 +284,13 @@ class _Loop:
         for a in alerts:
             rep.alerts += 1
             self.digest.update(a.alert_id.encode())
-            at = max(a.ts_ms, self.now_ms) + self.enforce_delay_ms
+            # applied at its event time plus the delay, whenever it came out of the stages
+            # (so the loop does not depend on how fast watermarks moved); one that came out
+            # later than that is applied at once and counted
+            at = a.ts_ms + self.enforce_delay_ms
+            if at < self.now_ms:
+                at = self.now_ms
+                rep.late_alerts += 1
             self._seq += 1
             heapq.heappush(self.queued, (at, self._seq, a))
             if a.entity_type != "account" or a.action == "observe":
@@ -419,6 +448,7 @@ class _Loop:
             )
             if camp is not None:
                 camp.requests_attempted += 1
+                self._first.setdefault(p.account_id, ts)
                 if action in _ENFORCING:
                     self._regrow(i, ts)
             if not served:
@@ -438,6 +468,10 @@ class _Loop:
             batch[self.part(e.account_id)].append(e)
         self._flush(batch, boundary)
         self._take_alerts(self.topo.finish())
+        for account, first in self._first.items():
+            camp = self._campaign(self.plans[self.by_account[account]])
+            if camp.first_detection_ms is not None and first > camp.first_detection_ms:
+                camp.accounts_after_detection += 1
         rep.benign_enforced = len(self.enforced_benign)
         rep.alert_digest = self.digest.hexdigest()
         rep.seconds = time.perf_counter() - t0
@@ -458,7 +492,7 @@ def run_closed_loop(
     scale: float,
     partitions: int = 4,
     settings: DetectionSettings | None = None,
-    enforce_delay_ms: int = 30_000,
+    enforce_delay_ms: int = 180_000,
     throttle_served_share: float = 0.1,
     batch_ms: int = 60_000,
     verdicts: list[Verdict] | None = None,

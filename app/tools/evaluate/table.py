@@ -227,6 +227,7 @@ _LOOP_COLUMNS = (
     "fresh: median to alert",
     "fresh ≤ 1h",
     "served after 1st detection",
+    "floor (1 per new account)",
     "benign enforced",
 )
 
@@ -240,8 +241,9 @@ def loop_rows(report: dict[str, Any]) -> list[list[str]]:
     reuse, fresh = report["heads_reusing"], report["heads_fresh"]
     camps = report["campaigns"]
     worst = max((c["leakage"] for c in camps.values()), default=0.0)
-    served = sum(c["requests_served"] for c in camps.values())
+    attempted = sum(c["requests_attempted"] for c in camps.values())
     after = sum(c["served_after_detection"] for c in camps.values())
+    late = sum(c["accounts_after_detection"] for c in camps.values())
     b = report["benign"]
     return [
         [
@@ -253,7 +255,8 @@ def loop_rows(report: dict[str, Any]) -> list[list[str]]:
             f"{fresh['heads']} ({fresh['flagged']})",
             _minutes(fresh["median_min"]),
             _pct(fresh["flagged_within_1h"]),
-            f"{_pct(after / served if served else 0.0)} (worst {_pct(worst)})",
+            f"{_pct(after / attempted if attempted else 0.0)} (worst {_pct(worst)})",
+            _pct(late / attempted if attempted else 0.0),
             f"{b['enforced']} of {b['accounts']:,}",
         ]
     ]

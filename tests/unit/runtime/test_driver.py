@@ -376,3 +376,48 @@ def test_observations_reach_the_pivot_stage_and_links_one_partition() -> None:
         assert back.count("hydrawatch_stage_clock_seconds", stage="campaign") == min(wms) / 1000
 
     asyncio.run(run())
+
+
+# ---- verdicts ---------------------------------------------------------------------------
+def test_verdicts_reach_every_stage_object_and_survive_a_restore() -> None:
+    from app.core.verdicts import Verdict
+    from app.runtime.memory import MemoryVerdicts
+
+    async def run() -> None:
+        v = Verdict(
+            subject_kind="account", subject="acct-1", verdict="benign", reason="T-3",
+            analyst="ana", issued_ms=T0,
+        )  # fmt: skip
+        source = MemoryVerdicts()
+        source.append(v.key.encode(), v.model_dump_json().encode())
+        source.append(b"org:x", b"{broken")
+        log = MemoryLog()
+        for val in traffic(8)[0]:
+            log.append(INPUT, 0, val)
+        store = MemorySnapshotStore()
+        first = Worker(store=store, log=log, verdicts=source)
+        await first.driver.handle("account", log.messages(INPUT, 0)[:4])
+        assert source.waited == 1  # the topic was read to its end before anything applied
+        assert first.count("hydrawatch_verdict_records_total", outcome="put") == 1
+        assert first.count("hydrawatch_verdict_records_total", outcome="invalid") == 1
+        assert first.count(
+            "hydrawatch_verdicts_in_force", verdict="benign", subject_kind="account"
+        ) == 1  # fmt: skip
+        stage = first.driver.hosts["account"].stages[0]
+        assert stage.verdicts is first.driver.book
+        assert stage.verdicts.benign("account", "acct-1", at_ms=T0) == v
+        await first.driver.checkpoint("revoked")
+        # another worker restores the partition: it consults its own (live) verdicts
+        fresh = MemoryVerdicts()
+        second = Worker(store=store, log=log, verdicts=fresh)
+        await second.driver.assign([(INPUT, 0)])
+        await second.driver.taken()
+        restored = second.driver.hosts["account"].stages[0]
+        assert restored.verdicts is second.driver.book
+        w = v.model_copy(update={"subject": "acct-2"})
+        fresh.append(w.key.encode(), w.model_dump_json().encode())
+        await second.driver.handle("account", log.messages(INPUT, 0, start=4))
+        assert restored.verdicts.benign("account", "acct-2", at_ms=T0) is not None
+        assert restored.verdicts.benign("account", "acct-1", at_ms=T0) is None  # not its topic
+
+    asyncio.run(run())
