@@ -84,6 +84,11 @@ class CampaignLoop:
     #: the account's list status when served (``none``, ``verify``, ``throttle``)
     served_after_by: dict[str, int] = field(default_factory=dict)
 
+    #: enforcing alerts on its accounts, and the event time of the last one
+    enforcing_alerts: int = 0
+    last_enforcing_ms: int | None = None
+    #: the detector's campaign ids on alerts about its accounts, first seen first (≤ 10)
+    detected_as: list[str] = field(default_factory=list)
     #: its accounts (original or head) whose first request came after the first
     #: detection: each of them is served at least that request before any detector can
     #: have seen it
@@ -113,6 +118,12 @@ class LoopReport:
     alerts: int = 0
     #: alerts that came out of the stages after their event time + ``enforce_delay_ms``
     late_alerts: int = 0
+    #: enforcing alerts on subjects a benign verdict allowed by then: within the verdict's
+    #: first tick (allowed), and after it (must be 0)
+    enforcing_allowed_first_tick: int = 0
+    enforcing_allowed_after: int = 0
+    #: alerts that named a benign verdict (suppressed to observe)
+    suppressed: int = 0
     campaigns: dict[str, CampaignLoop] = field(default_factory=dict)
     heads: list[HeadRecord] = field(default_factory=list)
     benign_accounts: int = 0
@@ -154,6 +165,11 @@ class LoopReport:
             "events_served": self.events_served,
             "alerts": self.alerts,
             "late_alerts": self.late_alerts,
+            "verdicts": {
+                "suppressed_alerts": self.suppressed,
+                "enforcing_on_allowed_first_tick": self.enforcing_allowed_first_tick,
+                "enforcing_on_allowed_after_first_tick": self.enforcing_allowed_after,
+            },
             "alert_digest": self.alert_digest,
             "benign": {
                 "accounts": self.benign_accounts,
@@ -281,9 +297,25 @@ class _Loop:
 
     def _take_alerts(self, alerts: list[AlertEvent]) -> None:
         rep = self.report
+        book = self.topo.verdicts
+        tick = self.topo.settings.linkage_tick_ms
         for a in alerts:
             rep.alerts += 1
             self.digest.update(a.alert_id.encode())
+            rep.suppressed += a.verdict_id is not None
+            if a.action in _ENFORCING and len(book):
+                i = self.by_account.get(a.entity_id) if a.entity_type == "account" else None
+                org = self.plans[i].org_id if i is not None else None
+                v = book.benign("campaign", a.campaign_id, at_ms=a.ts_ms) or (
+                    book.allowed_account(a.entity_id, org, at_ms=a.ts_ms)
+                    if a.entity_type == "account"
+                    else None
+                )
+                if v is not None:
+                    if a.ts_ms < v.issued_ms + tick:
+                        rep.enforcing_allowed_first_tick += 1
+                    else:
+                        rep.enforcing_allowed_after += 1
             # applied at its event time plus the delay, whenever it came out of the stages
             # (so the loop does not depend on how fast watermarks moved); one that came out
             # later than that is applied at once and counted
@@ -304,6 +336,11 @@ class _Loop:
                     self.enforced_benign.add(a.entity_id)
                 continue
             c = self._campaign(p)
+            if a.campaign_id and a.campaign_id not in c.detected_as and len(c.detected_as) < 10:
+                c.detected_as.append(a.campaign_id)
+            if a.action in _ENFORCING:
+                c.enforcing_alerts += 1
+                c.last_enforcing_ms = max(c.last_enforcing_ms or a.ts_ms, a.ts_ms)
             if c.first_detection_ms is None or a.ts_ms < c.first_detection_ms:
                 c.first_detection_ms = a.ts_ms
             h = self.head_of.get(p.account_id)

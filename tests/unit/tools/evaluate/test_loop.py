@@ -48,3 +48,34 @@ def test_no_regrowth_budget_no_heads() -> None:
     )
     rep = run_closed_loop(sc.model_copy(update={"campaigns": [spec]}), scale=0.01, partitions=2)
     assert rep.heads == [] and rep.campaigns["hydra-1"].heads == 0
+
+
+def test_a_benign_campaign_verdict_stops_enforcement_and_its_expiry_restores_it() -> None:
+    """An analyst allows the detected campaign two hours after its first detection, for
+    six hours: no enforcing alert on it after the verdict's first tick; detection (and
+    so blocking) resumes when it expires. The same with 1 and 4 partitions."""
+    from app.core.verdicts import Verdict
+
+    open_loop = loop(4).campaigns["hydra-1"]
+    assert open_loop.first_detection_ms is not None and open_loop.detected_as
+    issued = open_loop.first_detection_ms + 2 * 3_600_000
+    until = issued + 6 * 3_600_000
+    v = Verdict(
+        subject_kind="campaign", subject=open_loop.detected_as[0], verdict="benign",
+        reason="test: the analyst was wrong", analyst="ana", issued_ms=issued,
+        expires_ms=until,
+    )  # fmt: skip
+    sc = load_scenario("hydra_loop").with_overrides(days=2)
+    runs = [run_closed_loop(sc, scale=0.01, partitions=n, verdicts=[v]) for n in (1, 4)]
+    for rep in runs:
+        assert rep.suppressed > 0
+        assert rep.enforcing_allowed_after == 0
+        camp = rep.campaigns["hydra-1"]
+        # more of it was served than without the verdict, and it was enforced again after
+        assert camp.requests_served > open_loop.requests_served
+        assert camp.last_enforcing_ms is not None and camp.last_enforcing_ms >= until
+    a, b = (r.as_dict() for r in runs)
+    for r in (a, b):
+        for k in ("partitions", "seconds", "late_alerts"):
+            r.pop(k)
+    assert a == b
