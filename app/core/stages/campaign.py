@@ -123,6 +123,8 @@ class CampaignStage:
         #: account → tag of its org, for accounts whose links carry one (an aged org's,
         #: or one a benign verdict allows)
         self._org_of: dict[str, int] = {}
+        #: (book, its version, tick) → the benign org verdicts in force then, by org tag
+        self._org_cache: tuple[tuple[int, int, int], dict[int, Verdict]] | None = None
         #: member alerts sent through remembered indicators (a count)
         self.remembered_members = 0
         self.clock = UpstreamClock(upstream_partitions)
@@ -451,15 +453,16 @@ class CampaignStage:
         return v
 
     def _org_verdicts(self, now: int) -> dict[int, Verdict]:
-        cached = getattr(self, "_org_cache", None)
-        if cached is not None and cached[0] == (self.verdicts.version, now):
-            return cached[1]  # type: ignore[no-any-return]
+        cached = self._org_cache
+        key = (id(self.verdicts), self.verdicts.version, now)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         tags = {
             org_tag(v.subject): v
             for v in self.verdicts.all()
             if v.subject_kind == "org" and v.verdict == "benign" and v.in_force(now)
         }
-        self._org_cache = ((self.verdicts.version, now), tags)
+        self._org_cache = (key, tags)
         return tags
 
     def _remember(self, cid: str, members: list[str], now: int) -> None:
