@@ -135,7 +135,11 @@ def test_compose_creates_every_topic_the_stages_use_with_their_partitions() -> N
         s.observations_topic: DetectionSettings().pivot_partitions,
         s.links_topic: 1,
         s.checkpoint_topic: 1,
+        env["HYDRAWATCH_VERDICT_TOPIC"]: 1,
+        s.verdict_dlq_topic: 1,
     }
+    assert f"--topic {s.verdict_topic} --partitions 1 --replication-factor 1 --config " \
+        "cleanup.policy=compact" in script  # fmt: skip
 
 
 def _stage_of(argv: list[str]) -> tuple[str, ...]:
