@@ -17,7 +17,6 @@ Semantics of the alert contract (``docs/alerts.md``):
   it decided, and which live entries it released.
 
 >>> from app.core.events import AlertEvent
-from app.core.verdicts import Verdict
 >>> s = EnforcementStore(":memory:")
 >>> a = AlertEvent(alert_id="x1", ts_ms=0, emitted_ms=1_000_000, entity_type="account",
 ...     entity_id="acct-7", severity="high", score=0.9, detectors=["d"], reasons=[],
