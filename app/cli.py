@@ -139,6 +139,10 @@ def detect(
         str | None,
         typer.Option(help="Write invalid lines here: line, reason, sha256, redacted value"),
     ] = None,
+    verdicts: Annotated[
+        Path | None,
+        typer.Option(help="Verdicts in force (JSONL of Verdict v1), as on the verdicts topic"),
+    ] = None,
 ) -> None:
     """Run the detection core over a file in event-time order; write AlertEvents as JSONL.
 
@@ -160,6 +164,20 @@ def detect(
                 f"[red]error:[/] {input} is a directory; give a file (events.jsonl[.gz]) or -"
             )
             raise typer.Exit(2)
+    from app.core.verdicts import Verdict, decode_verdict
+
+    book: list[Verdict] = []
+    if verdicts is not None:
+        where = ""
+        try:
+            lines = verdicts.read_bytes().splitlines()
+            for i, line in enumerate(lines, 1):
+                where = f" line {i}"
+                if line.strip():
+                    book.append(decode_verdict(line))
+        except (OSError, ValueError) as exc:
+            err.print(f"[red]error:[/] {escape(str(verdicts))}{where}: {escape(str(exc))}")
+            raise typer.Exit(2) from None
     progress = EventProgress(err, description="detect")
 
     def on_progress(s: DetectSummary, src: InputFile) -> None:
@@ -180,6 +198,7 @@ def detect(
                     on_alert=write,
                     dlq=dlq_fh,
                     on_progress=on_progress,
+                    verdicts=book,
                 )
     except OSError as exc:  # opening the input or writing an output
         err.print(f"[red]error:[/] {escape(str(exc))}")

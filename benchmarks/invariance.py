@@ -25,7 +25,9 @@ import orjson
 from app.core.events import AlertEvent
 from app.core.settings import DetectionSettings
 from app.core.stages.partitioner import account_partitioner
+from app.core.verdicts import Verdict
 from app.runtime.admin import ensure_topics
+from app.runtime.verdicts import publish_verdict
 from app.tools.broker import broker_for_tests
 from app.tools.evaluate.invariance import (
     closing_sentinels,
@@ -85,15 +87,25 @@ def _produce(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> int:
 
 
 def _online(
-    broker_url: str, bootstrap: str, topic: str, workers: int, messages: int
+    broker_url: str,
+    bootstrap: str,
+    topic: str,
+    workers: int,
+    messages: int,
+    verdicts: list[Verdict] | None = None,
 ) -> tuple[list[dict[str, Any]], float]:
     tag = uuid.uuid4().hex[:8]
     alerts, dlq = f"inv-{tag}.alerts", f"inv-{tag}.dlq"
+    verdict_topic = f"inv-{tag}.verdicts"
     ensure_topics(bootstrap, [alerts, dlq], partitions=PARTITIONS)
+    ensure_topics(bootstrap, [verdict_topic], partitions=1, config={"cleanup.policy": "compact"})
+    for v in verdicts or []:
+        publish_verdict(bootstrap, verdict_topic, verdict=v)
     env = {
         "HYDRAWATCH_INPUT_TOPIC": topic,
         "HYDRAWATCH_ALERT_TOPIC": alerts,
         "HYDRAWATCH_DLQ_TOPIC": dlq,
+        "HYDRAWATCH_VERDICT_TOPIC": verdict_topic,
         "HYDRAWATCH_TOPIC_PARTITIONS": str(PARTITIONS),
         "HYDRAWATCH_MAX_FUTURE_SKEW_MS": "none",
     }
@@ -123,12 +135,66 @@ def _online(
             w.stop()
 
 
+def _key(a: dict[str, Any]) -> tuple[str, int, str]:
+    return a["alert_id"], a["ts_ms"], a["action"]
+
+
+def _campaign_verdict(alerts: list[dict[str, Any]]) -> Verdict:
+    """A benign verdict on the campaign with the most member alerts: from 2 h after its
+    first alert, for 6 h."""
+    members: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for a in alerts:
+        cid = a.get("campaign_id")
+        if cid and a["entity_type"] == "account":
+            members[cid] = members.get(cid, 0) + 1
+            first[cid] = min(first.get(cid, a["ts_ms"]), a["ts_ms"])
+    cid = max(sorted(members), key=lambda c: members[c])
+    issued = first[cid] + 2 * HOUR_MS
+    return Verdict(
+        subject_kind="campaign",
+        subject=cid,
+        verdict="benign",
+        reason="invariance benchmark: an analyst allows it",
+        analyst="bench",
+        issued_ms=issued,
+        expires_ms=issued + 6 * HOUR_MS,
+    )
+
+
+def _verdict_effect(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], v: Verdict
+) -> dict[str, int]:
+    """Enforcing alerts on the campaign while allowed (after its first tick: must be 0),
+    suppressed alerts, and enforcing alerts on it after the verdict expired."""
+    tick = DetectionSettings().linkage_tick_ms
+    assert v.expires_ms is not None
+
+    def on_it(a: dict[str, Any]) -> bool:
+        return a.get("campaign_id") == v.subject and a["action"] in ("throttle", "block")
+
+    return {
+        "enforcing_before_verdict": sum(1 for a in before if on_it(a)),
+        "enforcing_while_allowed_after_first_tick": sum(
+            1 for a in after if on_it(a) and v.issued_ms + tick <= a["ts_ms"] < v.expires_ms
+        ),
+        "suppressed": sum(1 for a in after if a.get("verdict_id") == v.verdict_id),
+        "enforcing_after_expiry": sum(1 for a in after if on_it(a) and a["ts_ms"] >= v.expires_ms),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scenario", default="fleet")
     ap.add_argument("--scale", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument(
+        "--campaign-verdict",
+        action="store_true",
+        help="also: a benign verdict on the most alerted campaign, 2 h after its first alert "
+        "for 6 h, offline and through the workers (the verdicts topic)",
+    )
     args = ap.parse_args()
     from app.tools.simulate.run import build, write_files
     from app.tools.simulate.scenario import load_scenario
@@ -194,13 +260,48 @@ def main() -> None:
                     f"  cells differing from offline: {diff or 'none'}; alert ids "
                     f"missing {len(ids_off - ids_on)}, extra {len(ids_on - ids_off)}"
                 )
+        if args.campaign_verdict:
+            v = _campaign_verdict(offline)
+            with_v: list[dict[str, Any]] = []
+            detect_file(
+                str(path),
+                settings=DetectionSettings(),
+                on_alert=lambda a: with_v.append(orjson.loads(a.model_dump_json())),
+                partitions=PARTITIONS,
+                verdicts=[v],
+            )
+            effect = _verdict_effect(offline, with_v, v)
+            print(f"benign verdict on {v.key} for [{v.issued_ms}, {v.expires_ms}): {effect}")
+            runs["offline_with_verdict"] = {"table": table(with_v), "verdict": effect}
+            with broker_for_tests() as broker:
+                topic = f"inv-{uuid.uuid4().hex[:8]}.requests"
+                ensure_topics(broker.bootstrap, [topic], partitions=PARTITIONS)
+                messages = _produce(broker.bootstrap, topic, events)
+                for n in (int(x) for x in args.workers.split(",")):
+                    alerts, secs = _online(
+                        broker.url, broker.bootstrap, topic, n, messages, verdicts=[v]
+                    )
+                    off = {_key(a) for a in with_v if a["ts_ms"] <= end + HOUR_MS}
+                    on = {_key(a) for a in alerts if a["ts_ms"] <= end + HOUR_MS}
+                    runs[f"{n}_workers_with_verdict"] = {
+                        "seconds": round(secs, 1),
+                        "table": table(alerts),
+                        "verdict": _verdict_effect(offline, alerts, v),
+                        "alerts_missing": len(off - on),
+                        "alerts_extra": len(on - off),
+                    }
+                    print(
+                        f"{n} worker(s) with the verdict, {secs:.0f} s: alerts (id, time, "
+                        f"action) missing {len(off - on)}, extra {len(on - off)}; "
+                        f"{runs[f'{n}_workers_with_verdict']['verdict']}"
+                    )
     result = {
         "scenario": args.scenario,
         "scale": args.scale,
         "events": len(events),
         "runs": {
-            k: {**v, "table": v["table"].as_dict(), "markdown": markdown(v["table"])}
-            for k, v in runs.items()
+            k: {**r, "table": r["table"].as_dict(), "markdown": markdown(r["table"])}
+            for k, r in runs.items()
         },
     }
     print(f"→ {write_result('invariance', result)}")

@@ -22,7 +22,7 @@ import sys
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from app.core.settings import DetectionSettings
 from app.core.stages.ingest import decode_values
 from app.core.stages.local import LocalTopology
 from app.core.stages.partitioner import account_partitioner
+from app.core.verdicts import Verdict, VerdictBook
 from app.tools.gcutil import gc_paused
 
 __all__ = [
@@ -161,6 +162,7 @@ def detect_file(
     clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     on_progress: Callable[[DetectSummary, InputFile], None] | None = None,
     progress_every_lines: int = 2_000,
+    verdicts: Iterable[Verdict] = (),
 ) -> DetectSummary:
     """Stream ``input_path`` through the stages; call ``on_alert`` for every alert.
 
@@ -169,12 +171,15 @@ def detect_file(
     ``length`` of the line (to find it in the input) and ``raw_b64``: the dead letter's
     value as on the DLQ topic — the line re-encoded with raw-text fields redacted, or,
     where it does not parse (not UTF-8, not JSON), a description of what was omitted:
-    bytes that could hold prompt text are never copied.
+    bytes that could hold prompt text are never copied. ``verdicts`` are in force as on
+    the verdicts topic (each at event time).
     """
     with gc_paused():
         summary = DetectSummary()
         t0 = time.perf_counter()
-        topo = LocalTopology(settings, account_partitions=partitions, clock=clock)
+        topo = LocalTopology(
+            settings, account_partitions=partitions, clock=clock, verdicts=VerdictBook(verdicts)
+        )
         part = account_partitioner(partitions)
         window = settings.grace_ms if reorder_ms is None else reorder_ms
         heap: list[tuple[int, int, RequestEvent]] = []

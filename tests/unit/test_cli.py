@@ -199,3 +199,27 @@ def test_broker_command_serves_until_terminated() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_detect_refuses_a_malformed_verdicts_file_with_its_line(tmp_path: Path) -> None:
+    src = tmp_path / "e.jsonl"
+    src.write_text("")
+    good = (
+        '{"subject_kind": "org", "subject": "o", "verdict": "benign", "reason": "r", '
+        '"analyst": "a", "issued_ms": 0}'
+    )
+    verdicts = tmp_path / "v.jsonl"
+    verdicts.write_text(good + "\n" + '{"subject_kind": "org"}\n')
+    r = runner.invoke(cli, ["detect", "-i", str(src), "--verdicts", str(verdicts)])
+    assert r.exit_code == 2 and "line 2" in r.stderr and "invalid verdict" in r.stderr
+    verdicts.write_text(good + "\n")
+    r = runner.invoke(cli, ["detect", "-i", str(src), "--verdicts", str(verdicts)])
+    assert r.exit_code == 0, r.stderr
+
+
+def test_verdict_command_checks_its_arguments_before_any_broker() -> None:
+    r = runner.invoke(cli, ["verdict", "org:acme", "--verdict", "maybe", "--reason", "r"])
+    assert r.exit_code == 2 and "benign or --verdict confirmed" in r.stderr
+    r = runner.invoke(cli, ["verdict", "org:acme", "--verdict", "benign", "--reason", "r",
+                            "--expires-in", "soon"])  # fmt: skip
+    assert r.exit_code == 2 and "m, h or d" in r.stderr
