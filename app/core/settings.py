@@ -113,7 +113,7 @@ class DetectionSettings(BaseModel):
         50_000, ge=0, description="Remembered indicators per stage partition, at most"
     )
     indicator_memory_per_campaign: int = Field(
-        64, ge=1, description="Remembered indicators per campaign (the most shared)"
+        512, ge=1, description="Remembered indicators per campaign (the most shared)"
     )
     memory_min_indicator_kinds: int = Field(
         2,
