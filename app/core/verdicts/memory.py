@@ -9,7 +9,7 @@ existing id.
 
 Bounded: at most ``max_per_campaign`` indicators per campaign (those most of its
 members share) and ``max_entries`` in all; past that the entries closest to expiry go
-first. Memory is about 200 B per entry (key, campaign id, expiry), so the default cap
+first (down to 90% of the cap at once). Memory is about 200 B per entry (key, campaign id, expiry), so the default cap
 of 50,000 entries is ~10 MB.
 
 >>> m = IndicatorMemory(ttl_ms=1_000, max_per_campaign=2, max_entries=10)
@@ -50,8 +50,10 @@ class IndicatorMemory:
                 self.entries[key] = (campaign_id, expiry)
             kept += 1
         if len(self.entries) > self.max_entries:
+            # down to 90% of the cap at once: a full memory is not re-sorted per call
+            keep = self.max_entries - self.max_entries // 10
             ordered = sorted(self.entries, key=lambda k: (self.entries[k][1], k))
-            for key in ordered[: len(self.entries) - self.max_entries]:
+            for key in ordered[: len(self.entries) - keep]:
                 del self.entries[key]
                 self.evicted += 1
         return kept

@@ -105,3 +105,10 @@ def test_memory_decays_and_is_capped() -> None:
     assert m.campaign_of("j1", at_ms=155) == "c2"
     m.remember("c1", ["j1"], at_ms=170)  # c2's ran out: another campaign may take it
     assert m.campaign_of("j1", at_ms=200) == "c1"
+
+
+def test_a_full_memory_evicts_a_tenth_at_once() -> None:
+    m = IndicatorMemory(ttl_ms=1_000, max_per_campaign=100, max_entries=20)
+    m.remember("c", [f"k{i}" for i in range(20)], at_ms=0)
+    m.remember("d", ["new"], at_ms=10)
+    assert len(m) == 18 and m.evicted == 3 and m.campaign_of("new", at_ms=20) == "d"
