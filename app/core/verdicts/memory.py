@@ -9,8 +9,8 @@ existing id.
 
 Bounded: at most ``max_per_campaign`` indicators per campaign (those most of its
 members share) and ``max_entries`` in all; past that the entries closest to expiry go
-first (down to 90% of the cap at once). Memory is ~170 B per entry (tracemalloc: key, campaign
-id, expiry; 50,000 entries 8.4 MB), the default cap.
+first (down to 90% of the cap at once). Memory: ~170 B per entry (tracemalloc: key,
+campaign id, expiry), 8.4 MB at the default cap of 50,000 entries.
 
 >>> m = IndicatorMemory(ttl_ms=1_000, max_per_campaign=2, max_entries=10)
 >>> m.remember("cmp-a", ["payment:p1", "tls:t1", "subnet:s1"], at_ms=0)
