@@ -582,9 +582,11 @@ def verdict(
     expires_in: Annotated[
         str | None, typer.Option(help="In force for this long: 90m, 12h, 7d (default: 7d)")
     ] = "7d",
-    no_expiry: Annotated[bool, typer.Option(help="In force until withdrawn")] = False,
+    no_expiry: Annotated[
+        bool, typer.Option("--no-expiry", help="In force until withdrawn")
+    ] = False,
     withdraw: Annotated[
-        bool, typer.Option(help="Withdraw the subject's verdict (a tombstone)")
+        bool, typer.Option("--withdraw", help="Withdraw the subject's verdict (a tombstone)")
     ] = False,
     broker: BrokerOption = None,
 ) -> None:
