@@ -178,28 +178,17 @@ class _VerdictReader:
         self.producer: Any = None
         if topic is None:
             return
-        from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+        from kafka import KafkaProducer
 
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **(client_kwargs or {}),
-        )
-        parts = self.consumer.partitions_for_topic(topic) or set()
-        deadline = time.monotonic() + 10
-        while not parts and time.monotonic() < deadline:
-            time.sleep(0.2)
-            parts = self.consumer.partitions_for_topic(topic) or set()
-        if not parts:
+        from app.runtime.verdicts import open_from_beginning
+
+        try:
+            self.consumer, _ = open_from_beginning(
+                bootstrap, topic, client_kwargs=client_kwargs, wait_s=10
+            )
+        except TimeoutError:
             log.warning("verdicts topic %s not found: no verdicts applied", topic)
-            self.consumer.close()
-            self.consumer = None
             return
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        self.consumer.assign(tps)
-        self.consumer.seek_to_beginning(*tps)
         if dlq_topic is not None:
             self.producer = KafkaProducer(
                 bootstrap_servers=bootstrap, acks="all", **(client_kwargs or {})

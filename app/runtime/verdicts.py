@@ -20,7 +20,7 @@ from typing import Any
 
 from app.core.verdicts import Verdict
 
-__all__ = ["VerdictFollower", "publish_verdict"]
+__all__ = ["VerdictFollower", "open_from_beginning", "publish_verdict"]
 
 log = logging.getLogger("hydrawatch.verdicts")
 
@@ -69,30 +69,12 @@ class VerdictFollower:
         return self._caught_up.wait(timeout_s)
 
     def _run(self) -> None:
-        from kafka import KafkaConsumer, TopicPartition
-
         while not self._stop.is_set():
             consumer = None
             try:
-                consumer = KafkaConsumer(
-                    bootstrap_servers=self.bootstrap,
-                    group_id=None,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                    fetch_max_wait_ms=200,
-                    **self.client_kwargs,
+                consumer, tps = open_from_beginning(
+                    self.bootstrap, self.topic, client_kwargs=self.client_kwargs, wait_s=30
                 )
-                parts: set[int] | None = None
-                deadline = time.monotonic() + 30
-                while not parts and not self._stop.is_set():
-                    parts = consumer.partitions_for_topic(self.topic)
-                    if not parts:
-                        if time.monotonic() > deadline:
-                            raise TimeoutError(f"topic {self.topic} has no partitions")
-                        time.sleep(0.2)
-                tps = [TopicPartition(self.topic, p) for p in sorted(parts or ())]
-                consumer.assign(tps)
-                consumer.seek_to_beginning(*tps)
                 while not self._stop.is_set():
                     got = consumer.poll(timeout_ms=self.poll_timeout_ms)
                     for records in got.values():
@@ -111,11 +93,45 @@ class VerdictFollower:
             except Exception as exc:  # a broker hiccup: reconnect, the thread must not die
                 self.error = f"{type(exc).__name__}: {exc}"
                 log.warning("verdicts follower: %s; retrying", self.error)
-                time.sleep(1)
+                self._stop.wait(1.0)
             finally:
                 if consumer is not None:
                     consumer.close()
                 # re-reading from the beginning after a reconnect re-puts the same verdicts
+
+
+def open_from_beginning(
+    bootstrap: str,
+    topic: str,
+    *,
+    client_kwargs: Mapping[str, Any] | None = None,
+    wait_s: float = 30.0,
+) -> tuple[Any, list[Any]]:
+    """A consumer outside any group, assigned every partition of ``topic`` at its first
+    offset, and those partitions; ``TimeoutError`` when the topic has none within
+    ``wait_s`` (the consumer is closed then)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=200,
+        **dict(client_kwargs or {}),
+    )
+    deadline = time.monotonic() + wait_s
+    parts = consumer.partitions_for_topic(topic)
+    while not parts:
+        if time.monotonic() > deadline:
+            consumer.close()
+            raise TimeoutError(f"topic {topic} has no partitions")
+        time.sleep(0.2)
+        parts = consumer.partitions_for_topic(topic)
+    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    return consumer, tps
 
 
 def publish_verdict(

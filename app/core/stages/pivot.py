@@ -411,10 +411,14 @@ class PivotStage:
             if changed:
                 p.dirty = set()
             kind = pivot_kind(key)
+            allowed = (
+                book.has("benign", kind)
+                and book.benign(kind, pivot_value(key), at_ms=now) is not None
+            )
             if (
                 p.independent_accounts < st.min_cohort_accounts
                 or kind in LINKING_EXCLUDED
-                or book.benign(kind, pivot_value(key), at_ms=now) is not None
+                or allowed
             ):
                 ev = None
             else:
@@ -430,8 +434,8 @@ class PivotStage:
             elif (
                 not tier
                 and kind not in LINKING_EXCLUDED
+                and not allowed
                 and self._remembered(key, now)
-                and book.benign(kind, pivot_value(key), at_ms=now) is None
             ):
                 tier = 2  # a critical cohort's (or confirmed) indicator: its members link
             if tier != p.tier and p.linked:  # its links go (and are re-sent at the new tier)
