@@ -99,10 +99,11 @@ class PivotState:
         self.scanned = False
         #: account → record count when it last failed the member gate here.
         self.failed: dict[str, int] = {}
-        #: Members with a link out to the campaign stage (cleared at each refresh) → their
-        #: request count and trust level here when their stats were last sent, and those
-        #: of them whose traffic here grew since.
-        self.linked: dict[str, tuple[int, int, int]] = {}
+        #: Members with a link out to the campaign stage → their request count, trust
+        #: level, org tag and co-location flag here when their link was last sent (a
+        #: refresh re-sends a link only if one of them changed), and those of them whose
+        #: traffic here grew since.
+        self.linked: dict[str, tuple[int, int, int, int]] = {}
         self.restat: set[str] = set()
         #: What the cohort's evidence made of this pivot at the last tick that scored
         #: it: 0 no links, 1 candidate links (one family), 2 links (suspicious).

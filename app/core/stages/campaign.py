@@ -20,8 +20,9 @@ traffic. Its input grows with the number of campaign members (tens of thousands 
 published scale), not with the request rate. Past one partition, clusters would have
 to be split by a graph partitioner and merged again; not needed at these volumes.
 
-Links decay: every ``linkage_refresh_ms`` the pivot stage re-sends every link that
-still qualifies and the graph is rebuilt from those.
+Links decay: every ``linkage_refresh_ms`` the pivot stage looks at every member again
+(withdrawing the links that no longer qualify, re-sending those whose stats changed)
+and the graph is rebuilt from the links in force.
 
 Trust: each link carries the trust level of the member's latest traffic on its pivot
 (:mod:`app.core.alerts.trust`); a member's level is the lowest over its links, and its member
@@ -88,6 +89,42 @@ class _Campaign:
 
 
 #: Pivot kinds never remembered: an ASN or a creation hour is shared by strangers.
+#: A member's links summed: requests, harvest, mismatch, risky, young; its busiest
+#: link's requests (-1: to be found again); how many are co-located; how many carry
+#: each trust level (0-3). Updated in place as links come and go.
+_Summary = list[int]
+S_BUSIEST = 5
+S_COLO = 6
+S_TRUST = 7
+_SUMMARY_LEN = 11
+
+
+def _sum(s: _Summary, stats: _Stats) -> None:
+    s[0] += stats[0]
+    s[1] += stats[1]
+    s[2] += stats[2]
+    s[3] += stats[3]
+    s[4] += stats[4]
+    if 0 <= s[S_BUSIEST] < stats[0]:
+        s[S_BUSIEST] = stats[0]
+    s[S_COLO] += stats[5]
+    s[S_TRUST + stats[6]] += 1
+
+
+def _unsum(s: _Summary | None, stats: _Stats) -> None:
+    if s is None:
+        return
+    s[0] -= stats[0]
+    s[1] -= stats[1]
+    s[2] -= stats[2]
+    s[3] -= stats[3]
+    s[4] -= stats[4]
+    if stats[0] >= s[S_BUSIEST]:
+        s[S_BUSIEST] = -1
+    s[S_COLO] -= stats[5]
+    s[S_TRUST + stats[6]] -= 1
+
+
 _NOT_REMEMBERED = frozenset({"asn", "created"})
 
 
@@ -136,7 +173,26 @@ class CampaignStage:
         #: pivot → accounts linked on it
         self.by_pivot: dict[str, set[str]] = {}
         self._uf = UnionFind()
+        #: union-find root → its members, sorted; and those lists ordered by first member
+        self._sorted: dict[str, list[str]] = {}
         self._groups: list[list[str]] | None = None
+        #: a group's first member → (its size, the tick it must be looked at again by,
+        #: its campaign id, that campaign's state) when it was last evaluated: a group
+        #: none of whose members was touched since is skipped until then
+        self._evals: dict[str, tuple[int, int, str | None, tuple[object, ...] | None]] = {}
+        #: accounts whose links or alert state changed since the last tick
+        self._touched: set[str] = set()
+        #: account → its links summed (:meth:`_summary`), until they change
+        self._summaries: dict[str, _Summary] = {}
+        #: campaign id → (what applied to all its members, the members) at its last look
+        self._checked: dict[str, tuple[tuple[object, ...], set[str]]] = {}
+        #: accounts touched before this tick (what a campaign's last look may not have seen)
+        self._tick_touched: set[str] = set()
+        #: the verdict book's version at the last tick, and that tick
+        self._eval_version: tuple[int, int] | None = None
+        self._eval_tick: int | None = None
+        #: the graph is rebuilt: every linked account joins it again at the next tick
+        self._rejoin = False
         self._anchor: dict[str, str] = {}
         self._joined: dict[str, set[str]] = {}
         self._memo: dict[str, tuple[int, int, Evidence]] = {}
@@ -152,12 +208,11 @@ class CampaignStage:
         self._last_sweep_ms = 0
         #: accounts whose links changed since the last tick (only they can join the graph)
         self._changed: set[str] = set()
+        self.memory.fresh = set()
         #: account → pivot kind → [its links of that kind, of them not candidates] (an
         #: account is in the graph while it has links of two kinds, or candidate links in
         #: ``dense_min_dimensions`` dimensions)
         self._kinds: dict[str, dict[str, list[int]]] = {}
-        #: account → its trust level (the lowest over its links), until its links change
-        self._trust_of: dict[str, int] = {}
 
     # ---- input ------------------------------------------------------------------------
     def receive(self, rec: LinkInput) -> None:
@@ -178,27 +233,27 @@ class CampaignStage:
         for t in sorted(k for k in self._pending if k <= now):
             by_source = self._pending.pop(t)
             refresh = any(r.refresh for recs in by_source.values() for r in recs)
-            if refresh:
-                self._reset()
             for source in sorted(by_source):
                 for r in by_source[source]:
                     self._apply(r)
+            if refresh:
+                self._rebuild()
             out.alerts += self._tick(t, emitted_ms)
             out.ticks += 1
             self.done_ms = t
         return out
 
-    def _reset(self) -> None:
-        self.links = {}
-        self.by_pivot = {}
+    def _rebuild(self) -> None:
+        """A links refresh: the graph again from the links in force (a union-find only
+        grows; links withdrawn since the last refresh stop joining clusters here)."""
         self._uf = UnionFind()
+        self._sorted = {}
         self._groups = None
+        self._evals = {}
         self._anchor = {}
         self._joined = {}
         self._memo = {}
-        self._changed = set()
-        self._kinds = {}
-        self._trust_of = {}
+        self._rejoin = True
 
     def _kind_added(self, account: str, key: str, weak: int) -> None:
         kinds = self._kinds.setdefault(account, {})
@@ -237,27 +292,34 @@ class CampaignStage:
     def _apply(self, r: TickLinks) -> None:
         links = self.links
         by_pivot = self.by_pivot
-        trust_of = self._trust_of
+        touched = self._touched
+        summaries = self._summaries
         for key in r.dropped_pivots:
             for a in by_pivot.pop(key, ()):
+                touched.add(a)
                 mine = links.get(a)
                 gone = None if mine is None else mine.pop(key, None)
                 if gone is not None:
-                    trust_of.pop(a, None)
                     self._kind_dropped(a, key, gone[7])
                     if not mine:
                         del links[a]
+                        summaries.pop(a, None)
+                    else:
+                        _unsum(summaries.get(a), gone)
         org_of = self._org_of
         for account, key, n, harvest, mismatch, risky, young, shared, trust, weak, org in r.links:
+            touched.add(account)
             if n == 0:
                 mine = links.get(account)
                 gone = None if mine is None else mine.pop(key, None)
                 if gone is not None:
-                    trust_of.pop(account, None)
                     by_pivot[key].discard(account)
                     self._kind_dropped(account, key, gone[7])
                     if not mine:
                         del links[account]
+                        summaries.pop(account, None)
+                    else:
+                        _unsum(summaries.get(account), gone)
                 continue
             mine = links.get(account)
             if mine is None:
@@ -270,40 +332,52 @@ class CampaignStage:
                 self._changed.add(account)
                 self._kind_dropped(account, key, old[7])
                 self._kind_added(account, key, weak)
-            mine[key] = (n, harvest, mismatch, risky, young, shared, trust, weak)
+            stats = mine[key] = (n, harvest, mismatch, risky, young, shared, trust, weak)
+            summary = summaries.get(account)
+            if summary is not None:
+                if old is not None:
+                    _unsum(summary, old)
+                _sum(summary, stats)
             if org:  # the newest link says which org (if any) the account's traffic names
                 org_of[account] = org
             elif account in org_of:
                 del org_of[account]
-            trust_of.pop(account, None)
             by_pivot.setdefault(key, set()).add(account)
             self._last_link_ms[account] = r.tick_ms
         if r.population is not None:
             self.population = r.population
 
     # ---- clusters ---------------------------------------------------------------------
+    def _summary(self, account: str) -> _Summary:
+        """The member's links summed (kept up to date as its links change)."""
+        got = self._summaries.get(account)
+        if got is None:
+            got = self._summaries[account] = [0] * _SUMMARY_LEN
+            for stats in self.links[account].values():
+                _sum(got, stats)
+        if got[S_BUSIEST] < 0:  # its busiest link went or shrank
+            got[S_BUSIEST] = max(v[0] for v in self.links[account].values())
+        return got
+
     def linked_evidence(self, members: list[str]) -> Evidence:
         """Cluster evidence from the members' traffic on the pivots that linked them."""
         req = harvest = mismatch = risky = young = 0
         counts: list[float] = []
         shared = 0
         dense = 0
+        summary = self._summary
         min_dims = self.settings.dense_min_dimensions
         dense_on = self.settings.dense_links
         for a in members:
-            busiest = 0
-            colo = 0
-            dense += dense_on and self._dimensions(a) >= min_dims
-            for n, h, m, r, y, s, _, _ in self.links[a].values():
-                req += n
-                harvest += h
-                mismatch += m
-                risky += r
-                young += y
-                busiest = max(busiest, n)
-                colo |= s
+            n, h, m, r, y, busiest, colo = summary(a)[:7]
+            req += n
+            harvest += h
+            mismatch += m
+            risky += r
+            young += y
             counts.append(busiest)
-            shared += colo
+            shared += colo > 0
+            dense += dense_on and self._dimensions(a) >= min_dims
         k = len(members)
         return Evidence(
             accounts=k,
@@ -317,18 +391,19 @@ class CampaignStage:
 
     def member_trust(self, account: str) -> int:
         """The member's trust level: the lowest over the links it has."""
-        level = self._trust_of.get(account)
-        if level is None:
-            mine = self.links.get(account)
-            level = min(s[6] for s in mine.values()) if mine else TRUST_NONE
-            if mine:
-                self._trust_of[account] = level
-        return level
+        if account not in self.links:
+            return TRUST_NONE
+        got = self._summary(account)
+        for level in range(4):
+            if got[S_TRUST + level]:
+                return level
+        return TRUST_NONE
 
     def _forget(self, now: int) -> None:
         """Accounts with no link for two days leave the campaign memory."""
         cutoff = now - 2 * DAY_MS
         stale = [a for a, t in self._last_link_ms.items() if t < cutoff and a not in self.links]
+        self._touched.update(stale)
         for a in stale:
             del self._last_link_ms[a]
             self.alerted.pop(a, None)
@@ -348,7 +423,9 @@ class CampaignStage:
         links = self.links
         changed = sorted(a for a in self._changed if a in links)
         self._changed = set()
-        for a in changed:
+        joining = sorted(links) if self._rejoin else changed
+        self._rejoin = False
+        for a in joining:
             mine = links[a]
             if not self._multi_kind(a):
                 continue
@@ -363,29 +440,92 @@ class CampaignStage:
                     uf.add(a)
                 else:
                     uf.union(anchor, a)
-        if self._groups is None or uf.changed:
-            self._groups = sorted(sorted(str(a) for a in g) for g in uf.groups().values())
-            uf.changed = False
+        grown = uf.take_dirty()
+        if grown or self._groups is None:
+            groups = self._sorted
+            for root in grown:
+                groups[str(root)] = sorted(str(a) for a in uf.members(root))
+            for root in [r for r in groups if not uf.is_root(r)]:
+                del groups[root]
+            self._groups = sorted(groups.values(), key=lambda g: g[0])
+        book = self.verdicts
+        version = (id(book), book.version)
+        force = version != self._eval_version or (
+            len(book) > 0 and self._eval_tick is not None and book.changes_in(self._eval_tick, now)
+        )
+        self._eval_version, self._eval_tick = version, now
+        touched = self._touched
+        self._touched = set()
+        self._tick_touched = touched
+        if force:
+            self._checked = {}
+        dirty = {uf.find(a) for a in touched if uf.is_member(a)}
+        evals = self._evals
+        never = 2**62
         alerts: list[AlertEvent] = []
         for group in self._groups:
             if len(group) < st.min_cluster_accounts:
                 continue
+            first = group[0]
+            seen = evals.get(first)
+            if (
+                seen is not None
+                and not force
+                and seen[0] == len(group)
+                and now < seen[1]
+                and seen[3] == self._campaign_state(seen[2])
+                and uf.find(first) not in dirty
+            ):
+                continue  # nothing it depends on changed since it was last looked at
+            wake, cid = never, None
             # still linked on two kinds (links withdrawn since the graph was built drop out)
             members = [a for a in group if self._multi_kind(a)]
-            if len(members) < st.min_cluster_accounts:
-                continue
-            cached = self._memo.get(members[0])
-            if cached is not None and cached[0] == len(members) and now - cached[1] < HOUR_MS:
-                ev = cached[2]
-            else:
-                ev = self.linked_evidence(members)
-                self._memo[members[0]] = (len(members), now, ev)
-            if not ev.suspicious(min_accounts=st.min_cluster_accounts, min_harvest=st.min_harvest):
-                continue
-            alerts += self._emit(members, ev, now, emitted_ms)
+            if len(members) >= st.min_cluster_accounts:
+                cached = self._memo.get(members[0])
+                if cached is not None and cached[0] == len(members) and now - cached[1] < HOUR_MS:
+                    ev = cached[2]
+                else:
+                    ev = self.linked_evidence(members)
+                    self._memo[members[0]] = (len(members), now, ev)
+                    cached = self._memo[members[0]]
+                wake = cached[1] + HOUR_MS
+                if ev.suspicious(min_accounts=st.min_cluster_accounts, min_harvest=st.min_harvest):
+                    cid = self._campaign_id(members, now)
+                    alerts += self._emit(members, ev, now, emitted_ms, cid=cid)
+                    camp = self.campaigns.get(cid)
+                    if camp is not None:
+                        wake = min(wake, camp.last_alert_ms + HOUR_MS)
+                        if camp.remembered_ms is not None:
+                            wake = min(wake, camp.remembered_ms + HOUR_MS)
+            if seen is not None and seen[2] is not None and seen[2] != cid:
+                # its members' changes since were not looked at under that id
+                self._checked.pop(seen[2], None)
+            evals[first] = (len(group), wake, cid, self._campaign_state(cid))
         if len(self.memory):
-            alerts += self._emit_remembered(changed, now, emitted_ms)
+            fresh = self.memory.fresh
+            if force:
+                candidates = sorted(links)
+            elif fresh:
+                on_fresh = {a for key in fresh for a in self.by_pivot.get(key, ())}
+                candidates = sorted(on_fresh.union(changed))
+            else:
+                candidates = changed
+            alerts += self._emit_remembered(candidates, now, emitted_ms)
+        if self.memory.fresh:
+            self.memory.fresh = set()
         return alerts
+
+    def _campaign_state(self, cid: str | None) -> tuple[object, ...] | None:
+        camp = None if cid is None else self.campaigns.get(cid)
+        if camp is None:
+            return None
+        return (
+            camp.severity,
+            camp.alerted_size,
+            camp.last_alert_ms,
+            camp.allowed,
+            camp.remembered_ms,
+        )
 
     # ---- alerts -----------------------------------------------------------------------
     def _reasons(self, ev: Evidence) -> list[Reason]:
@@ -470,20 +610,23 @@ class CampaignStage:
         count: dict[str, int] = {}
         for a in members:
             for key in self.links[a]:
-                if pivot_kind(key) not in _NOT_REMEMBERED:
-                    count[key] = count.get(key, 0) + 1
-        shared = sorted((k for k, n in count.items() if n >= 2), key=lambda k: (-count[k], k))
+                count[key] = count.get(key, 0) + 1
+        shared = sorted(
+            (k for k, n in count.items() if n >= 2 and pivot_kind(k) not in _NOT_REMEMBERED),
+            key=lambda k: (-count[k], k),
+        )
         self.memory.remember(cid, shared, at_ms=now)
 
     def remembered_campaign(self, account: str, now: int) -> tuple[str, list[str]] | None:
         """The campaign whose remembered indicators this account's links touch in
         ``memory_min_indicator_kinds`` kinds (most kinds first, ties: smallest id)."""
         mine = self.links.get(account)
-        if not mine or not len(self.memory):
+        memory = self.memory
+        if not mine or not len(memory):
             return None
         kinds: dict[str, set[str]] = {}
-        for key in mine:
-            cid = self.memory.campaign_of(key, at_ms=now)
+        for key in mine.keys() & memory.entries.keys():  # walks the smaller of the two
+            cid = memory.campaign_of(key, at_ms=now)
             if cid is not None:
                 kinds.setdefault(cid, set()).add(pivot_kind(key))
         need = self.settings.memory_min_indicator_kinds
@@ -542,12 +685,12 @@ class CampaignStage:
             min_age_days=self.settings.trust_min_account_age_days,
         )
         self.alerted[a] = (cid, severity, self._state(trust, allow is not None))
+        self._touched.add(a)
         return member if allow is None else suppressed(member, allow)
 
     def _emit(
-        self, members: list[str], ev: Evidence, now: int, emitted_ms: int
+        self, members: list[str], ev: Evidence, now: int, emitted_ms: int, *, cid: str
     ) -> list[AlertEvent]:
-        cid = self._campaign_id(members, now)
         severity = severity_of_cluster(families=ev.families, accounts=ev.accounts)
         rank = SEVERITY_RANK[severity]
         book = self.verdicts
@@ -557,15 +700,40 @@ class CampaignStage:
         to_alert = []
         trust: dict[str, int] = {}
         allow: dict[str, Verdict | None] = {}
-        for a in members:
-            self.member_of[a] = cid
+        touched = self._touched
+        # only members that are new here or changed since this campaign's last look can
+        # need an alert, as long as what applies to all of them is the same
+        checked_key = (rank, confirmed, camp_allow, book.version, id(book))
+        seen = self._checked.get(cid)
+        if seen is not None and seen[0] == checked_key:
+            before, recent = seen[1], self._tick_touched
+            check = [a for a in members if a in recent or a not in before]
+        else:
+            check = members
+        member_allows = book.has("benign", "account") or book.has("benign", "org")
+
+        def level_of(a: str) -> int:
             # a confirmed campaign's members get its action whatever their standing
-            level = trust[a] = TRUST_NONE if confirmed is not None else self.member_trust(a)
-            v = allow[a] = camp_allow or self._allowance(a, cid, now)
+            return TRUST_NONE if confirmed is not None else self.member_trust(a)
+
+        def allow_of(a: str) -> Verdict | None:
+            if camp_allow is not None or not member_allows:
+                return camp_allow
+            return self._allowance(a, cid, now)
+
+        for a in check:
+            if self.member_of.get(a) != cid:
+                self.member_of[a] = cid
+                touched.add(a)
+            level = level_of(a)
+            v = allow_of(a)
             if not self._current(self.alerted.get(a), cid, rank, self._state(level, v is not None)):
                 to_alert.append(a)
-        if camp_allow is None and all(allow[a] is not None for a in members):
-            camp_allow = allow[members[0]]  # every member allowed: so is the cluster
+                trust[a] = level
+                allow[a] = v
+        self._checked[cid] = (checked_key, set(members))
+        if camp_allow is None and member_allows and all(allow_of(a) is not None for a in members):
+            camp_allow = allow_of(members[0])  # every member allowed: so is the cluster
         new_or_escalated = (
             camp is None
             or rank > SEVERITY_RANK[camp.severity]
@@ -580,15 +748,7 @@ class CampaignStage:
             camp.remembered_ms = now
         if not new_or_escalated and not to_alert:
             return []
-        kinds: dict[str, int] = {}
-        subnets: set[str] = set()
-        busiest: dict[str, int] = {}
-        for a in members:
-            mine = self.links[a]
-            busiest[a] = max(s[0] for s in mine.values())
-            for k in {pivot_kind(key) for key in mine}:
-                kinds[k] = kinds.get(k, 0) + 1
-            subnets.update(pivot_value(key) for key in mine if key.startswith("subnet:"))
+        busiest = {a: self._summary(a)[S_BUSIEST] for a in members}
         total = sum(busiest.values())
         reasons = self._reasons(ev)
         start = now - DAY_MS
@@ -596,6 +756,10 @@ class CampaignStage:
         if camp is None:
             camp = self.campaigns[cid] = _Campaign(now, severity, 0, now)
         if new_or_escalated:
+            kinds: dict[str, int] = {}
+            for a in members:
+                for k in self._kinds.get(a, ()):
+                    kinds[k] = kinds.get(k, 0) + 1
             alert = campaign_alert(
                 entity_type="campaign",
                 entity_id=cid,
@@ -610,10 +774,17 @@ class CampaignStage:
                 evidence={
                     "accounts": len(members),
                     "requests": total,
-                    "distinct_subnets": len(subnets),
+                    "distinct_subnets": len(
+                        {
+                            pivot_value(key)
+                            for a in members
+                            for key in self.links[a]
+                            if key.startswith("subnet:")
+                        }
+                    ),
                     "families": ev.families,
-                    "trusted_members": sum(1 for a in members if trust[a] != TRUST_NONE),
-                    "allowed_members": sum(1 for a in members if allow[a] is not None),
+                    "trusted_members": sum(1 for a in members if level_of(a) != TRUST_NONE),
+                    "allowed_members": sum(1 for a in members if allow_of(a) is not None),
                     **{f"linked_via_{k}": n for k, n in sorted(kinds.items())},
                 },
             )
@@ -662,6 +833,7 @@ class CampaignStage:
             if self._current(self.alerted.get(a), cid, rank, self._state(level, v is not None)):
                 continue
             self.member_of[a] = cid
+            self._touched.add(a)
             self.remembered_members += 1
             busiest = max(s[0] for s in self.links[a].values())
             why = "confirmed" if confirmed is not None else "critical"

@@ -166,6 +166,8 @@ class PivotStage:
             for kind in ENTITY_TYPES
         }
         self._entity_last: dict[str, int] = {}  # one observe-level alert a day per entity
+        #: evicted pivots that had links out (withdrawn with the next tick)
+        self._evicted_linked: list[str] = []
 
     # ---- input ------------------------------------------------------------------------
     def receive(self, rec: PivotInput) -> int:
@@ -262,8 +264,7 @@ class PivotStage:
         solo = self._solo.get(key)
         if solo is None and self._remembered(key, end):
             if len(self.pivots) >= self.settings.max_pivots:
-                self.pivots.pop(next(iter(self.pivots)))
-                self.evicted += 1
+                self._evict_pivot()
             p = self.pivots[key] = PivotState()
             p.add(account, first, last, values, tag, trust, org)
             self._touched.add(key)
@@ -277,8 +278,7 @@ class PivotStage:
             self._solo[key] = o
         elif solo[2] != account:
             if len(self.pivots) >= self.settings.max_pivots:
-                self.pivots.pop(next(iter(self.pivots)))
-                self.evicted += 1
+                self._evict_pivot()
             p = self.pivots[key] = PivotState()
             self._touched.add(key)
             del self._solo[key]
@@ -295,6 +295,13 @@ class PivotStage:
         else:
             del self._solo[key]
             self._solo[key] = o
+
+    def _evict_pivot(self) -> None:
+        """Make room for a new pivot: the oldest goes (its links with the next tick)."""
+        key = next(iter(self.pivots))
+        if self.pivots.pop(key).linked:
+            self._evicted_linked.append(key)
+        self.evicted += 1
 
     def _remembered(self, key: str, now_ms: int) -> bool:
         if self.remembered.campaign_of(key, at_ms=now_ms) is not None:
@@ -365,6 +372,11 @@ class PivotStage:
         )
 
     @staticmethod
+    def _sent(link: Link) -> tuple[int, int, int, int]:
+        """What :attr:`PivotState.linked` keeps of a link sent: requests, trust, org, shared."""
+        return (link[2], link[8], link[10], link[7])
+
+    @staticmethod
     def _link(account: str, key: str, p: PivotState) -> Link:
         rec = p.accounts[account]
         return (
@@ -387,12 +399,13 @@ class PivotStage:
         refresh = now % st.linkage_refresh_ms == 0
         tick = TickLinks(now, refresh)
         full = refresh or self._last_full_ms is None or now - self._last_full_ms >= HOUR_MS
-        if refresh:
+        if refresh:  # every member is looked at again: what changed goes, what fails is withdrawn
             for p in self.pivots.values():
-                p.linked = {}
-                p.restat = set()
                 p.scanned = False
                 p.failed = {}
+        if self._evicted_linked:
+            tick.dropped_pivots += self._evicted_linked
+            self._evicted_linked = []
         if full:
             self._last_full_ms = now
             self._expire(now, tick)
@@ -450,6 +463,8 @@ class PivotStage:
             linked = p.linked
             on_pivot = p.accounts
             failed = p.failed
+            recheck = not p.scanned and bool(linked)  # a refresh: linked members too
+            subnet = key.startswith("subnet:")
             if p.scanned:  # only members with new traffic here can change
                 members = sorted(a for a in changed if a in on_pivot)
             else:
@@ -458,11 +473,29 @@ class PivotStage:
             for a in members:
                 sent = linked.get(a)
                 if sent is not None:
-                    if a in changed:  # its traffic here grew: sent with the next full tick
+                    if recheck:  # still a member? then only what changed since it was sent
+                        if not self._member_ok(key, p, a):
+                            del linked[a]
+                            p.restat.discard(a)
+                            links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+                            continue
+                        rec = on_pivot[a]
+                        now_sent = (
+                            int(rec[R_N]),
+                            int(rec[R_TRUST]),
+                            int(rec[R_ORG]),
+                            int(subnet or p.co_located(a)),
+                        )
+                        if now_sent != sent:
+                            linked[a] = now_sent
+                            p.restat.discard(a)
+                            links.append(self._link(a, key, p))
+                    elif a in changed:  # its traffic here grew: sent with the next full tick
                         rec = on_pivot[a]
                         if int(rec[R_ORG]) != sent[2]:  # an org allowed (or no longer)
-                            linked[a] = (int(rec[R_N]), int(rec[R_TRUST]), int(rec[R_ORG]))
-                            links.append(self._link(a, key, p))
+                            link = self._link(a, key, p)
+                            linked[a] = self._sent(link)
+                            links.append(link)
                         else:
                             p.restat.add(a)
                     continue
@@ -470,9 +503,10 @@ class PivotStage:
                 if failed.get(a) == int(rec[R_N]):
                     continue
                 if self._member_ok(key, p, a):
-                    linked[a] = (int(rec[R_N]), int(rec[R_TRUST]), int(rec[R_ORG]))
+                    link = self._link(a, key, p)
+                    linked[a] = self._sent(link)
                     failed.pop(a, None)
-                    links.append(self._link(a, key, p))
+                    links.append(link)
                 else:
                     failed[a] = int(rec[R_N])
         if full:  # linked members' grown traffic, hourly (clusters are re-scored hourly)
@@ -488,8 +522,9 @@ class PivotStage:
                     # a small growth waits; a record restarted after a day away, or a
                     # changed trust level, goes at once
                     if n < sent[0] or n - sent[0] >= growth * sent[0] or trust != sent[1]:
-                        p.linked[a] = (n, trust, int(mine[R_ORG]))
-                        links.append(self._link(a, key, p))
+                        link = self._link(a, key, p)
+                        p.linked[a] = self._sent(link)
+                        links.append(link)
                 p.restat = set()
         if self.partition == 0:
             tick.population = self.population.view(now_ms=now)

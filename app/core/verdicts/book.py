@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
@@ -42,6 +43,8 @@ class VerdictBook:
         #: bumped on every change (stages re-check what they cached)
         self.version = 0
         self._kinds: dict[str, int] = {}
+        #: (version, the times any verdict starts or stops being in force, sorted)
+        self._edges: tuple[int, list[int]] = (-1, [])
         for v in verdicts:
             self.put(v)
 
@@ -115,6 +118,25 @@ class VerdictBook:
     def allowed_account(self, account: str, org: str | None, *, at_ms: int) -> Verdict | None:
         """The benign verdict covering this account (its own, else its org's)."""
         return self.benign("account", account, at_ms=at_ms) or self.benign("org", org, at_ms=at_ms)
+
+    def changes_in(self, after_ms: int, until_ms: int) -> bool:
+        """Does any verdict start or stop being in force in ``(after_ms, until_ms]``?
+        (With :attr:`version`, what a stage needs to know its cached lookups still hold.)
+
+        >>> from app.core.verdicts.verdict import Verdict
+        >>> b = VerdictBook([Verdict(subject_kind="org", subject="o", verdict="benign",
+        ...     reason="r", analyst="a", issued_ms=100, expires_ms=500)])
+        >>> [b.changes_in(a, z) for a, z in [(0, 99), (99, 100), (100, 499), (499, 500)]]
+        [False, True, False, True]
+        """
+        version, edges = self._edges
+        if version != self.version:
+            times = {v.issued_ms for v in self._by_key.values()}
+            times |= {v.expires_ms for v in self._by_key.values() if v.expires_ms is not None}
+            edges = sorted(times)
+            self._edges = (self.version, edges)
+        i = bisect.bisect_right(edges, after_ms)
+        return i < len(edges) and edges[i] <= until_ms
 
     def all(self) -> list[Verdict]:
         return [self._by_key[k] for k in sorted(self._by_key)]

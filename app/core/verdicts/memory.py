@@ -36,6 +36,9 @@ class IndicatorMemory:
         self.max_entries = max_entries
         self.entries: dict[str, tuple[str, int]] = {}
         self.evicted = 0
+        #: when a set: the keys newly remembered for a campaign (or for another one) since
+        #: the owner last emptied it — who may be linked to them now
+        self.fresh: set[str] | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -48,6 +51,8 @@ class IndicatorMemory:
             old = self.entries.get(key)
             if old is None or old[0] == campaign_id or old[1] <= at_ms:
                 self.entries[key] = (campaign_id, expiry)
+                if self.fresh is not None and (old is None or old[1] <= at_ms):
+                    self.fresh.add(key)
             kept += 1
         if len(self.entries) > self.max_entries:
             # down to 90% of the cap at once: a full memory is not re-sorted per call

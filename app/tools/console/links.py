@@ -6,8 +6,8 @@ pivot key (``payment:…``, ``subnet:…``, ``tls:…``, ``template:…``, ``sim
 ``created:…``) and the account's requests on it. Alerts carry only how many members each
 indicator kind linked; this index keeps the indicator values themselves, with the same
 rules the campaign stage applies: an upsert replaces, ``requests == 0`` withdraws a link,
-a dropped pivot withdraws all of its links, and a refresh tick of a pivot partition keeps
-only the links that partition re-sent at that tick (links decay by not being re-sent).
+and a dropped pivot withdraws all of its links (a refresh tick withdraws what no longer
+qualifies the same way: what it does not mention stays).
 
 >>> from app.core.stages.records import LinkInput, TickLinks
 >>> idx = LinkIndex()
@@ -16,8 +16,9 @@ only the links that partition re-sent at that tick (links decay by not being re-
 >>> idx.apply(LinkInput(0, 600, [TickLinks(600, False, [a, b])]))
 >>> idx.of_account("a"), sorted(idx.accounts_on("payment:p1"))
 ({'payment:p1': 5}, ['a', 'b'])
+>>> gone = ("a", "payment:p1", 0, 0, 0, 0, 0, 0, 0, 0, 0)
 >>> b = ("b", "payment:p1", 3, 0, 0, 0, 0, 0, 0, 0, 0)
->>> idx.apply(LinkInput(0, 1200, [TickLinks(1200, True, [b])]))
+>>> idx.apply(LinkInput(0, 1200, [TickLinks(1200, True, [gone, b])]))
 >>> idx.of_account("a"), idx.of_account("b")
 ({}, {'payment:p1': 3})
 """
@@ -35,8 +36,6 @@ class LinkIndex:
     def __init__(self) -> None:
         self._by_account: dict[str, dict[str, int]] = {}
         self._by_pivot: dict[str, set[str]] = {}
-        #: (account, pivot key) → (source partition, tick it was last sent)
-        self._sent: dict[tuple[str, str], tuple[int, int]] = {}
         self.records = 0
 
     def apply_raw(self, raw: bytes) -> None:
@@ -47,8 +46,6 @@ class LinkIndex:
     def apply(self, rec: LinkInput) -> None:
         self.records += 1
         for tick in rec.ticks:
-            if tick.refresh:
-                self._expire(rec.source, tick.tick_ms)
             for key in tick.dropped_pivots:
                 for account in list(self._by_pivot.get(key, ())):
                     self._remove(account, key)
@@ -58,16 +55,8 @@ class LinkIndex:
                     continue
                 self._by_account.setdefault(account, {})[key] = requests
                 self._by_pivot.setdefault(key, set()).add(account)
-                self._sent[(account, key)] = (rec.source, tick.tick_ms)
-
-    def _expire(self, source: int, tick_ms: int) -> None:
-        """A refresh at ``tick_ms``: links of ``source`` not re-sent since are gone."""
-        stale = [k for k, (s, t) in self._sent.items() if s == source and t < tick_ms]
-        for account, key in stale:
-            self._remove(account, key)
 
     def _remove(self, account: str, key: str) -> None:
-        self._sent.pop((account, key), None)
         mine = self._by_account.get(account)
         if mine is not None and mine.pop(key, None) is not None and not mine:
             del self._by_account[account]
@@ -89,4 +78,5 @@ class LinkIndex:
         return {a: dict(m) for a, m in self._by_account.items()}
 
     def __len__(self) -> int:
-        return len(self._sent)
+        """Links in force."""
+        return sum(len(m) for m in self._by_account.values())

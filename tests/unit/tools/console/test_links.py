@@ -24,19 +24,19 @@ def test_dropped_pivot_withdraws_every_link_on_it() -> None:
     assert idx.accounts_on("subnet:s") == set()
 
 
-def test_refresh_keeps_what_the_partition_resent_and_other_partitions_links() -> None:
+def test_a_refresh_tick_changes_only_what_it_names() -> None:
     idx = LinkIndex()
     idx.apply(links_record(0, T, [("a", "payment:p", 3), ("b", "payment:p", 1)]))
     idx.apply(links_record(1, T, [("c", "tls:t", 2)]))
-    idx.apply(links_record(0, 2 * T, [("b", "payment:p", 2)], refresh=True))
+    idx.apply(links_record(0, 2 * T, [("a", "payment:p", 0), ("b", "payment:p", 2)], refresh=True))
     assert idx.copy() == {"b": {"payment:p": 2}, "c": {"tls:t": 2}}
 
 
-def test_a_refresh_tick_split_over_records_loses_none_of_its_links() -> None:
+def test_a_tick_split_over_records_loses_none_of_its_links() -> None:
     links = [(f"a{i}", "template:x", 1, 0, 0, 0, 0, 0, 0, 0, 0) for i in range(5)]
     rec = LinkInput(0, 2 * T, [TickLinks(2 * T, True, links)])
     idx = LinkIndex()
-    idx.apply(links_record(0, T, [("old", "template:x", 1)]))
+    idx.apply(links_record(0, T, [("old", "template:x", 0)]))
     for part in split_link_input(rec, max_links=2):
         idx.apply(part)
     assert idx.accounts_on("template:x") == {f"a{i}" for i in range(5)}
