@@ -38,6 +38,7 @@ __all__ = [
     "F_YOUNG",
     "LINKING_EXCLUDED",
     "N_FIELDS",
+    "PIVOT_KINDS",
     "narrow",
     "org_tag",
     "pivot_kind",
@@ -56,6 +57,8 @@ _SIM_BAND_BITS = 21
 #: Pivot kinds that never link accounts on their own (an ASN holds millions of
 #: unrelated customers); they still get windows, a River model and entity alerts.
 LINKING_EXCLUDED = frozenset({"asn"})
+#: every pivot kind :func:`pivots_of` makes
+PIVOT_KINDS = ("subnet", "asn", "payment", "tls", "template", "simhash", "created")
 #: Which independent dimension of an account each pivot kind describes. Kinds of one
 #: dimension move together (a tool's TLS fingerprint and user agent; a template and the
 #: SimHash of its text), so a dense block is counted in dimensions, not kinds.

@@ -51,6 +51,7 @@ from app.core.campaigns.values import (
     F_RISKY,
     F_YOUNG,
     LINKING_EXCLUDED,
+    PIVOT_KINDS,
     pivot_kind,
     pivot_value,
 )
@@ -412,9 +413,26 @@ class PivotStage:
             out.alerts += self._score_entities(now, emitted_ms)
             self._memo.clear()
         pivots = self.pivots
-        todo: Iterable[str] = (
-            list(pivots) if full else sorted(k for k in self._touched if k in pivots)
-        )
+        todo: Iterable[str]
+        if full:
+            # all but the pivots nothing can have made linkable: untouched, no links,
+            # fewer accounts than a cohort (the view only loses them), not remembered
+            touched = self._touched
+            min_n = st.min_cohort_accounts
+            memory = self.remembered.entries
+            confirmed = any(self.verdicts.has("confirmed", k) for k in PIVOT_KINDS)
+            todo = [
+                k
+                for k, p in pivots.items()
+                if p.tier
+                or len(p.accounts) >= min_n
+                or p.overflow is not None
+                or k in touched
+                or k in memory
+                or confirmed
+            ]
+        else:
+            todo = sorted(k for k in self._touched if k in pivots)
         self._touched = set()
         links = tick.links
         book = self.verdicts
