@@ -530,20 +530,29 @@ def enforce(
     s = build_settings(broker=broker)
     with _broker_errors():
         _reach_broker(s, max_seconds=max_seconds)
-    counts = run_enforcer(
-        bootstrap=s.bootstrap_servers,
-        topic=s.alert_topic,
-        group_id=group,
-        db_path=db,
-        json_path=json_out,
-        http_port=http_port,
-        max_seconds=max_seconds,
-        verdict_topic=s.verdict_topic,
-        verdict_dlq_topic=s.verdict_dlq_topic,
-        session_timeout_s=s.session_timeout_s,
-        heartbeat_interval_s=s.heartbeat_interval_s,
-        client_kwargs=security_kwargs(s),
-    )
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM (a deploy stopping it) and Ctrl-C stop it cleanly: the list is committed
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        counts = run_enforcer(
+            bootstrap=s.bootstrap_servers,
+            topic=s.alert_topic,
+            group_id=group,
+            db_path=db,
+            json_path=json_out,
+            http_port=http_port,
+            max_seconds=max_seconds,
+            verdict_topic=s.verdict_topic,
+            verdict_dlq_topic=s.verdict_dlq_topic,
+            session_timeout_s=s.session_timeout_s,
+            heartbeat_interval_s=s.heartbeat_interval_s,
+            client_kwargs=security_kwargs(s),
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     err.print(
         f"alerts {counts['alerts']}, changed the list {counts['applied']}, "
         f"invalid {counts['invalid']}, expired {counts['expired']}, released "

@@ -153,6 +153,8 @@ def run_enforcer(
                 consumer.commit()  # after the list is durable
             if json_path is not None:
                 write_json(store, json_path, now_s=now)
+    except KeyboardInterrupt:  # a clean stop: what was applied is committed
+        log.info("stopping on an interrupt")
     finally:
         consumer.close()
         follower.close()

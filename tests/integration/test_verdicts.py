@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -118,8 +119,9 @@ def test_verdicts_from_the_cli_to_enforcement_and_back_after_a_restart(
 
     port = free_port()
     db = str(tmp_path / "e.db")
-    # long enough for the group join on a loaded machine (the embedded broker holds joins)
-    args = ["enforce", "--db", db, "--http-port", str(port), "--max-seconds", "25"]
+    # long enough for the group join on a loaded machine (the embedded broker holds
+    # joins); stopped with SIGTERM as soon as it shows the list
+    args = ["enforce", "--db", db, "--http-port", str(port), "--max-seconds", "90"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", *args],
         env={**os.environ, **env},
@@ -127,12 +129,13 @@ def test_verdicts_from_the_cli_to_enforcement_and_back_after_a_restart(
         text=True,
     )
     active = shown = None
-    deadline = time.monotonic() + 25
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 80
+    while time.monotonic() < deadline and proc.poll() is None:
         active, shown = _get(port, "/active"), _get(port, "/verdicts")
         if active and active["entries"] and shown and shown["audit"]:
             break
         time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert active is not None and shown is not None, stderr
