@@ -55,6 +55,20 @@ def _root(
 
 
 @contextmanager
+def _term_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt inside the block (a clean stop, as Ctrl-C)."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
 def _broker_errors() -> Iterator[None]:
     """An unreachable broker ends the command with one line naming it, exit code 1."""
     from app.runtime.admin import BrokerUnreachable
@@ -531,12 +545,8 @@ def enforce(
     with _broker_errors():
         _reach_broker(s, max_seconds=max_seconds)
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
     # SIGTERM (a deploy stopping it) and Ctrl-C stop it cleanly: the list is committed
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
+    with _term_as_interrupt():
         counts = run_enforcer(
             bootstrap=s.bootstrap_servers,
             topic=s.alert_topic,
@@ -551,8 +561,6 @@ def enforce(
             heartbeat_interval_s=s.heartbeat_interval_s,
             client_kwargs=security_kwargs(s),
         )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     err.print(
         f"alerts {counts['alerts']}, changed the list {counts['applied']}, "
         f"invalid {counts['invalid']}, expired {counts['expired']}, released "
@@ -713,12 +721,8 @@ def broker_cmd(
         err.print(f"[red]error:[/] 127.0.0.1:{port} is already in use; give --port")
         raise typer.Exit(1)
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        with tansu:
+        with _term_as_interrupt(), tansu:
             topics = [settings.input_topic, settings.alert_topic, settings.dlq_topic]
             ensure_topics(
                 tansu.bootstrap, topics, partitions=partitions or settings.topic_partitions
@@ -743,8 +747,6 @@ def broker_cmd(
     except (RuntimeError, BrokerUnreachable) as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     err.print("broker stopped.")
 
 
