@@ -14,31 +14,20 @@ from collections import deque
 
 import pytest
 
-from app.core.events import AlertEvent, RequestEvent, decode_message
+from app.core.events import AlertEvent, RequestEvent
 from app.core.settings import DetectionSettings
 from app.core.stages.account import AccountStage
 from app.core.stages.campaign import CampaignStage
 from app.core.stages.partitioner import account_partitioner
 from app.core.stages.pivot import PivotStage
+from tests.unit.core.stages.sim import hydra_events
 
 P = 4
 
 
 @pytest.fixture(scope="module")
 def events(tmp_path_factory: pytest.TempPathFactory) -> list[RequestEvent]:
-    from app.tools.simulate.run import build, write_files
-    from app.tools.simulate.scenario import load_scenario
-
-    sc = load_scenario("hydra").with_overrides(days=1.1)
-    sc = sc.model_copy(
-        update={"campaigns": [c.model_copy(update={"start_h": 5}) for c in sc.campaigns]}
-    )
-    d = tmp_path_factory.mktemp("sim")
-    write_files(build(sc, scale=0.01), d / "e.jsonl", d / "l.csv")
-    out: list[RequestEvent] = []
-    for line in (d / "e.jsonl").read_bytes().splitlines():
-        out += decode_message(line).events
-    return out
+    return hydra_events(tmp_path_factory.mktemp("sim"), days=1.1, start_h=5)
 
 
 def _run(events: list[RequestEvent], rng: random.Random | None) -> list[tuple]:

@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.events import RequestEvent, decode_message
+from app.core.events import RequestEvent
 from app.core.settings import DetectionSettings
 from app.core.stages.campaign import _SUMMARY_LEN, S_BUSIEST, CampaignStage, _sum
 from app.core.stages.local import LocalTopology
 from app.core.stages.partitioner import account_partitioner
 from app.core.stages.records import TickLinks
+from tests.unit.core.stages.sim import hydra_events
 
 
 @pytest.fixture(scope="module")
 def events(tmp_path_factory: pytest.TempPathFactory) -> list[RequestEvent]:
-    from app.tools.simulate.run import build, write_files
-    from app.tools.simulate.scenario import load_scenario
-
-    sc = load_scenario("hydra").with_overrides(days=1.2)
-    sc = sc.model_copy(
-        update={"campaigns": [c.model_copy(update={"start_h": 3}) for c in sc.campaigns]}
-    )
-    d = tmp_path_factory.mktemp("sim")
-    write_files(build(sc, scale=0.01), d / "e.jsonl", d / "l.csv")
-    out: list[RequestEvent] = []
-    for line in (d / "e.jsonl").read_bytes().splitlines():
-        out += decode_message(line).events
+    out = hydra_events(tmp_path_factory.mktemp("sim"), days=1.2, start_h=3)
     return sorted(out, key=lambda e: e.ts_ms)
 
 
