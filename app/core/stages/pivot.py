@@ -141,8 +141,12 @@ class PivotStage:
         self.pivots: dict[str, PivotState] = {}
         #: Indicators seen with one account so far: its latest observation there.
         self._solo: dict[str, Observation] = {}
-        #: Observations received and not applied yet (at or after the clock).
-        self._pending: list[Observation] = []
+        #: Observations received and not applied yet (at or after the clock): bucket end →
+        #: account partition → its observations there in the order it sent them. Applied
+        #: per bucket, account partition and sequence: an order that depends on the
+        #: events alone (each account partition's stream is replayed identically),
+        #: whatever order the records arrived in — and no sort.
+        self._pending: dict[int, dict[int, list[Observation]]] = {}
         #: Per account partition, the next observation sequence number expected.
         self._received: dict[int, int] = {}
         #: Per account partition, the newest population bucket received, and the
@@ -177,7 +181,15 @@ class PivotStage:
         dups = 0
         if rec.obs:
             dups = min(len(rec.obs), max(0, expected - rec.first_seq))
-            self._pending.extend(rec.obs[dups:] if dups else rec.obs)
+            pending = self._pending
+            source = rec.source
+            at = -1
+            run: list[Observation] = []
+            for o in rec.obs[dups:] if dups else rec.obs:
+                if o[0] != at:  # a record's observations come in bucket order
+                    at = o[0]
+                    run = pending.setdefault(at, {}).setdefault(source, [])
+                run.append(o)
             end = rec.first_seq + len(rec.obs)
             if end > expected:
                 self._received[rec.source] = end
@@ -203,14 +215,15 @@ class PivotStage:
         if self.applied_ms is not None and now <= self.applied_ms:
             out.links = LinkInput(self.partition, self.applied_ms, [])
             return out
-        ready = [o for o in self._pending if o[0] <= now]
-        if self.applied_ms is not None:
-            late = [o for o in ready if o[0] <= self.applied_ms]
-            if late:
-                out.late = len(late)
-                ready = [o for o in ready if o[0] > self.applied_ms]
-        self._pending = [o for o in self._pending if o[0] > now]
-        ready.sort()
+        pending = self._pending
+        ready: list[Observation] = []
+        for end in sorted(e for e in pending if e <= now):
+            by_source = pending.pop(end)
+            if self.applied_ms is not None and end <= self.applied_ms:
+                out.late += sum(len(run) for run in by_source.values())
+                continue
+            for source in sorted(by_source):
+                ready += by_source[source]
         tick_ms = self.settings.linkage_tick_ms
         ticks: list[TickLinks] = []
         i = 0
@@ -632,5 +645,7 @@ class PivotStage:
         return {
             "pivots": len(self.pivots),
             "solo_indicators": len(self._solo),
-            "pending_observations": len(self._pending),
+            "pending_observations": sum(
+                len(run) for by_source in self._pending.values() for run in by_source.values()
+            ),
         }
