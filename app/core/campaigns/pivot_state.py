@@ -63,7 +63,6 @@ class PivotState:
         "last_ts",
         "linked",
         "moments",
-        "oldest_ms",
         "org_members",
         "orgs",
         "overflow",
@@ -78,7 +77,9 @@ class PivotState:
     def __init__(self) -> None:
         self.sums = pivot_sums()
         #: account → [last_ts, requests, harvest, mismatch, risky_ip, young, subnet tag,
-        #: trust level of its latest observation]
+        #: trust level of its latest observation], in the order their ``R_LAST`` was last
+        #: moved (a record moves to the end): observations are applied in bucket order, so
+        #: expiry looks at the front only (:meth:`expire`)
         self.accounts: dict[str, array[float]] = {}
         #: subnet tag → members whose last request here came from it
         self.subnets: dict[int, int] = {}
@@ -88,9 +89,6 @@ class PivotState:
         #: Running moments of the members' request counts (``R_N``).
         self.moments = CountMoments()
         self.last_ts = 0
-        #: A lower bound of the members' ``R_LAST`` (records only move forward): while it
-        #: is inside the view, :meth:`expire` has no member to look at.
-        self.oldest_ms: float = float("inf")
         self.version = 0
         self.overflow: HyperLogLog | None = None
         #: Members whose record changed since a tick last looked at this pivot, and
@@ -183,9 +181,8 @@ class PivotState:
                 self.moments.replace(int(rec[R_N]), k)
                 self._move_subnet(int(rec[R_SUBNET]), subnet_tag)
                 self._move_org(int(rec[R_ORG]), org_tag)
+                del self.accounts[account]  # to the end, as a new record
                 how = RESTARTED
-            if last_ms < self.oldest_ms:
-                self.oldest_ms = last_ms
             self.accounts[account] = array(
                 "d",
                 (
@@ -203,6 +200,9 @@ class PivotState:
             return how
         if last_ms >= rec[R_LAST]:
             rec[R_LAST] = last_ms
+            accounts = self.accounts
+            del accounts[account]  # to the end: the front holds the oldest
+            accounts[account] = rec
             rec[R_TRUST] = trust
             if rec[R_SUBNET] != subnet_tag:
                 self._move_subnet(int(rec[R_SUBNET]), subnet_tag)
@@ -219,20 +219,24 @@ class PivotState:
         rec[R_YOUNG] += values[F_YOUNG]
         return COUNTED
 
-    def expire(self, now_ms: int) -> list[str]:
-        """Drop what left the 24 h view; returns the members whose records went."""
+    def expire(self, now_ms: int, *, bucket_ms: int) -> list[str]:
+        """Drop what left the 24 h view; returns the members whose records went.
+
+        Observations must have been added in order of their ``bucket_ms`` buckets (each
+        ``last_ms`` within the ``bucket_ms`` before its bucket's end): then a member's
+        ``R_LAST`` is never more than ``bucket_ms`` ahead of a later member's, and the
+        scan stops at the first record that far inside the view.
+        """
         cutoff = now_ms - DAY_MS
         accounts = self.accounts
         stale: list[str] = []
-        if self.oldest_ms < cutoff:
-            oldest = float("inf")
-            for a, rec in accounts.items():
-                last = rec[R_LAST]
-                if last < cutoff:
-                    stale.append(a)
-                elif last < oldest:
-                    oldest = last
-            self.oldest_ms = oldest
+        stop = cutoff + bucket_ms
+        for a, rec in accounts.items():
+            last = rec[R_LAST]
+            if last >= stop:
+                break
+            if last < cutoff:
+                stale.append(a)
         for a in stale:
             rec = accounts.pop(a)
             self.moments.remove(int(rec[R_N]))

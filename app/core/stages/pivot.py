@@ -563,11 +563,12 @@ class PivotStage:
 
     def _expire(self, now: int, tick: TickLinks) -> None:
         cutoff = now - DAY_MS
+        tick_ms = self.settings.linkage_tick_ms
         for key in [k for k, p in self.pivots.items() if p.last_ts < cutoff]:
             if self.pivots.pop(key).linked:
                 tick.dropped_pivots.append(key)
         for key, p in self.pivots.items():
-            for a in p.expire(now):
+            for a in p.expire(now, bucket_ms=tick_ms):
                 if a in p.linked:
                     del p.linked[a]
                     tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from app.core.campaigns.pivot_state import R_N, PivotState
 from app.core.windows.sliding import DAY_MS
 
+#: the bucket width the observations were added in (their order's slack)
+BUCKET_MS = 600_000
 VALUES = [3, 60, 0, 3, 3, 3, 9000, 0]
 
 
@@ -17,21 +19,29 @@ def _state(*members: tuple[str, int]) -> PivotState:
 
 def test_expire_drops_exactly_the_members_whose_last_request_left_the_view() -> None:
     p = _state(("a", 1_000), ("b", 5_000), ("c", 9_000))
-    assert p.expire(now_ms=5_000 + DAY_MS) == ["a"]
+    assert p.expire(5_000 + DAY_MS, bucket_ms=BUCKET_MS) == ["a"]
     assert sorted(p.accounts) == ["b", "c"]
-    assert p.expire(now_ms=5_000 + DAY_MS) == []  # nothing left to drop: no rescan needed
-    assert p.expire(now_ms=9_001 + DAY_MS) == ["b", "c"]
+    assert p.expire(5_000 + DAY_MS, bucket_ms=BUCKET_MS) == []
+    assert p.expire(9_001 + DAY_MS, bucket_ms=BUCKET_MS) == ["b", "c"]
     assert p.accounts == {} and p.subnets == {} and p.distinct_accounts == 0
 
 
-def test_a_member_that_came_back_is_kept_and_an_old_newcomer_is_still_expired() -> None:
+def test_a_member_that_came_back_is_kept_and_older_ones_behind_it_still_go() -> None:
     p = _state(("a", 1_000), ("b", 2_000))
-    p.add("a", 3_000, 3 * DAY_MS, VALUES, subnet_tag=1)  # a is active again
-    assert p.expire(now_ms=2_500 + DAY_MS) == ["b"]
-    # a newcomer whose last request is older than any member's since the last scan
-    p.add("z", 2 * DAY_MS, 2 * DAY_MS, VALUES, subnet_tag=2)
-    assert p.expire(now_ms=2 * DAY_MS + 1 + DAY_MS) == ["z"]
+    p.add("a", 3_000, 3 * DAY_MS, VALUES, subnet_tag=1)  # a is active again: to the end
+    assert list(p.accounts) == ["b", "a"]
+    assert p.expire(2_500 + DAY_MS, bucket_ms=BUCKET_MS) == ["b"]
     assert list(p.accounts) == ["a"] and p.accounts["a"][R_N] == 6
+
+
+def test_members_out_of_order_within_one_bucket_are_all_found() -> None:
+    # one bucket's observations come in any order of their last request: the scan goes
+    # on past a fresher record while it is within a bucket of the cutoff
+    p = _state(("a", 5 * BUCKET_MS - 1), ("b", 4 * BUCKET_MS), ("c", 4 * BUCKET_MS + 7))
+    p.add("d", 6 * BUCKET_MS, 6 * BUCKET_MS, VALUES, subnet_tag=2)
+    assert p.expire(4 * BUCKET_MS + 8 + DAY_MS, bucket_ms=BUCKET_MS) == ["b", "c"]
+    assert list(p.accounts) == ["a", "d"]
+    assert p.expire(7 * BUCKET_MS + DAY_MS, bucket_ms=BUCKET_MS) == ["a", "d"]
 
 
 def test_an_orgs_members_count_once_among_independent_accounts() -> None:
@@ -44,6 +54,6 @@ def test_an_orgs_members_count_once_among_independent_accounts() -> None:
     assert p.distinct_accounts == 10
     assert p.independent_accounts == 5  # org a, org b, three accounts of no org
     p.add("org-a-0", 5_000, 2 * DAY_MS, VALUES, subnet_tag=1, org_tag=7)  # stays
-    p.expire(now_ms=1_001 + DAY_MS)
+    p.expire(1_001 + DAY_MS, bucket_ms=BUCKET_MS)
     assert sorted(p.accounts) == ["org-a-0"]
     assert p.independent_accounts == 1 and p.orgs == {7: 1} and p.org_members == 1
