@@ -43,6 +43,7 @@ __all__ = [
 
 #: Fields of a pivot member record.
 R_LAST, R_N, R_HARVEST, R_MISMATCH, R_RISKY, R_YOUNG, R_SUBNET, R_TRUST, R_ORG = range(9)
+_RECORD_FIELDS = 9
 #: What :meth:`PivotState.add` did to the account's member record.
 UNTRACKED, COUNTED, RESTARTED = range(3)
 #: Accounts tracked exactly per pivot; beyond this a HyperLogLog counts the rest, so a
@@ -106,6 +107,24 @@ class PivotState:
         #: What the cohort's evidence made of this pivot at the last tick that scored
         #: it: 0 no links, 1 candidate links (one family), 2 links (suspicious).
         self.tier = 0
+
+    def __getstate__(self) -> dict[str, object]:
+        """Slots, with the member records packed into one array (a checkpoint pickles
+        thousands of pivots: one array per member was most of their cost)."""
+        state = {name: getattr(self, name) for name in self.__slots__}
+        accounts = self.accounts
+        packed = array("d")
+        for rec in accounts.values():
+            packed += rec
+        state["accounts"] = (list(accounts), packed)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        keys, packed = state.pop("accounts")  # type: ignore[misc]
+        w = _RECORD_FIELDS
+        self.accounts = {k: packed[i * w : i * w + w] for i, k in enumerate(keys)}
+        for name, value in state.items():
+            setattr(self, name, value)
 
     @property
     def distinct_accounts(self) -> int:

@@ -57,3 +57,20 @@ def test_an_orgs_members_count_once_among_independent_accounts() -> None:
     p.expire(1_001 + DAY_MS, bucket_ms=BUCKET_MS)
     assert sorted(p.accounts) == ["org-a-0"]
     assert p.independent_accounts == 1 and p.orgs == {7: 1} and p.org_members == 1
+
+
+def test_a_pickled_pivot_comes_back_equal() -> None:
+    import pickle
+
+    p = _state(("a", 1_000), ("b", 5_000))
+    p.add("c", 6_000, 7_000, VALUES, subnet_tag=2, trust=1, org_tag=7)
+    p.linked = {"a": (3, 0, 0, 1)}
+    q = pickle.loads(pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL))
+    assert q.accounts == p.accounts and list(q.accounts) == list(p.accounts)
+    assert all(q.accounts[a] is not q.accounts[b] for a in q.accounts for b in q.accounts if a != b)
+    for name in PivotState.__slots__:
+        if name not in ("accounts", "sums", "moments", "overflow"):
+            assert getattr(q, name) == getattr(p, name), name
+    assert q.sums.view(now_ms=8_000) == p.sums.view(now_ms=8_000)
+    q.add("a", 8_000, 8_000, VALUES, subnet_tag=1)  # the records are live arrays again
+    assert q.accounts["a"][R_N] == 6 and p.accounts["a"][R_N] == 3
