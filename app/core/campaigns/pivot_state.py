@@ -120,6 +120,8 @@ class PivotState:
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
+        keys: list[str]
+        packed: array[float]
         keys, packed = state.pop("accounts")  # type: ignore[misc]
         w = _RECORD_FIELDS
         self.accounts = {k: packed[i * w : i * w + w] for i, k in enumerate(keys)}
