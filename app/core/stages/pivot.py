@@ -5,8 +5,10 @@ ASN, payment, TLS/UA, template, SimHash band, creation hour), with every account
 partition's watermark. An observation is one account's requests on one pivot within
 one ``linkage_tick_ms`` bucket, summed. A linkage tick runs at every multiple of
 ``linkage_tick_ms`` the clock — the minimum over the account partitions' watermarks —
-passes, with exactly the buckets that ended by then applied, in (bucket, pivot,
-account) order. Output therefore depends on the observations only.
+passes, with exactly the buckets that ended by then applied: bucket by bucket, account
+partition by account partition, each partition's observations in the order it sent them
+(a replayed partition sends the same stream). Output therefore depends on the
+observations only, not on the order records arrived in.
 
 At each tick the pivot stage
 

@@ -58,9 +58,8 @@ __all__ = [
 #: requests (:mod:`app.core.alerts.trust`), a tag of its ``org_id`` (0: none), then the
 #: requests' eight summed values]: one
 #: account's requests on one pivot within one linkage-tick bucket, one flat list — the
-#: same in memory and on the wire (nothing to convert on either side). The bucket end
-#: comes first, so a plain sort is the order observations are applied in (the tick at a
-#: bucket's end applies it).
+#: same in memory and on the wire (nothing to convert on either side). A record's
+#: observations come in bucket order (the tick at a bucket's end applies it).
 Observation = list[Any]
 #: where the summed values start in an :data:`Observation`
 OBS_VALUES = 8
