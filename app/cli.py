@@ -81,15 +81,17 @@ def _broker_errors() -> Iterator[None]:
 
 
 def _reach_broker(settings: Settings, *, max_seconds: float | None = None) -> None:
-    """Wait for the broker up to ``connect_timeout_s`` (and no longer than ``max_seconds``)."""
+    """Wait for the broker up to ``connect_timeout_s`` (and no longer than ``max_seconds``);
+    an unreachable one ends the command (:func:`_broker_errors`)."""
     from app.runtime.admin import security_kwargs, wait_for_broker
 
     timeout = settings.connect_timeout_s
     if max_seconds is not None:
         timeout = max(min(timeout, max_seconds), 0.5)
-    wait_for_broker(
-        settings.bootstrap_servers, timeout_s=timeout, client_kwargs=security_kwargs(settings)
-    )
+    with _broker_errors():
+        wait_for_broker(
+            settings.bootstrap_servers, timeout_s=timeout, client_kwargs=security_kwargs(settings)
+        )
 
 
 #: ``--broker`` of the commands that talk to the configured Kafka.
@@ -138,8 +140,8 @@ def worker(
             f"connecting to broker {settings.bootstrap_servers} (gives up after "
             f"{settings.connect_timeout_s:g}s: HYDRAWATCH_CONNECT_TIMEOUT_S)"
         )
-    with _broker_errors():
-        _reach_broker(settings)  # before faust is even imported (seconds)
+    _reach_broker(settings)  # before faust is even imported (seconds)
+    with _broker_errors():  # it waits for the broker again (topic set-up)
         from app.runtime.worker import run_worker
 
         run_worker(settings)
@@ -305,8 +307,7 @@ def simulate(
         settings = build_settings(broker=broker)
         from app.runtime.admin import security_kwargs
 
-        with _broker_errors():
-            _reach_broker(settings)
+        _reach_broker(settings)
     sim = build(sc, scale=eff_scale)
     if broker:
         summary = produce_to_kafka(
@@ -542,8 +543,7 @@ def enforce(
     from app.runtime.admin import security_kwargs
 
     s = build_settings(broker=broker)
-    with _broker_errors():
-        _reach_broker(s, max_seconds=max_seconds)
+    _reach_broker(s, max_seconds=max_seconds)
 
     # SIGTERM (a deploy stopping it) and Ctrl-C stop it cleanly: the list is committed
     with _term_as_interrupt():
@@ -622,8 +622,7 @@ def verdict(
     s = build_settings(broker=broker)
     kw = security_kwargs(s)
     if withdraw:
-        with _broker_errors():
-            _reach_broker(s)
+        _reach_broker(s)
         part, off = publish_verdict(
             s.bootstrap_servers, s.verdict_topic, withdraw_key=subject, client_kwargs=kw
         )
@@ -650,8 +649,7 @@ def verdict(
     except ValueError as exc:
         err.print(f"[red]error:[/] {escape(str(exc).splitlines()[0])}")
         raise typer.Exit(2) from None
-    with _broker_errors():
-        _reach_broker(s)
+    _reach_broker(s)
     part, off = publish_verdict(s.bootstrap_servers, s.verdict_topic, verdict=v, client_kwargs=kw)
     until = "no expiry" if expires is None else f"expires_ms {expires}"
     err.print(
@@ -681,8 +679,7 @@ def tail_alerts(
     from app.runtime.admin import security_kwargs
 
     s = build_settings(broker=broker)
-    with _broker_errors():
-        _reach_broker(s, max_seconds=max_seconds)
+    _reach_broker(s, max_seconds=max_seconds)
     tail(
         bootstrap=s.bootstrap_servers,
         topic=s.alert_topic,
