@@ -497,7 +497,6 @@ class PivotStage:
             on_pivot = p.accounts
             failed = p.failed
             recheck = not p.scanned and bool(linked)  # a refresh: linked members too
-            subnet = key.startswith("subnet:")
             if p.scanned:  # only members with new traffic here can change
                 members = sorted(a for a in changed if a in on_pivot)
             else:
@@ -512,17 +511,11 @@ class PivotStage:
                             p.restat.discard(a)
                             links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0))
                             continue
-                        rec = on_pivot[a]
-                        now_sent = (
-                            int(rec[R_N]),
-                            int(rec[R_TRUST]),
-                            int(rec[R_ORG]),
-                            int(subnet or p.co_located(a)),
-                        )
-                        if now_sent != sent:
-                            linked[a] = now_sent
+                        link = self._link(a, key, p)
+                        if self._sent(link) != sent:
+                            linked[a] = self._sent(link)
                             p.restat.discard(a)
-                            links.append(self._link(a, key, p))
+                            links.append(link)
                     elif a in changed:  # its traffic here grew: sent with the next full tick
                         rec = on_pivot[a]
                         if int(rec[R_ORG]) != sent[2]:  # an org allowed (or no longer)
