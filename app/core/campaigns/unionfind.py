@@ -22,8 +22,6 @@ class UnionFind:
     def __init__(self) -> None:
         self._parent: dict[Hashable, Hashable] = {}
         self._members: dict[Hashable, list[Hashable]] = {}
-        #: Set on every new element or merge; a caller may reset it to cache groups.
-        self.changed = False
         #: roots of the sets that grew since :meth:`take_dirty` (a merged-away root
         #: may be among them: callers check with :meth:`is_root`)
         self._dirty: set[Hashable] = set()
@@ -36,7 +34,6 @@ class UnionFind:
             self._parent[x] = x
             self._members[x] = [x]
             self._dirty.add(x)
-            self.changed = True
 
     def find(self, x: Hashable) -> Hashable:
         self.add(x)
@@ -56,7 +53,6 @@ class UnionFind:
         self._parent[rb] = ra
         members[ra] += members.pop(rb)
         self._dirty.add(ra)
-        self.changed = True
 
     def is_member(self, x: Hashable) -> bool:
         return x in self._parent
