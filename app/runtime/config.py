@@ -76,7 +76,13 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(1.0, gt=0)
     commit_interval_s: float = Field(2.0, gt=0)
     batch_max_messages: int = Field(2_000, ge=1)
-    batch_within_s: float = Field(0.2, gt=0)
+    batch_within_s: float = Field(
+        0.05,
+        gt=0,
+        description="An agent applies what it has after this long when its batch is not "
+        "full: paid once per stage hop at low load (0.2 s: p99 produce-to-alert 2.1 s with "
+        "one worker per stage at half load, 0.05 s: 1.5-1.9 s; docs/performance.md)",
+    )
     batch_max_bytes: int = Field(
         4 * 1024 * 1024,
         ge=1024,
