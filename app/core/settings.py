@@ -95,6 +95,27 @@ class DetectionSettings(BaseModel):
         description="Indicator dimensions (network, payment, client, content, creation) an "
         "account must share with others for the dense-block family",
     )
+    member_hints: bool = Field(
+        True,
+        description="A harvest-like member without a family of its own, on a pivot whose "
+        "members are nearly all harvest-like, sends a hint: no link, but an account whose "
+        "hints reach memory_min_indicator_kinds kinds of pivots one alerted campaign's "
+        "members dominate is that campaign's member (docs/architecture.md)",
+    )
+    hint_min_purity: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="Share of a pivot's members whose own traffic there is harvest-like "
+        "(member_min_harvest) for it to send hints",
+    )
+    hint_min_share: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Share of a pivot's linked accounts one alerted campaign must hold for "
+        "a hint on it to count for that campaign",
+    )
     account_alerts_need_harvest: bool = Field(
         True, description="Per-account anomaly alerts also need harvest-like traffic"
     )

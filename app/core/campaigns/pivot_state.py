@@ -61,6 +61,7 @@ class PivotState:
         "accounts",
         "dirty",
         "failed",
+        "hinted",
         "last_ts",
         "linked",
         "moments",
@@ -104,6 +105,9 @@ class PivotState:
         #: traffic here grew since.
         self.linked: dict[str, tuple[int, int, int, int]] = {}
         self.restat: set[str] = set()
+        #: Members a hint went out for (harvest-like, no family of their own, on a pivot
+        #: whose members nearly all are harvest-like): sent once per links refresh.
+        self.hinted: set[str] = set()
         #: What the cohort's evidence made of this pivot at the last tick that scored
         #: it: 0 no links, 1 candidate links (one family), 2 links (suspicious).
         self.tier = 0

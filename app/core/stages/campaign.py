@@ -60,7 +60,7 @@ from app.core.events import AlertEvent, Reason
 from app.core.features.request import HARVEST_UNITS
 from app.core.settings import DetectionSettings
 from app.core.stages.clock import UpstreamClock
-from app.core.stages.records import LinkInput, TickLinks
+from app.core.stages.records import HINT, LinkInput, TickLinks
 from app.core.verdicts import IndicatorMemory, Verdict, VerdictBook, suppressed
 from app.core.windows.sliding import DAY_MS, HOUR_MS
 
@@ -164,6 +164,14 @@ class CampaignStage:
         self._org_cache: tuple[tuple[int, int, int], dict[int, Verdict]] | None = None
         #: member alerts sent through remembered indicators (a count)
         self.remembered_members = 0
+        #: account → pivot → (tick it was last hinted, requests, trust level): hints
+        #: from pivots whose members nearly all are harvest-like (no links), and
+        #: pivot → the accounts hinted on it; accounts hinted since the last tick
+        self._hints: dict[str, dict[str, tuple[int, int, int]]] = {}
+        self._hinted_on: dict[str, set[str]] = {}
+        self._hint_changed: set[str] = set()
+        #: member alerts sent through hints (a count)
+        self.hinted_members = 0
         self.clock = UpstreamClock(upstream_partitions)
         #: tick → source pivot partition → its records for that tick (arrival order)
         self._pending: dict[int, dict[int, list[TickLinks]]] = {}
@@ -275,6 +283,11 @@ class CampaignStage:
             if not kinds:
                 del self._kinds[account]
 
+    def _unhint(self, account: str, key: str) -> None:
+        mine = self._hints.get(account)
+        if mine is not None and mine.pop(key, None) is not None and not mine:
+            del self._hints[account]
+
     def _dimensions(self, account: str) -> int:
         """Independent indicator dimensions the account is linked on."""
         kinds = self._kinds.get(account)
@@ -295,6 +308,8 @@ class CampaignStage:
         touched = self._touched
         summaries = self._summaries
         for key in r.dropped_pivots:
+            for a in self._hinted_on.pop(key, ()):
+                self._unhint(a, key)
             for a in by_pivot.pop(key, ()):
                 touched.add(a)
                 mine = links.get(a)
@@ -307,7 +322,18 @@ class CampaignStage:
                     else:
                         _unsum(summaries.get(a), gone)
         org_of = self._org_of
+        hints = self._hints
         for account, key, n, harvest, mismatch, risky, young, shared, trust, weak, org in r.links:
+            if weak == HINT:
+                hints.setdefault(account, {})[key] = (r.tick_ms, n, trust)
+                self._hinted_on.setdefault(key, set()).add(account)
+                self._hint_changed.add(account)
+                self._last_link_ms[account] = r.tick_ms
+                continue
+            mine_hints = hints.get(account)
+            if mine_hints is not None and key in mine_hints:  # a link replaces the hint
+                self._unhint(account, key)
+                self._hinted_on[key].discard(account)
             touched.add(account)
             if n == 0:
                 mine = links.get(account)
@@ -513,6 +539,11 @@ class CampaignStage:
             alerts += self._emit_remembered(candidates, now, emitted_ms)
         if self.memory.fresh:
             self.memory.fresh = set()
+        if self._hints:
+            hourly = now % HOUR_MS == 0
+            pending = sorted(self._hints) if hourly or force else sorted(self._hint_changed)
+            alerts += self._emit_hinted(pending, now, emitted_ms, expire=hourly)
+        self._hint_changed = set()
         return alerts
 
     def _campaign_state(self, cid: str | None) -> tuple[object, ...] | None:
@@ -850,6 +881,100 @@ class CampaignStage:
                     score=1.0 if confirmed is not None else 0.9,
                     reasons=[reason],
                     evidence={"requests": busiest, "remembered_kinds": len(kinds)},
+                    now=now,
+                    emitted_ms=emitted_ms,
+                    trust=level,
+                    allow=v,
+                )
+            )
+        return out
+
+    def _dominant(self, key: str, now: int, cache: dict[str, str | None]) -> str | None:
+        """The alerted campaign holding at least ``hint_min_share`` of the accounts linked
+        on this pivot (None: none does, or too few are linked to say)."""
+        if key in cache:
+            return cache[key]
+        found = None
+        linked = self.by_pivot.get(key)
+        if linked is not None and len(linked) >= self.settings.min_cluster_accounts:
+            votes: dict[str, int] = {}
+            member_of = self.member_of
+            for a in linked:
+                cid = member_of.get(a)
+                if cid is not None:
+                    votes[cid] = votes.get(cid, 0) + 1
+            if votes:
+                cid = min(votes, key=lambda c: (-votes[c], c))
+                camp = self.campaigns.get(cid)
+                if (
+                    camp is not None
+                    and camp.last_alert_ms >= now - DAY_MS
+                    and votes[cid] >= self.settings.hint_min_share * len(linked)
+                ):
+                    found = cid
+        cache[key] = found
+        return found
+
+    def _emit_hinted(
+        self, accounts: list[str], now: int, emitted_ms: int, *, expire: bool
+    ) -> list[AlertEvent]:
+        """Accounts whose hints (and links) reach ``memory_min_indicator_kinds`` kinds of
+        pivots one alerted campaign's members dominate: member alerts under its id."""
+        out: list[AlertEvent] = []
+        cache: dict[str, str | None] = {}
+        need = self.settings.memory_min_indicator_kinds
+        for a in accounts:
+            mine = self._hints.get(a)
+            if mine is None:
+                continue
+            if expire:  # a hint lives one links refresh past its last sending, at most a day
+                ttl = min(DAY_MS, 2 * self.settings.linkage_refresh_ms)
+                for key in [k for k, h in mine.items() if h[0] < now - ttl]:
+                    self._unhint(a, key)
+                    self._hinted_on[key].discard(a)
+                    if not self._hinted_on[key]:
+                        del self._hinted_on[key]
+                mine = self._hints.get(a)
+                if mine is None:
+                    continue
+            kinds: dict[str, set[str]] = {}
+            for key in sorted({*mine, *self.links.get(a, ())}):
+                cid = self._dominant(key, now, cache)
+                if cid is not None:
+                    kinds.setdefault(cid, set()).add(pivot_kind(key))
+            best = [c for c in sorted(kinds) if len(kinds[c]) >= need]
+            if not best:
+                continue
+            cid = max(best, key=lambda c: len(kinds[c]))
+            camp = self.campaigns[cid]
+            rank = SEVERITY_RANK[camp.severity]
+            level = min(h[2] for h in mine.values())
+            if a in self.links:
+                level = min(level, self.member_trust(a))
+            v = self._allowance(a, cid, now)
+            if self._current(self.alerted.get(a), cid, rank, self._state(level, v is not None)):
+                continue
+            self.member_of[a] = cid
+            self._touched.add(a)
+            self.hinted_members += 1
+            found = sorted(kinds[cid])
+            reason = Reason(
+                feature="campaign_indicators",
+                value=float(len(found)),
+                detail=f"harvest-like on indicators ({', '.join(found)}) whose linked accounts "
+                f"are mostly campaign {cid}'s",
+            )
+            out.append(
+                self._member_alert(
+                    a,
+                    cid=cid,
+                    severity=camp.severity,
+                    score=0.8,
+                    reasons=[reason],
+                    evidence={
+                        "requests": max(h[1] for h in mine.values()),
+                        "campaign_kinds": len(found),
+                    },
                     now=now,
                     emitted_ms=emitted_ms,
                     trust=level,

@@ -63,6 +63,7 @@ from app.core.features.request import HARVEST_UNITS
 from app.core.settings import DetectionSettings
 from app.core.stages.clock import UpstreamClock
 from app.core.stages.records import (
+    HINT,
     OBS_VALUES,
     Link,
     LinkInput,
@@ -99,6 +100,10 @@ ENTITY_FEATURES = (
 _ENTITY_LOG = frozenset(
     {"accounts", "requests_1h", "requests_24h", "requests_per_account", "completion_mean"}
 )
+
+
+#: Pivot kinds that send no hints: an ASN or a creation hour is shared by strangers.
+_NO_HINT_KINDS = frozenset({"asn", "created"})
 
 
 def _ratio(num: float, den: float) -> float:
@@ -161,6 +166,8 @@ class PivotStage:
         self._last_full_ms: int | None = None
         self._touched: set[str] = set()
         self._memo: dict[str, tuple[int, Evidence | None]] = {}
+        #: pivot → (its version, share of members harvest-like there), for hints
+        self._purity: dict[str, tuple[int, float]] = {}
         self.population = pivot_sums()
         self.evicted = 0
         self.entity_models = {
@@ -345,6 +352,24 @@ class PivotStage:
             or p.co_located(account)
         )
 
+    def _hint_ok(self, key: str, p: PivotState, account: str) -> bool:
+        """A hint for a member that failed the gate: its traffic here is harvest-like, the
+        pivot is not of a kind strangers share (ASN, creation hour), and nearly all of the
+        pivot's members are harvest-like here too (a popular tool's users are not; a
+        dispatcher's accounts are)."""
+        if pivot_kind(key) in _NO_HINT_KINDS:
+            return False
+        rec = p.accounts[account]
+        gate = self.settings.member_min_harvest
+        if rec[R_HARVEST] / (HARVEST_UNITS * rec[R_N]) < gate:
+            return False
+        memo = self._purity.get(key)
+        if memo is None or memo[0] != p.version:
+            units = HARVEST_UNITS * gate
+            pure = sum(1 for r in p.accounts.values() if r[R_HARVEST] >= units * r[R_N])
+            memo = self._purity[key] = (p.version, pure / len(p.accounts))
+        return memo[1] >= self.settings.hint_min_purity
+
     def cohort_evidence(self, key: str, p: PivotState, now_ms: int) -> Evidence | None:
         v = p.sums.view(now_ms=now_ms)
         req = v[F_REQ]
@@ -419,6 +444,7 @@ class PivotStage:
             for p in self.pivots.values():
                 p.scanned = False
                 p.failed = {}
+                p.hinted = set()
         if self._evicted_linked:
             tick.dropped_pivots += self._evicted_linked
             self._evicted_linked = []
@@ -427,6 +453,7 @@ class PivotStage:
             self._expire(now, tick)
             out.alerts += self._score_entities(now, emitted_ms)
             self._memo.clear()
+            self._purity.clear()
         pivots = self.pivots
         todo: Iterable[str]
         if full:
@@ -451,6 +478,7 @@ class PivotStage:
         self._touched = set()
         links = tick.links
         book = self.verdicts
+        hints = st.member_hints
         for key in todo:
             p = pivots[key]
             changed = p.dirty
@@ -484,10 +512,12 @@ class PivotStage:
                 and self._remembered(key, now)
             ):
                 tier = 2  # a critical cohort's (or confirmed) indicator: its members link
-            if tier != p.tier and p.linked:  # its links go (and are re-sent at the new tier)
+            if tier != p.tier and (p.linked or p.hinted):  # its links go (re-sent at the new tier)
                 tick.dropped_pivots.append(key)
                 p.linked = {}
                 p.restat = set()
+                p.hinted = set()
+                p.failed = {}  # its hints are re-sent too
                 p.scanned = False
             p.tier = tier
             if not tier:
@@ -532,9 +562,14 @@ class PivotStage:
                     link = self._link(a, key, p)
                     linked[a] = self._sent(link)
                     failed.pop(a, None)
+                    p.hinted.discard(a)
                     links.append(link)
                 else:
                     failed[a] = int(rec[R_N])
+                    if hints and a not in p.hinted and self._hint_ok(key, p, a):
+                        p.hinted.add(a)
+                        link = self._link(a, key, p)
+                        links.append((*link[:9], HINT, link[10]))
         if full:  # linked members' grown traffic, hourly (clusters are re-scored hourly)
             growth = st.link_stats_growth
             for key in sorted(k for k, p in pivots.items() if p.restat):
@@ -564,6 +599,7 @@ class PivotStage:
                 tick.dropped_pivots.append(key)
         for key, p in self.pivots.items():
             for a in p.expire(now, bucket_ms=tick_ms):
+                p.hinted.discard(a)
                 if a in p.linked:
                     del p.linked[a]
                     tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0))

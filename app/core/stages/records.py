@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "HINT",
     "OBS_VALUES",
     "Link",
     "LinkInput",
@@ -65,10 +66,14 @@ Observation = list[Any]
 OBS_VALUES = 8
 #: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located,
 #: trust level of the account's latest observation here, 1 for a candidate link from a
-#: cohort with a single evidence family — it counts only in a dense block —, the tag of
+#: cohort with a single evidence family — it counts only in a dense block —, :data:`HINT`
+#: for a hint (a harvest-like member without a family of its own on a pivot whose members
+#: nearly all are harvest-like: no link, evidence of membership only), the tag of
 #: the org its latest traffic here names when that org is long-standing or allowed by
 #: a benign verdict, else 0); ``requests == 0`` removes the link.
 Link = tuple[str, str, int, int, int, int, int, int, int, int, int]
+#: The link kind (tenth field) of a hint.
+HINT = 2
 
 
 def partition_for(key: str, partitions: int) -> int:
