@@ -284,9 +284,15 @@ class CampaignStage:
                 del self._kinds[account]
 
     def _unhint(self, account: str, key: str) -> None:
+        """Forget one hint, in both indexes."""
         mine = self._hints.get(account)
         if mine is not None and mine.pop(key, None) is not None and not mine:
             del self._hints[account]
+        on = self._hinted_on.get(key)
+        if on is not None:
+            on.discard(account)
+            if not on:
+                del self._hinted_on[key]
 
     def _dimensions(self, account: str) -> int:
         """Independent indicator dimensions the account is linked on."""
@@ -308,7 +314,7 @@ class CampaignStage:
         touched = self._touched
         summaries = self._summaries
         for key in r.dropped_pivots:
-            for a in self._hinted_on.pop(key, ()):
+            for a in sorted(self._hinted_on.get(key, ())):
                 self._unhint(a, key)
             for a in by_pivot.pop(key, ()):
                 touched.add(a)
@@ -333,7 +339,6 @@ class CampaignStage:
             mine_hints = hints.get(account)
             if mine_hints is not None and key in mine_hints:  # a link replaces the hint
                 self._unhint(account, key)
-                self._hinted_on[key].discard(account)
             touched.add(account)
             if n == 0:
                 mine = links.get(account)
@@ -660,6 +665,11 @@ class CampaignStage:
             cid = memory.campaign_of(key, at_ms=now)
             if cid is not None:
                 kinds.setdefault(cid, set()).add(pivot_kind(key))
+        return self._most_kinds(kinds)
+
+    def _most_kinds(self, kinds: dict[str, set[str]]) -> tuple[str, list[str]] | None:
+        """The campaign reached in the most pivot kinds, at least
+        ``memory_min_indicator_kinds`` (ties: smallest id), and those kinds."""
         need = self.settings.memory_min_indicator_kinds
         best = [c for c in sorted(kinds) if len(kinds[c]) >= need]
         if not best:
@@ -922,7 +932,6 @@ class CampaignStage:
         pivots one alerted campaign's members dominate: member alerts under its id."""
         out: list[AlertEvent] = []
         cache: dict[str, str | None] = {}
-        need = self.settings.memory_min_indicator_kinds
         for a in accounts:
             mine = self._hints.get(a)
             if mine is None:
@@ -931,9 +940,6 @@ class CampaignStage:
                 ttl = min(DAY_MS, 2 * self.settings.linkage_refresh_ms)
                 for key in [k for k, h in mine.items() if h[0] < now - ttl]:
                     self._unhint(a, key)
-                    self._hinted_on[key].discard(a)
-                    if not self._hinted_on[key]:
-                        del self._hinted_on[key]
                 mine = self._hints.get(a)
                 if mine is None:
                     continue
@@ -942,10 +948,10 @@ class CampaignStage:
                 cid = self._dominant(key, now, cache)
                 if cid is not None:
                     kinds.setdefault(cid, set()).add(pivot_kind(key))
-            best = [c for c in sorted(kinds) if len(kinds[c]) >= need]
-            if not best:
+            picked = self._most_kinds(kinds)
+            if picked is None:
                 continue
-            cid = max(best, key=lambda c: len(kinds[c]))
+            cid, found = picked
             camp = self.campaigns[cid]
             rank = SEVERITY_RANK[camp.severity]
             level = min(h[2] for h in mine.values())
@@ -957,7 +963,6 @@ class CampaignStage:
             self.member_of[a] = cid
             self._touched.add(a)
             self.hinted_members += 1
-            found = sorted(kinds[cid])
             reason = Reason(
                 feature="campaign_indicators",
                 value=float(len(found)),
