@@ -5,7 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
-BENCH_STAMP := $(VENV)/.installed-bench
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .PHONY: demo test test-unit test-integration lint bench bench-producer bench-memory bench-floor bench-invariance schemas examples constraints sizing clean help promtool chromium
@@ -33,10 +32,6 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[dev]'
-	@touch $@ $(RUN_STAMP)
-
-$(BENCH_STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[bench]'
 	@touch $@ $(RUN_STAMP)
 
 demo: $(RUN_STAMP)
@@ -103,7 +98,7 @@ bench-producer: $(RUN_STAMP)
 bench-memory: $(RUN_STAMP)
 	$(BIN)/python benchmarks/memory.py $(BENCH_ARGS)
 
-bench-floor: $(BENCH_STAMP)
+bench-floor: $(RUN_STAMP)
 	$(BIN)/python benchmarks/floor.py $(BENCH_ARGS)
 
 bench-invariance: $(RUN_STAMP)

@@ -72,10 +72,10 @@ def _lean_schema() -> Any:
 
     from typing_extensions import TypedDict
 
-    from app.core.events.request import RequestEvent
+    from app.core.events.request import RequestEventContract
 
     fields: dict[str, Any] = {}
-    for name, f in RequestEvent.model_fields.items():
+    for name, f in RequestEventContract.model_fields.items():
         t: Any = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
         fields[name] = t if f.is_required() else NotRequired[t]
     return TypedDict("LeanRequestEvent", fields)  # type: ignore[operator]
@@ -99,7 +99,7 @@ def _msgspec_schema() -> Any:
     from pydantic import Strict
     from pydantic.fields import FieldInfo
 
-    from app.core.events.request import RequestEvent
+    from app.core.events.request import RequestEventContract
 
     names = {at.Ge: "ge", at.Le: "le", at.MinLen: "min_length", at.MaxLen: "max_length"}
 
@@ -130,7 +130,7 @@ def _msgspec_schema() -> Any:
         return Annotated[base, msgspec.Meta(**kw)] if kw else base
 
     fields: list[Any] = []
-    for name, f in RequestEvent.model_fields.items():
+    for name, f in RequestEventContract.model_fields.items():
         tp = constrained(f.annotation, list(f.metadata)) if f.metadata else convert(f.annotation)
         fields.append((name, tp) if f.is_required() else (name, tp, f.default))
     struct = msgspec.defstruct("RequestEventStruct", fields, frozen=True, gc=False)

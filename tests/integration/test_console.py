@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from app.core.events import AlertEvent, RequestEvent
+from app.core.events import AlertEvent, RequestEvent, validate_event
 from app.core.settings import DetectionSettings
 from app.core.stages.local import LocalTopology
 from app.core.stages.partitioner import account_partitioner
@@ -72,7 +72,7 @@ def campaign_run(chromium: tuple[str, str]) -> Run:
         update={"campaigns": [c.model_copy(update={"start_h": 9}) for c in sc.campaigns]}
     )
     events = sorted(
-        (RequestEvent.model_validate(e) for e, _, _ in iter_events(build(sc, scale=0.01))),
+        (validate_event(e) for e, _, _ in iter_events(build(sc, scale=0.01))),
         key=lambda e: e.ts_ms,
     )
     links: list[bytes] = []

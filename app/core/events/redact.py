@@ -63,7 +63,7 @@ def may_carry_raw_text(raw: bytes) -> bool:
     """
     if _NAMES.search(raw.lower()) is not None:  # bytes.lower(): ASCII only, one copy
         return True
-    if b"\\u" in raw and _ESCAPE.search(raw) is not None:
+    if b"\\" in raw and _ESCAPE.search(raw) is not None:  # one byte: memchr-fast
         return True
     return not raw.isascii() and _FOLDING.search(raw) is not None
 

@@ -3,19 +3,41 @@
 No raw prompt or completion text is part of the contract: only sizes, hashes
 (``prompt_template_hash``, ``prompt_simhash``) and metadata.
 
->>> e = RequestEvent.model_validate({
+Two definitions of one contract, and one of them decides:
+
+- :class:`RequestEventContract` (pydantic) *is* the contract: it writes
+  ``schemas/request_event.v1.json``, decides what is valid and describes why an input
+  is not (without echoing its values).
+- :class:`RequestEvent` (a frozen ``msgspec.Struct``) is the event the core works
+  with. :func:`decode_events` decodes a clean batch straight into it with msgspec's
+  compiled validation (the hot path: ~2.7 µs/event against pydantic's ~10); anything
+  it is not sure of — a leading or trailing space, an upper-case SimHash, a null
+  ``status`` — makes it return ``None`` and the caller validates through the contract
+  (:func:`validate_event`). The fast path is never more permissive than the contract
+  and gives the same values (``tests/unit/core/events/test_request.py`` checks both
+  properties on generated input).
+
+>>> e = validate_event({
 ...     "event_id": "e1", "ts_ms": 1_767_225_600_000, "account_id": "a1",
 ...     "client_ip": "203.0.113.7", "model": "frontier-1",
 ...     "prompt_tokens": 900, "completion_tokens": 300})
 >>> e.status, e.subnet
 (200, '203.0.113.0/24')
+>>> decode_events(b'[{"event_id": "e1", "ts_ms": 1767225600000, "account_id": "a1", '
+...     b'"client_ip": "203.0.113.7", "model": "frontier-1", "prompt_tokens": 900, '
+...     b'"completion_tokens": 300}]') == [e]
+True
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from operator import attrgetter
+from typing import Annotated, Any, Literal
 
+import msgspec
+import msgspec.inspect
+from msgspec import Meta, Struct
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
@@ -26,7 +48,11 @@ __all__ = [
     "Category",
     "IpKind",
     "RequestEvent",
+    "RequestEventContract",
+    "decode_events",
+    "event_json",
     "subnet_of",
+    "validate_event",
 ]
 
 #: 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z: anything outside is not an event time.
@@ -87,10 +113,14 @@ def subnet_of(ip: str) -> str:
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
 
 
-class RequestEvent(BaseModel):
+class RequestEventContract(BaseModel):
     """One request to the LLM API (schema v1). Unknown fields are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    # the contract (module docstring): it writes the schema and decides what is valid
+
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, str_strip_whitespace=True, title="RequestEvent"
+    )
 
     event_id: Id
     ts_ms: Annotated[int, Field(strict=True, ge=MIN_TS_MS, le=MAX_TS_MS)]
@@ -143,7 +173,108 @@ class RequestEvent(BaseModel):
     def _lower_simhash(cls, value: str | None) -> str | None:
         return value.lower() if value is not None else None
 
+
+_Id = Annotated[str, Meta(min_length=1, max_length=128)]
+_Short = Annotated[str, Meta(max_length=256)]
+_Count = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
+_Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
+
+
+class RequestEvent(Struct, frozen=True, kw_only=True, gc=False):
+    """One valid request event, as the core uses it (fields: the contract's).
+
+    Built by :func:`decode_events` or :func:`validate_event`, never from unchecked
+    input: constructing one directly (tests, the simulator) validates nothing.
+    """
+
+    event_id: _Id
+    ts_ms: Annotated[int, Meta(ge=MIN_TS_MS, le=MAX_TS_MS)]
+    account_id: _Id
+    client_ip: Annotated[str, Meta(max_length=64)]
+    model: Annotated[str, Meta(min_length=1, max_length=128)]
+    prompt_tokens: _Count
+    completion_tokens: _Count
+
+    org_id: _Id | None = None
+    api_key_id: _Id | None = None
+    account_created_ms: Annotated[int, Meta(ge=0, le=MAX_TS_MS)] | None = None
+    asn: Annotated[int, Meta(ge=0, le=4_294_967_295)] | None = None
+    ip_kind: IpKind | None = None
+    country: _Country | None = None
+    billing_country: _Country | None = None
+    user_agent: Annotated[str, Meta(max_length=512)] | None = None
+    tls_ja4: _Short | None = None
+    payment_fingerprint: _Id | None = None
+    endpoint: _Short | None = None
+    status: Annotated[int, Meta(ge=100, le=599)] = 200
+    latency_ms: Annotated[int, Meta(ge=0, le=86_400_000)] | None = None
+    max_tokens: Annotated[int, Meta(ge=1, le=MAX_TOKENS)] | None = None
+    stream: bool | None = None
+    tool_count: Annotated[int, Meta(ge=0, le=10_000)] | None = None
+    thinking: bool | None = None
+    prompt_template_hash: _Id | None = None
+    prompt_simhash: Annotated[str, Meta(pattern=r"^[0-9a-f]{16}$")] | None = None
+    category: Category | None = None
+    language: Annotated[str, Meta(max_length=32)] | None = None
+    turn_index: Annotated[int, Meta(ge=0, le=1_000_000)] | None = None
+
     @property
     def subnet(self) -> str:
         """The /24 or /48 network of ``client_ip``."""
         return subnet_of(self.client_ip)
+
+
+_FIELDS: tuple[str, ...] = RequestEvent.__struct_fields__
+assert tuple(RequestEventContract.model_fields) == _FIELDS, "the two definitions drifted"
+
+
+def _free_text_fields() -> tuple[str, ...]:
+    """The Struct's string fields without a pattern (a pattern already rejects
+    surrounding whitespace), ``client_ip`` aside (checked for canonical form)."""
+    names = []
+    for f in msgspec.inspect.type_info(RequestEvent).fields:  # type: ignore[attr-defined]
+        types = f.type.types if isinstance(f.type, msgspec.inspect.UnionType) else (f.type,)
+        if any(isinstance(t, msgspec.inspect.StrType) and t.pattern is None for t in types):
+            names.append(f.name)
+    return tuple(n for n in names if n != "client_ip")
+
+
+#: the free-text fields the contract strips of surrounding whitespace
+_STRIPPED = attrgetter(*_free_text_fields())
+_BATCH = msgspec.json.Decoder(list[RequestEvent])
+_ONE = msgspec.json.Decoder(RequestEvent)
+
+
+def _as_contract_would(e: RequestEvent) -> bool:
+    """Whether the contract would give ``e`` as it is: no string to strip, an address
+    already in canonical form (IPv4: dotted quad; IPv6 always goes through the contract)."""
+    for v in _STRIPPED(e):
+        if v is not None and v and (v[0].isspace() or v[-1].isspace()):
+            return False
+    return _is_canonical_ipv4(e.client_ip)
+
+
+def decode_events(raw: bytes) -> list[RequestEvent] | None:
+    """A clean message (one event object or an array of them) in one compiled pass;
+    ``None`` when anything needs the contract (an invalid element, a value it would
+    normalise): validate through :func:`validate_event` then."""
+    try:
+        events = _BATCH.decode(raw) if raw[:1] == b"[" else [_ONE.decode(raw)]
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None  # (RecursionError: an unknown field nested too deep to skip)
+    for e in events:
+        if not _as_contract_would(e):
+            return None
+    return events
+
+
+def validate_event(obj: Any) -> RequestEvent:
+    """Validate one parsed object through the contract (raises pydantic's
+    ``ValidationError``)."""
+    m = RequestEventContract.model_validate(obj)
+    return RequestEvent(**{name: getattr(m, name) for name in _FIELDS})
+
+
+def event_json(e: RequestEvent) -> bytes:
+    """The event as JSON, without its null fields (what a dead letter stores)."""
+    return msgspec.json.encode({k: v for k in _FIELDS if (v := getattr(e, k)) is not None})

@@ -12,14 +12,14 @@ from typing import Any
 import orjson
 
 from app.core.events.alert import AlertEvent
-from app.core.events.request import RequestEvent
+from app.core.events.request import RequestEventContract
 from app.core.verdicts.verdict import Verdict
 
 __all__ = ["SCHEMA_FILES", "schema_documents", "write_schemas"]
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FILES = {
-    "request_event.v1.json": (RequestEvent, "validation"),
+    "request_event.v1.json": (RequestEventContract, "validation"),
     "alert_event.v1.json": (AlertEvent, "serialization"),
     "verdict.v1.json": (Verdict, "validation"),
 }

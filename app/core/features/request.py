@@ -1,7 +1,7 @@
 """Per-request derived signals (pure functions of one RequestEvent).
 
->>> from app.core.events import RequestEvent
->>> e = RequestEvent.model_validate({"event_id": "1", "ts_ms": 1_767_225_600_000,
+>>> from app.core.events import validate_event
+>>> e = validate_event({"event_id": "1", "ts_ms": 1_767_225_600_000,
 ...     "account_id": "a", "client_ip": "198.51.100.4", "model": "m", "prompt_tokens": 2000,
 ...     "completion_tokens": 8192, "max_tokens": 8192, "thinking": True, "tool_count": 4,
 ...     "category": "coding", "country": "BR", "billing_country": "SG", "ip_kind": "proxy",

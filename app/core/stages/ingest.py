@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from app.core.events import DeadLetter, RequestEvent, decode_message
 from app.core.events.decode import DEFAULT_MAX_DEAD_LETTER_BYTES
+from app.core.events.request import event_json
 
 __all__ = ["Ingested", "SourcedDeadLetter", "decode_values"]
 
@@ -69,7 +70,7 @@ def decode_values(
                             "ts_in_future",
                             f"ts_ms is {e.ts_ms - now_ms} ms ahead of the wall clock "
                             f"(limit {max_future_skew_ms})",
-                            e.model_dump_json(exclude_none=True).encode(),
+                            event_json(e),
                             j,
                         ),
                     )

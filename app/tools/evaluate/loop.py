@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from app.core.events import AlertEvent, RequestEvent
+from app.core.events import AlertEvent, RequestEvent, validate_event
 from app.core.settings import DetectionSettings
 from app.core.stages.local import LocalTopology
 from app.core.stages.partitioner import account_partitioner
@@ -501,7 +501,7 @@ class _Loop:
                     camp.served_after_detection += 1
                     k = f"{'head' if head is not None else 'original'}:{action or 'none'}"
                     camp.served_after_by[k] = camp.served_after_by.get(k, 0) + 1
-            e = RequestEvent.model_validate(ev)
+            e = validate_event(ev)
             batch[self.part(e.account_id)].append(e)
         self._flush(batch, boundary)
         self._take_alerts(self.topo.finish())

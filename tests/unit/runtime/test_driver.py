@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from prometheus_client import CollectorRegistry
 
 from app.core.alerts import build_alert
-from app.core.events import AlertEvent, RequestEvent
+from app.core.events import AlertEvent, RequestEvent, validate_event
 from app.core.stages.account import AccountOutput, AccountStage
 from app.core.stages.records import PivotInput, decode_link_inputs, decode_pivot_inputs
 from app.runtime.config import Settings
@@ -99,7 +99,7 @@ def test_a_batch_sends_one_observations_message_per_pivot_partition() -> None:
         reference = {}
         for p in (0, 1):
             stage = AccountStage(SETTINGS.detection, partition=p, pivot_partitions=Q)
-            evs = [RequestEvent.model_validate_json(v) for v in events[p]]
+            evs = [validate_event(json.loads(v)) for v in events[p]]
             reference[p] = stage.process(evs, emitted_ms=0).pivot_inputs
         for q, (msg,) in obs.items():
             assert q is not None

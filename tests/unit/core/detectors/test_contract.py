@@ -14,7 +14,7 @@ from collections.abc import Callable
 import jsonschema
 import pytest
 
-from app.core.events import AlertEvent, RequestEvent
+from app.core.events import AlertEvent, RequestEvent, validate_event
 from app.core.events.schema import schema_documents
 from app.core.settings import DetectionSettings
 from app.core.stages.local import LocalTopology
@@ -32,7 +32,7 @@ BENIGN = BasicTraffic(benign_accounts=150, abusive_accounts=0, duration_ms=3 * 3
 
 
 def _events(cfg: BasicTraffic) -> list[RequestEvent]:
-    return [RequestEvent.model_validate(e) for e in generate_basic(cfg)]
+    return [validate_event(e) for e in generate_basic(cfg)]
 
 
 class EngineDetector:

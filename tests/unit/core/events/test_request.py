@@ -1,32 +1,46 @@
 from __future__ import annotations
 
+import json
+
+import msgspec
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from app.core.events.request import RequestEvent, subnet_of
+from app.core.events.decode import decode_message
+from app.core.events.request import (
+    RequestEvent,
+    RequestEventContract,
+    decode_events,
+    event_json,
+    subnet_of,
+    validate_event,
+)
 from tests.conftest import event_dict
 
 
 def test_minimal_event_gets_defaults() -> None:
-    e = RequestEvent.model_validate(event_dict())
+    e = validate_event(event_dict())
     assert e.status == 200
     assert e.org_id is None
     assert e.subnet == "203.0.113.0/24"
 
 
 def test_null_status_means_200() -> None:
-    assert RequestEvent.model_validate(event_dict(status=None)).status == 200
+    assert validate_event(event_dict(status=None)).status == 200
 
 
 def test_unknown_and_raw_text_fields_are_not_stored() -> None:
-    e = RequestEvent.model_validate(event_dict(prompt="secret text", extra_field=1))
-    dumped = e.model_dump_json()
+    e = validate_event(event_dict(prompt="secret text", extra_field=1))
+    dumped = msgspec.json.encode(e).decode()
     assert "secret" not in dumped
     assert "extra_field" not in dumped
 
 
 def test_ipv6_normalised_and_subnet_48() -> None:
-    e = RequestEvent.model_validate(event_dict(client_ip="2001:DB8:0001:0002:0:0:0:1"))
+    e = validate_event(event_dict(client_ip="2001:DB8:0001:0002:0:0:0:1"))
     assert e.client_ip == "2001:db8:1:2::1"
     assert e.subnet == "2001:db8:1::/48"
     assert subnet_of("10.1.2.3") == "10.1.2.0/24"
@@ -56,7 +70,7 @@ def test_ipv6_normalised_and_subnet_48() -> None:
 )
 def test_invalid_values_rejected(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
-        RequestEvent.model_validate(event_dict(**{field: value}))
+        validate_event(event_dict(**{field: value}))
 
 
 @pytest.mark.parametrize(
@@ -67,7 +81,7 @@ def test_required_fields(missing: str) -> None:
     d = event_dict()
     del d[missing]
     with pytest.raises(ValidationError):
-        RequestEvent.model_validate(d)
+        validate_event(d)
 
 
 def test_optional_fields_accept_null() -> None:
@@ -94,5 +108,117 @@ def test_optional_fields_accept_null() -> None:
         "language",
         "turn_index",
     ]
-    e = RequestEvent.model_validate(event_dict(**dict.fromkeys(optional)))
+    e = validate_event(event_dict(**dict.fromkeys(optional)))
     assert all(getattr(e, f) is None for f in optional)
+
+
+# ---- the compiled fast path against the contract ----
+
+_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6)
+_PADDED = st.builds(
+    lambda pre, body, post: pre + body + post,
+    st.sampled_from(["", " ", "\t", "\u00a0", "\u2003"]),
+    _TEXT,
+    st.sampled_from(["", " ", "\n", "\u3000"]),
+)
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 1, 99, 100, 200, 599, 600, 10_000_000, 10_000_001, 4_294_967_296]),
+    st.sampled_from([1_767_225_600_000, 946_684_799_999, 4_102_444_800_001, 1.0, 1.5]),
+    _PADDED,
+    st.sampled_from(
+        [
+            "x" * 128,
+            "x" * 129,
+            "x" * 256,
+            "x" * 257,
+            "US",
+            "us",
+            " US",
+            "4ea8f51552c018f0",
+            "4EA8F51552C018F0",
+            "4ea8f51552c018f",
+            "coding",
+            " coding",
+            "Coding",
+            "datacenter",
+            "203.0.113.7",
+            "203.0.113.07",
+            " 203.0.113.7",
+            "256.0.0.1",
+            "2001:DB8::1",
+            "::ffff:1.2.3.4",
+            "not-an-ip",
+        ]
+    ),
+)
+_NAMES = st.sampled_from(list(RequestEventContract.model_fields))
+
+
+def _contract(obj: dict[str, object]) -> RequestEvent | None:
+    try:
+        return validate_event(obj)
+    except ValidationError:
+        return None
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.dictionaries(_NAMES, _VALUES, max_size=4), min_size=1, max_size=3))
+def test_fast_path_is_never_more_permissive_and_gives_the_contracts_values(
+    changes: list[dict[str, object]],
+) -> None:
+    """``decode_events`` accepts a message only if the contract accepts every element,
+    with equal values; ``decode_message`` (fast path or not) keeps exactly the elements
+    the contract accepts."""
+    objs = [event_dict(**{"event_id": f"e-{i}", **c}) for i, c in enumerate(changes)]
+    raw = json.dumps(objs, ensure_ascii=False).encode()  # integers beyond 64 bits too
+    expected = [_contract(o) for o in objs]
+    fast = decode_events(raw)
+    if fast is not None:
+        assert fast == expected
+    decoded = decode_message(raw)
+    assert decoded.events == [e for e in expected if e is not None]
+    assert len(decoded.dead) == sum(e is None for e in expected)
+    if len(objs) == 1:  # a lone object, not in an envelope
+        one = decode_events(json.dumps(objs[0], ensure_ascii=False).encode())
+        assert one is None or one == [expected[0]]
+
+
+def test_fast_path_takes_clean_batches_and_leaves_normalising_to_the_contract() -> None:
+    clean = [event_dict(event_id=f"e-{i}") for i in range(3)]
+    assert decode_events(orjson.dumps(clean)) == [validate_event(o) for o in clean]
+    for field, value in [
+        ("account_id", " acct-1"),
+        ("prompt_simhash", "4EA8F51552C018F0"),
+        ("client_ip", "2001:DB8::1"),
+        ("status", None),
+    ]:
+        odd = [*clean, event_dict(**{field: value})]
+        assert decode_events(orjson.dumps(odd)) is None, field
+        assert decode_message(orjson.dumps(odd)).events == [validate_event(o) for o in odd]
+
+
+def test_the_two_definitions_have_the_same_fields_and_defaults() -> None:
+    contract = RequestEventContract.model_fields
+    assert RequestEvent.__struct_fields__ == tuple(contract)
+    defaults = dict(
+        zip(
+            RequestEvent.__struct_fields__[-len(RequestEvent.__struct_defaults__) :],
+            RequestEvent.__struct_defaults__,
+            strict=True,
+        )
+    )
+    for name, f in contract.items():
+        if f.is_required():
+            assert name not in defaults, name
+        else:
+            assert defaults[name] == f.default, name
+
+
+def test_event_json_round_trips_without_nulls() -> None:
+    e = validate_event(event_dict(asn=64500))
+    raw = event_json(e)
+    assert b"null" not in raw
+    assert validate_event(orjson.loads(raw)) == e

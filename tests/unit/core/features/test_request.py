@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.events import RequestEvent
+from app.core.events import RequestEvent, validate_event
 from app.core.features.request import HARVEST_UNITS, request_signals
 from tests.conftest import event_dict
 
@@ -10,7 +10,7 @@ DAY = 86_400_000
 
 
 def ev(**kw: object) -> RequestEvent:
-    return RequestEvent.model_validate(event_dict(**kw))
+    return validate_event(event_dict(**kw))
 
 
 def test_harvest_components() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.events import RequestEvent
+from app.core.events import RequestEvent, validate_event
 from app.core.settings import DetectionSettings
 from app.core.stages.account import AccountStage
 from app.core.stages.campaign import CampaignStage
@@ -16,7 +16,7 @@ S = DetectionSettings()
 
 
 def ev(i: int, ts: int, account: str = "a1") -> RequestEvent:
-    return RequestEvent.model_validate(event_dict(event_id=f"e{i}", ts_ms=ts, account_id=account))
+    return validate_event(event_dict(event_id=f"e{i}", ts_ms=ts, account_id=account))
 
 
 def test_one_event_far_ahead_does_not_make_live_traffic_late() -> None:

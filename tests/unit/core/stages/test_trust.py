@@ -10,7 +10,7 @@ the accounts are differs.
 from __future__ import annotations
 
 from app.core.alerts.trust import TRUST_HISTORY, TRUST_NONE, TRUST_ORG
-from app.core.events import AlertEvent, RequestEvent
+from app.core.events import AlertEvent, RequestEvent, validate_event
 from app.core.events.alert import ACTIONS
 from app.core.settings import DetectionSettings
 from app.core.stages.account import AccountStage
@@ -63,7 +63,7 @@ def request(
         if home is None
         else {"client_ip": f"10.9.{home}.1", "ip_kind": "residential", "country": "DE"}
     )
-    return RequestEvent.model_validate(
+    return validate_event(
         {
             "event_id": f"{account}-{i}",
             "ts_ms": ts,

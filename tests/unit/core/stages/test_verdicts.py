@@ -4,6 +4,8 @@ campaign's indicators link the heads it grows a day later to its ``campaign_id``
 
 from __future__ import annotations
 
+import msgspec.structs
+
 from app.core.events import AlertEvent, RequestEvent
 from app.core.settings import DetectionSettings
 from app.core.stages.local import LocalTopology
@@ -135,6 +137,6 @@ def test_heads_grown_a_day_later_join_the_campaign_at_their_first_tick() -> None
 
 def test_remembered_heads_of_an_allowed_org_are_not_enforced() -> None:
     first = cohort("hydra", created_days=2)
-    later = [e.model_copy(update={"org_id": "org-new"}) for e in heads("head", T0 + 30 * HOUR_MS)]
+    later = [msgspec.structs.replace(e, org_id="org-new") for e in heads("head", T0 + 30 * HOUR_MS)]
     alerts = run(first + later, benign("org", "org-new", at_ms=T0))
     assert all(a.action not in ENFORCING for a in on_accounts(alerts, "head-"))
