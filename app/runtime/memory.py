@@ -22,11 +22,10 @@
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from app.runtime.checkpoint import ChunkedCompressor, Snapshot
+from app.runtime.checkpoint import ChunkedCompressor, Snapshot, decompress_state
 from app.runtime.ports import Headers, Message, TopicRole
 from app.runtime.readback import Record
 
@@ -141,7 +140,7 @@ class MemorySnapshotStore:
         return newest
 
     def state_of(self, snapshot: Snapshot) -> bytes:
-        return zlib.decompress(snapshot.blob)
+        return decompress_state(snapshot.blob)
 
     def close(self) -> None:
         self.closed = True
