@@ -37,7 +37,7 @@ from app.core.events.redact import (
     redact,
     sha256_hex,
 )
-from app.core.events.request import RequestEvent, decode_events, validate_event
+from app.core.events.request import RequestEvent, decode_events, decode_known, validate_event
 
 __all__ = [
     "DEFAULT_MAX_BATCH_EVENTS",
@@ -206,10 +206,14 @@ def decode_message(
             "over the size limit: not parsed, not stored",
         )
         return out
-    if value[:1] in b"[{" and not may_carry_raw_text(value):
-        # fast path: a clean message decoded and validated in one compiled pass; an
-        # element it is not sure of sends the whole message down the contract's path
-        events = decode_events(value)
+    if value[:1] in b"[{":
+        # fast path: a clean message decoded and validated in one compiled pass (the
+        # contract's fields only: then no raw-text field can be in it; else, with the
+        # raw-text pre-check, unknown fields ignored); an element it is not sure of
+        # sends the whole message down the contract's path
+        events = decode_known(value)
+        if events is None and not may_carry_raw_text(value):
+            events = decode_events(value)
         if events is not None and 0 < len(events) <= max_batch_events:
             out.events = events
             return out

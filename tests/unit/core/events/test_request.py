@@ -14,6 +14,7 @@ from app.core.events.request import (
     RequestEvent,
     RequestEventContract,
     decode_events,
+    decode_known,
     event_json,
     subnet_of,
     validate_event,
@@ -182,6 +183,10 @@ def test_fast_path_is_never_more_permissive_and_gives_the_contracts_values(
     fast = decode_events(raw)
     if fast is not None:
         assert fast == expected
+    known = decode_known(raw)
+    if known is not None:
+        assert known == expected
+        assert fast == known  # the contract's fields only: both paths agree
     decoded = decode_message(raw)
     assert decoded.events == [e for e in expected if e is not None]
     assert len(decoded.dead) == sum(e is None for e in expected)
@@ -226,3 +231,24 @@ def test_event_json_round_trips_without_nulls() -> None:
     raw = event_json(e)
     assert b"null" not in raw
     assert validate_event(orjson.loads(raw)) == e
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"request_id": "r-1"}, {"prompt": "raw text"}, {"Prompt": "x"}, {"MESSAGES": []}],
+)
+def test_known_fields_path_refuses_any_other_field(extra: dict[str, object]) -> None:
+    """An unknown field (a raw-text one in any case among them) never passes
+    ``decode_known``; ``decode_message`` still keeps the event, without the field."""
+    objs = [event_dict(event_id="e-0"), {**event_dict(event_id="e-1"), **extra}]
+    raw = orjson.dumps(objs)
+    assert decode_known(orjson.dumps(objs[:1])) == [validate_event(objs[0])]
+    assert decode_known(raw) is None
+    assert decode_message(raw).events == [validate_event(o) for o in objs]
+
+
+def test_escaped_raw_text_key_is_unknown_to_the_known_fields_path() -> None:
+    raw = orjson.dumps([event_dict(event_id="e-0")])[:-2] + b',"\u0070rompt":"x"}]'
+    assert decode_known(raw) is None
+    assert decode_events(raw) is not None  # ignored there: what the pre-check is for
+    assert [e.event_id for e in decode_message(raw).events] == ["e-0"]
