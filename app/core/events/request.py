@@ -233,7 +233,7 @@ class RequestEvent(Struct, frozen=True, kw_only=True, gc=False, forbid_unknown_f
         return subnet_of(self.client_ip)
 
 
-class _WithExtras(RequestEvent, forbid_unknown_fields=False):
+class _WithExtras(RequestEvent, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=False):
     """The same fields, unknown ones ignored (the contract's ``extra="ignore"``)."""
 
 
