@@ -418,6 +418,17 @@ class PivotStage:
         return (link[2], link[8], link[10], link[7])
 
     @staticmethod
+    def _sent_now(account: str, key: str, p: PivotState) -> tuple[int, int, int, int]:
+        """:meth:`_sent` of the link :meth:`_link` would build now (without building it)."""
+        rec = p.accounts[account]
+        return (
+            int(rec[R_N]),
+            int(rec[R_TRUST]),
+            int(rec[R_ORG]),
+            int(key.startswith("subnet:") or p.co_located(account)),
+        )
+
+    @staticmethod
     def _link(account: str, key: str, p: PivotState) -> Link:
         rec = p.accounts[account]
         return (
@@ -541,11 +552,11 @@ class PivotStage:
                             p.restat.discard(a)
                             links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0))
                             continue
-                        link = self._link(a, key, p)
-                        if self._sent(link) != sent:
-                            linked[a] = self._sent(link)
+                        now_sent = self._sent_now(a, key, p)
+                        if now_sent != sent:
+                            linked[a] = now_sent
                             p.restat.discard(a)
-                            links.append(link)
+                            links.append(self._link(a, key, p))
                     elif a in changed:  # its traffic here grew: sent with the next full tick
                         rec = on_pivot[a]
                         if int(rec[R_ORG]) != sent[2]:  # an org allowed (or no longer)

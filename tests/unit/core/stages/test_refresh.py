@@ -80,3 +80,21 @@ def test_campaign_links_stay_those_the_pivot_stages_sent(events: list[RequestEve
     assert len(refresh_links) >= 20
     # a refresh carries what changed, not every link in force
     assert max(refresh_links) < linked
+
+
+def test_the_refresh_compares_what_the_link_would_carry(events: list[RequestEvent]) -> None:
+    """The refresh's shortcut (the sent fields, without building the link) agrees with
+    the link itself for every member of every pivot."""
+    topo = LocalTopology(DetectionSettings(), account_partitions=4)
+    part = account_partitioner(4)
+    by_p: dict[int, list[RequestEvent]] = {}
+    for e in events:
+        by_p.setdefault(part(e.account_id), []).append(e)
+    topo.process(sorted(by_p.items()))
+    checked = 0
+    for stage in topo.pivots:
+        for key, p in stage.pivots.items():
+            for a in p.accounts:
+                assert stage._sent_now(a, key, p) == stage._sent(stage._link(a, key, p))
+                checked += 1
+    assert checked > 1_000
