@@ -303,8 +303,12 @@ class CampaignStage:
         kinds = self._kinds.get(account)
         if kinds is None or len(kinds) < 2:
             return False
-        if sum(1 for n in kinds.values() if n[1]) >= 2:
-            return True
+        strong = 0
+        for n in kinds.values():  # two kinds with links that are not candidates
+            if n[1]:
+                if strong:
+                    return True
+                strong = 1
         st = self.settings
         return st.dense_links and self._dimensions(account) >= st.dense_min_dimensions
 
@@ -661,10 +665,14 @@ class CampaignStage:
         if not mine or not len(memory):
             return None
         kinds: dict[str, set[str]] = {}
-        for key in mine.keys() & memory.entries.keys():  # walks the smaller of the two
-            cid = memory.campaign_of(key, at_ms=now)
-            if cid is not None:
-                kinds.setdefault(cid, set()).add(pivot_kind(key))
+        entries = memory.entries
+        for key in mine.keys() & entries.keys():  # walks the smaller of the two
+            cid, expiry = entries[key]  # memory.campaign_of, inlined: once per link
+            if now < expiry:
+                got = kinds.get(cid)
+                if got is None:
+                    got = kinds[cid] = set()
+                got.add(key[: key.index(":")])  # pivot_kind
         return self._most_kinds(kinds)
 
     def _most_kinds(self, kinds: dict[str, set[str]]) -> tuple[str, list[str]] | None:
