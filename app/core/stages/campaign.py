@@ -33,7 +33,10 @@ alert's severity and action are adjusted for it (a long-standing org account get
 from __future__ import annotations
 
 import hashlib
+import heapq
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 
 from app.core.alerts.campaign import (
     CAMPAIGN_ACTIONS,
@@ -647,11 +650,11 @@ class CampaignStage:
 
     def _remember(self, cid: str, members: list[str], now: int) -> None:
         """Remember the indicators most of the members share (hourly per campaign)."""
-        count: dict[str, int] = {}
-        for a in members:
-            for key in self.links[a]:
-                count[key] = count.get(key, 0) + 1
-        shared = sorted(
+        links = self.links
+        count = Counter(chain.from_iterable(links[a] for a in members))
+        # only the most shared are kept: the head of the order, not a full sort
+        shared = heapq.nsmallest(
+            self.memory.max_per_campaign,
             (k for k, n in count.items() if n >= 2 and pivot_kind(k) not in _NOT_REMEMBERED),
             key=lambda k: (-count[k], k),
         )
