@@ -468,9 +468,7 @@ class CampaignStage:
             if not self._multi_kind(a):
                 continue
             joined = self._joined.setdefault(a, set())
-            for key in sorted(mine):
-                if key in joined:
-                    continue
+            for key in sorted(mine.keys() - joined):  # the new ones, in key order
                 joined.add(key)
                 anchor = self._anchor.get(key)
                 if anchor is None:
