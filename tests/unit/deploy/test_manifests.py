@@ -6,6 +6,7 @@ import json
 import re
 import shlex
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -282,3 +283,13 @@ def test_every_prometheus_alert_links_its_runbook(rule: dict[str, Any]) -> None:
     page = ROOT / m.group(1)
     assert page.exists(), f"{rule['alert']}: missing {page}"
     assert page.name == f"{rule['alert']}.md"
+
+
+def test_sizing_takes_the_newest_complete_bench_result(tmp_path: Path) -> None:
+    full = {"two_workers": {}, "latency_at_half_load": {}}
+    (tmp_path / "bench-20260101T000000.json").write_text(json.dumps(full))
+    (tmp_path / "bench-20260102T000000.json").write_text(json.dumps({"hydrawatch": {}}))
+    assert latest_bench(tmp_path).name == "bench-20260101T000000.json"
+    (tmp_path / "bench-20260101T000000.json").unlink()
+    with pytest.raises(FileNotFoundError, match="complete"):
+        latest_bench(tmp_path)
