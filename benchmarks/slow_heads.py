@@ -14,20 +14,26 @@ from __future__ import annotations
 
 import argparse
 import collections
+import inspect
 from typing import Any
 
 from app.core.campaigns.values import pivot_kind, pivots_of
 from app.core.events import AlertEvent, RequestEvent
 from app.core.features.request import request_signals
 from app.core.settings import DetectionSettings
-from app.tools.evaluate.loop import _Loop
+from app.core.stages.campaign import _NOT_REMEMBERED
+from app.tools.evaluate.loop import _Loop, run_closed_loop
 from app.tools.simulate.scenario import load_scenario
 
 __all__ = ["main"]
 
 _HOUR_MS = 3_600_000
-#: kinds the campaign stage never remembers
-_NOT_REMEMBERED = ("asn", "created")
+#: the closed loop's defaults (``evaluate --closed-loop``)
+_DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(run_closed_loop).parameters.items()
+    if name in ("enforce_delay_ms", "throttle_served_share", "batch_ms")
+}
 
 
 class _Traced(_Loop):
@@ -100,10 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         scale=scale,
         partitions=args.partitions,
         settings=DetectionSettings(),
-        enforce_delay_ms=180_000,
-        throttle_served_share=0.1,
-        batch_ms=60_000,
         verdicts=[],
+        **_DEFAULTS,
     )
     rep = loop.run()
     heads = [h for h in rep.heads if h.reuses_infrastructure and h.first_ms is not None]

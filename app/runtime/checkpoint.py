@@ -88,7 +88,8 @@ class ChunkedCompressor:
             buf += z.flush()
             self._parts.clear()
             n = self.chunk_bytes
-            self.chunks = [bytes(buf[i : i + n]) for i in range(0, len(buf), n)]
+            view = memoryview(buf)  # one copy per chunk, not two
+            self.chunks = [bytes(view[i : i + n]) for i in range(0, len(buf), n)]
         return self.chunks or [b""]
 
 
