@@ -136,6 +136,18 @@ class DetectionSettings(BaseModel):
     indicator_memory_per_campaign: int = Field(
         512, ge=1, description="Remembered indicators per campaign (the most shared)"
     )
+    member_cards: bool = Field(
+        True,
+        description="Remember the payment methods of a confirmed or critical campaign's "
+        "members too — each member's own card, however few accounts share it (a head "
+        "grown on its predecessor's card): a card counts as one remembered kind",
+    )
+    card_memory_max_entries: int = Field(
+        100_000, ge=0, description="Remembered member cards in the campaign stage, at most"
+    )
+    card_memory_per_campaign: int = Field(
+        20_000, ge=1, description="Remembered member cards per campaign, at most"
+    )
     memory_min_indicator_kinds: int = Field(
         2,
         ge=1,

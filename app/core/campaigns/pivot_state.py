@@ -3,8 +3,9 @@
 Each member record is the account's traffic *on this pivot* within the 24 h view
 (``R_*`` fields, one ``array('d')``), plus the tag of the subnet of its last request
 here, so the pivot knows which of its members share an address block with another
-member (co-location inside the cohort, without looking at any other pivot), and the
-trust level of its latest observation here (sent on its links).
+member (co-location inside the cohort, without looking at any other pivot), the
+trust level of its latest observation here and the tag of that observation's payment
+method (both sent on its links).
 
 >>> p = PivotState()
 >>> for acct, tag in (("a", 1), ("b", 1), ("c", 2)):
@@ -27,6 +28,7 @@ __all__ = [
     "COUNTED",
     "MAX_PIVOT_ACCOUNTS",
     "RESTARTED",
+    "R_CARD",
     "R_HARVEST",
     "R_LAST",
     "R_MISMATCH",
@@ -42,8 +44,8 @@ __all__ = [
 ]
 
 #: Fields of a pivot member record.
-R_LAST, R_N, R_HARVEST, R_MISMATCH, R_RISKY, R_YOUNG, R_SUBNET, R_TRUST, R_ORG = range(9)
-_RECORD_FIELDS = 9
+R_LAST, R_N, R_HARVEST, R_MISMATCH, R_RISKY, R_YOUNG, R_SUBNET, R_TRUST, R_ORG, R_CARD = range(10)
+_RECORD_FIELDS = 10
 #: What :meth:`PivotState.add` did to the account's member record.
 UNTRACKED, COUNTED, RESTARTED = range(3)
 #: Accounts tracked exactly per pivot; beyond this a HyperLogLog counts the rest, so a
@@ -79,9 +81,9 @@ class PivotState:
     def __init__(self) -> None:
         self.sums = pivot_sums()
         #: account → [last_ts, requests, harvest, mismatch, risky_ip, young, subnet tag,
-        #: trust level of its latest observation], in the order their ``R_LAST`` was last
-        #: moved (a record moves to the end): observations are applied in bucket order, so
-        #: expiry looks at the front only (:meth:`expire`)
+        #: trust level of its latest observation, org tag, card tag], in the order their
+        #: ``R_LAST`` was last moved (a record moves to the end): observations are applied
+        #: in bucket order, so expiry looks at the front only (:meth:`expire`)
         self.accounts: dict[str, array[float]] = {}
         #: subnet tag → members whose last request here came from it
         self.subnets: dict[int, int] = {}
@@ -181,6 +183,7 @@ class PivotState:
         subnet_tag: int,
         trust: int = 0,
         org_tag: int = 0,
+        card_tag: int = 0,
     ) -> int:
         """Count one observation: ``values[F_REQ]`` requests between ``first_ms`` and
         ``last_ms`` (``COUNTED``, ``RESTARTED`` or ``UNTRACKED``)."""
@@ -220,6 +223,7 @@ class PivotState:
                     subnet_tag,
                     trust,
                     org_tag,
+                    card_tag,
                 ),
             )
             return how
@@ -229,6 +233,7 @@ class PivotState:
             del accounts[account]  # to the end: the front holds the oldest
             accounts[account] = rec
             rec[R_TRUST] = trust
+            rec[R_CARD] = card_tag
             if rec[R_SUBNET] != subnet_tag:
                 self._move_subnet(int(rec[R_SUBNET]), subnet_tag)
                 rec[R_SUBNET] = subnet_tag

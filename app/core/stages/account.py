@@ -50,6 +50,7 @@ from app.core.campaigns.values import (
     F_REQ,
     F_RISKY,
     F_YOUNG,
+    card_tag,
     narrow,
     pivots_of,
     request_values,
@@ -70,6 +71,7 @@ from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
 __all__ = ["AccountOutput", "AccountStage"]
 
 _ROUTE_CACHE_MAX = 500_000
+_CARD_CACHE_MAX = 100_000
 
 
 @dataclass(slots=True)
@@ -123,12 +125,15 @@ class AccountStage:
         #: when closed)
         self._totals: dict[int, int] = {}
         #: bucket end → account → pivot → [first ts, last ts, subnet tag of the last
-        #: request, lowest trust level, widened value sums]: the observations not yet
+        #: request, lowest trust level, widened value sums, org tag, card tag of the
+        #: last request]: the observations not yet
         #: closed by the watermark
         #: (insertion order follows the partition's event order, so the stream of
         #: observations sent is the same on a replay)
         self._open: dict[int, dict[str, dict[str, list[int]]]] = {}
         self._route: dict[str, int] = {}
+        #: payment fingerprint → :func:`card_tag` (a cache)
+        self._cards: dict[str, int] = {}
         #: per pivot partition, the sequence number of the next observation sent to it
         self.sent: list[int] = [0] * pivot_partitions
         self.evicted = 0
@@ -214,6 +219,7 @@ class AccountStage:
         book = self.verdicts
         org_verdicts = book.has("benign", "org")
         org_of = self.org_of
+        cards = self._cards
         for e in events:
             if e.event_id in seen:
                 out.duplicates += 1
@@ -270,6 +276,14 @@ class AccountStage:
                 ):
                     org = None
             org_tag = 0 if org is None else org_tag_of(org)
+            fp = e.payment_fingerprint
+            card = 0
+            if fp:
+                card = cards.get(fp, 0)
+                if not card:
+                    if len(cards) >= _CARD_CACHE_MAX:
+                        cards.clear()
+                    card = cards[fp] = card_tag(fp)
             end = ts - ts % tick_ms + tick_ms
             by_account = open_obs.get(end)
             if by_account is None:
@@ -280,14 +294,17 @@ class AccountStage:
             for key in pivots_of(e, s, subnet):
                 agg = cur.get(key)
                 if agg is None:
-                    cur[key] = [ts, ts, tag, trust, wide, org_tag]
+                    cur[key] = [ts, ts, tag, trust, wide, org_tag, card]
                     continue
                 if ts < agg[0]:
                     agg[0] = ts
-                if ts > agg[1] or (ts == agg[1] and (tag, org_tag) > (agg[2], agg[5])):
+                if ts > agg[1] or (
+                    ts == agg[1] and (tag, org_tag, card) > (agg[2], agg[5], agg[6])
+                ):
                     agg[1] = ts
                     agg[2] = tag
                     agg[5] = org_tag
+                    agg[6] = card
                 if trust < agg[3]:
                     agg[3] = trust
                 agg[4] += wide
@@ -316,7 +333,7 @@ class AccountStage:
             q_n = self.pivot_partitions
             for end in sorted(e for e in self._open if e <= wm):
                 for account, mine in self._open.pop(end).items():
-                    for key, (first, last, tag, trust, wide, org_tag) in mine.items():
+                    for key, (first, last, tag, trust, wide, org_tag, card) in mine.items():
                         q = route.get(key)
                         if q is None:
                             if len(route) >= _ROUTE_CACHE_MAX:
@@ -332,6 +349,7 @@ class AccountStage:
                                 tag,
                                 trust,
                                 org_tag,
+                                card,
                                 *narrow(wide),
                             ]
                         )

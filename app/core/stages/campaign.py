@@ -160,6 +160,16 @@ class CampaignStage:
             max_per_campaign=settings.indicator_memory_per_campaign,
             max_entries=settings.indicator_memory_max_entries,
         )
+        #: payment methods of confirmed and critical campaigns' members (``%x`` of their
+        #: card tag) → the campaign id (``member_cards``)
+        self.cards = IndicatorMemory(
+            ttl_ms=settings.indicator_memory_ttl_ms,
+            max_per_campaign=settings.card_memory_per_campaign,
+            max_entries=settings.card_memory_max_entries,
+        )
+        self.cards.fresh = set()
+        #: account → the card tag its newest link or hint carries (0 never stored)
+        self._card_of: dict[str, int] = {}
         #: account → tag of its org, for accounts whose links carry one (an aged org's,
         #: or one a benign verdict allows)
         self._org_of: dict[str, int] = {}
@@ -335,8 +345,16 @@ class CampaignStage:
                     else:
                         _unsum(summaries.get(a), gone)
         org_of = self._org_of
+        card_of = self._card_of
         hints = self._hints
-        for account, key, n, harvest, mismatch, risky, young, shared, trust, weak, org in r.links:
+        for link in r.links:
+            account, key, n, harvest, mismatch, risky, young, shared, trust, weak, org = link[:11]
+            if n:
+                card = link[11] if len(link) > 11 else 0  # links of an older version: none
+                if card:
+                    card_of[account] = card
+                elif account in card_of:
+                    del card_of[account]
             if weak == HINT:
                 hints.setdefault(account, {})[key] = (r.tick_ms, n, trust)
                 self._hinted_on.setdefault(key, set()).add(account)
@@ -447,7 +465,9 @@ class CampaignStage:
             self.alerted.pop(a, None)
             self.member_of.pop(a, None)
             self._org_of.pop(a, None)
+            self._card_of.pop(a, None)
         self.memory.expire(now_ms=now)
+        self.cards.expire(now_ms=now)
         self.campaigns = {
             c: v for c, v in self.campaigns.items() if v.last_alert_ms >= now - 7 * DAY_MS
         }
@@ -537,18 +557,24 @@ class CampaignStage:
                 # its members' changes since were not looked at under that id
                 self._checked.pop(seen[2], None)
             evals[first] = (len(group), wake, cid, self._campaign_state(cid))
-        if len(self.memory):
+        if len(self.memory) or len(self.cards):
             fresh = self.memory.fresh
+            fresh_cards = self.cards.fresh
             if force:
                 candidates = sorted(links)
-            elif fresh:
-                on_fresh = {a for key in fresh for a in self.by_pivot.get(key, ())}
+            elif fresh or fresh_cards:
+                on_fresh = {a for key in fresh or () for a in self.by_pivot.get(key, ())}
+                if fresh_cards:
+                    tags = {int(k, 16) for k in fresh_cards}
+                    on_fresh.update(a for a, t in self._card_of.items() if t in tags and a in links)
                 candidates = sorted(on_fresh.union(changed))
             else:
                 candidates = changed
             alerts += self._emit_remembered(candidates, now, emitted_ms)
         if self.memory.fresh:
             self.memory.fresh = set()
+        if self.cards.fresh:
+            self.cards.fresh = set()
         if self._hints:
             hourly = now % HOUR_MS == 0
             pending = sorted(self._hints) if hourly or force else sorted(self._hint_changed)
@@ -657,15 +683,39 @@ class CampaignStage:
             key=lambda k: (-count[k], k),
         )
         self.memory.remember(cid, shared, at_ms=now)
+        if self.settings.member_cards:
+            # each member's own card, however few share it — never an org's (its accounts
+            # share the org's card) nor a trusted member's
+            card_of = self._card_of
+            org_of = self._org_of
+            cards = sorted(
+                {
+                    card_of[a]
+                    for a in members
+                    if a in card_of and a not in org_of and self.member_trust(a) == TRUST_NONE
+                }
+            )
+            self.cards.remember(cid, [f"{t:x}" for t in cards], at_ms=now)
+
+    def _card_campaign(self, account: str, now: int) -> str | None:
+        """The campaign that remembers this account's card (``member_cards``)."""
+        tag = self._card_of.get(account)
+        if not tag or not len(self.cards):
+            return None
+        return self.cards.campaign_of(f"{tag:x}", at_ms=now)
 
     def remembered_campaign(self, account: str, now: int) -> tuple[str, list[str]] | None:
         """The campaign whose remembered indicators this account's links touch in
-        ``memory_min_indicator_kinds`` kinds (most kinds first, ties: smallest id)."""
+        ``memory_min_indicator_kinds`` kinds (most kinds first, ties: smallest id); the
+        account's own card, when a campaign remembers it, is a payment kind."""
         mine = self.links.get(account)
         memory = self.memory
-        if not mine or not len(memory):
+        if not mine or not (len(memory) or len(self.cards)):
             return None
         kinds: dict[str, set[str]] = {}
+        by_card = self._card_campaign(account, now)
+        if by_card is not None:
+            kinds[by_card] = {"payment"}
         entries = memory.entries
         for key in mine.keys() & entries.keys():  # walks the smaller of the two
             cid, expiry = entries[key]  # memory.campaign_of, inlined: once per link
@@ -953,6 +1003,9 @@ class CampaignStage:
                 if mine is None:
                     continue
             kinds: dict[str, set[str]] = {}
+            by_card = self._card_campaign(a, now)
+            if by_card is not None and by_card in self.campaigns:
+                kinds[by_card] = {"payment"}
             for key in sorted({*mine, *self.links.get(a, ())}):
                 cid = self._dominant(key, now, cache)
                 if cid is not None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from app.core.alerts.entity import entity_alert
 from app.core.campaigns.evidence import FAMILY_THRESHOLD, Evidence
 from app.core.campaigns.pivot_state import (
+    R_CARD,
     R_HARVEST,
     R_MISMATCH,
     R_N,
@@ -278,10 +279,11 @@ class PivotStage:
         tag = o[5]
         trust = o[6]
         org = o[7]
+        card = o[8]
         values = o[OBS_VALUES:]
         p = self.pivots.get(key)
         if p is not None:
-            p.add(account, first, last, values, tag, trust, org)
+            p.add(account, first, last, values, tag, trust, org, card)
             self._touched.add(key)
             return
         solo = self._solo.get(key)
@@ -289,7 +291,7 @@ class PivotStage:
             if len(self.pivots) >= self.settings.max_pivots:
                 self._evict_pivot()
             p = self.pivots[key] = PivotState()
-            p.add(account, first, last, values, tag, trust, org)
+            p.add(account, first, last, values, tag, trust, org, card)
             self._touched.add(key)
             return
         if solo is None or solo[0] - solo[4] < first - DAY_MS:
@@ -313,8 +315,9 @@ class PivotStage:
                 solo[5],
                 solo[6],
                 solo[7],
+                solo[8],
             )
-            p.add(account, first, last, values, tag, trust, org)
+            p.add(account, first, last, values, tag, trust, org, card)
         else:
             del self._solo[key]
             self._solo[key] = o
@@ -443,6 +446,7 @@ class PivotStage:
             int(rec[R_TRUST]),
             int(p.tier == 1),
             int(rec[R_ORG]),
+            int(rec[R_CARD]),
         )
 
     # ---- ticks ---------------------------------------------------------------------------
@@ -550,7 +554,7 @@ class PivotStage:
                         if not self._member_ok(key, p, a):
                             del linked[a]
                             p.restat.discard(a)
-                            links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+                            links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
                             continue
                         now_sent = self._sent_now(a, key, p)
                         if now_sent != sent:
@@ -580,7 +584,7 @@ class PivotStage:
                     if hints and a not in p.hinted and self._hint_ok(key, p, a):
                         p.hinted.add(a)
                         link = self._link(a, key, p)
-                        links.append((*link[:9], HINT, link[10]))
+                        links.append((*link[:9], HINT, *link[10:]))
         if full:  # linked members' grown traffic, hourly (clusters are re-scored hourly)
             growth = st.link_stats_growth
             for key in sorted(k for k, p in pivots.items() if p.restat):
@@ -613,7 +617,7 @@ class PivotStage:
                 p.hinted.discard(a)
                 if a in p.linked:
                     del p.linked[a]
-                    tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+                    tick.links.append((a, key, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
         # in order of arrival (nondecreasing tick end): the stale ones lead. One left
         # behind a fresher one (same tick) goes next hour; a stale entry is replaced on
         # its next observation anyway, so when it goes changes nothing but memory.

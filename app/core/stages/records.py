@@ -19,7 +19,8 @@ Every record names its source partition and the input position it covers, so a s
 that restarts from a checkpoint and re-sends what it already sent is deduplicated
 downstream (upserts and maxima are idempotent).
 
->>> o = [600_000, "subnet:10.0.0.0/24", "a", 599_000, 595_000, 7, 0, 2, 40, 0, 0, 2, 2, 900, 0]
+>>> o = [600_000, "subnet:10.0.0.0/24", "a", 599_000, 595_000, 7, 0, 0, 5]
+>>> o += [2, 40, 0, 0, 2, 2, 900, 0]
 >>> rec = PivotInput(source=1, watermark_ms=600_000, first_seq=9, obs=[o], totals=[])
 >>> decode_pivot_input(encode_pivot_input(rec)) == rec
 True
@@ -56,22 +57,25 @@ __all__ = [
 
 #: [bucket end, pivot key, account, first and last event time as ms before the bucket
 #: end, subnet tag of the last request, the account's lowest trust level over the
-#: requests (:mod:`app.core.alerts.trust`), a tag of its ``org_id`` (0: none), then the
-#: requests' eight summed values]: one
+#: requests (:mod:`app.core.alerts.trust`), a tag of its ``org_id`` (0: none), the
+#: :func:`~app.core.campaigns.values.card_tag` of the last request's payment method,
+#: then the requests' eight summed values]: one
 #: account's requests on one pivot within one linkage-tick bucket, one flat list — the
 #: same in memory and on the wire (nothing to convert on either side). A record's
 #: observations come in bucket order (the tick at a bucket's end applies it).
 Observation = list[Any]
 #: where the summed values start in an :data:`Observation`
-OBS_VALUES = 8
+OBS_VALUES = 9
 #: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located,
 #: trust level of the account's latest observation here, 1 for a candidate link from a
 #: cohort with a single evidence family — it counts only in a dense block —, :data:`HINT`
 #: for a hint (a harvest-like member without a family of its own on a pivot whose members
 #: nearly all are harvest-like: no link, evidence of membership only), the tag of
 #: the org its latest traffic here names when that org is long-standing or allowed by
-#: a benign verdict, else 0); ``requests == 0`` removes the link.
-Link = tuple[str, str, int, int, int, int, int, int, int, int, int]
+#: a benign verdict, else 0, and the card tag of its latest observation here (0: none —
+#: how the campaign stage knows a member's own payment method, however few share it);
+#: ``requests == 0`` removes the link.
+Link = tuple[str, str, int, int, int, int, int, int, int, int, int, int]
 #: The link kind (tenth field) of a hint.
 HINT = 2
 
