@@ -1,4 +1,5 @@
-"""What the console has read: alerts (deduplicated by ``alert_id``) and the link index.
+"""What the console has read: alerts (deduplicated by ``alert_id``), the link index and
+the verdicts.
 
 A reader thread adds to an :class:`AlertStore`; every page is built from one
 :class:`Snapshot` of it, so a page never sees half an update. The web layer depends on
@@ -19,14 +20,16 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import ValidationError
 
 from app.core.events import AlertEvent
 from app.core.stages.records import LinkInput
+from app.core.verdicts import Verdict
 from app.tools.console.links import LinkIndex
+from app.tools.console.verdicts import VerdictEntry, VerdictLog
 
 __all__ = ["AlertStore", "ConsoleSource", "Snapshot"]
 
@@ -45,6 +48,14 @@ class Snapshot:
     link_records: int = 0
     #: alerts dropped, oldest first, past the store's bound
     evicted: int = 0
+    #: subject key → its newest verdict (withdrawn ones gone), expired ones included
+    verdicts: Mapping[str, Verdict] = field(default_factory=dict)
+    #: every record of the verdicts topic read, in order (bounded)
+    verdict_history: tuple[VerdictEntry, ...] = ()
+    #: records of the verdicts topic read (tombstones included)
+    verdict_records: int = 0
+    #: records of the verdicts topic that were not verdicts (counted, ignored)
+    verdicts_invalid: int = 0
 
 
 class ConsoleSource(Protocol):
@@ -62,6 +73,8 @@ class AlertStore:
         self._alerts: deque[AlertEvent] = deque()
         self._ids: set[str] = set()
         self._links = LinkIndex()
+        self._verdicts = VerdictLog()
+        self._verdicts_invalid = 0
         self._invalid = 0
         self._evicted = 0
         self._snapshot: Snapshot | None = None
@@ -110,6 +123,26 @@ class AlertStore:
                 self._snapshot = None
             return True
 
+    def add_verdict(self, key: str, verdict: Verdict | None, *, ts_ms: int | None = None) -> None:
+        """A verdict, or a tombstone (``None``) withdrawing ``key``'s."""
+        with self._lock:
+            self._verdicts.apply(key, verdict, ts_ms=ts_ms)
+            self._snapshot = None
+
+    def add_verdict_raw(
+        self, key: bytes | None, value: bytes | None, *, ts_ms: int | None = None
+    ) -> bool:
+        """One record of the verdicts topic; False (counted) if it is not a verdict."""
+        with self._lock:
+            try:
+                self._verdicts.apply_raw(key, value, ts_ms=ts_ms)
+            except ValueError:
+                self._verdicts_invalid += 1
+                return False
+            finally:
+                self._snapshot = None
+            return True
+
     def snapshot(self) -> Snapshot:
         with self._lock:
             if self._snapshot is None:
@@ -119,5 +152,9 @@ class AlertStore:
                     invalid=self._invalid,
                     link_records=self._links.records,
                     evicted=self._evicted,
+                    verdicts=dict(self._verdicts.current),
+                    verdict_history=tuple(self._verdicts.history),
+                    verdict_records=self._verdicts.records,
+                    verdicts_invalid=self._verdicts_invalid,
                 )
             return self._snapshot
