@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.events import AlertEvent
+from app.core.verdicts import INDICATOR_KINDS
 from app.tools.console.store import Snapshot
 
 __all__ = ["ENTITY_TYPES", "EntityRow", "entity_rows", "pivot_key_of"]
@@ -34,6 +35,13 @@ class EntityRow:
     first_seen_ms: int
     #: campaign members linked on this indicator (link index), by campaign
     campaign_members: tuple[tuple[str, int], ...]
+
+    @property
+    def verdict_key(self) -> str | None:
+        """The verdict subject this entity is (payment, TLS, template, subnet); None for
+        an ASN, which no verdict names."""
+        key = pivot_key_of(self.newest.entity_type, self.newest.entity_id)
+        return key if key.partition(":")[0] in INDICATOR_KINDS else None
 
     @property
     def accounts(self) -> int:

@@ -42,6 +42,8 @@ def test_every_page(client: TestClient) -> None:
         "invalid": 0,
         "link_records": 1,
         "evicted": 0,
+        "verdict_records": 0,
+        "verdicts_invalid": 0,
     }
 
 
