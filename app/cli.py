@@ -774,8 +774,24 @@ def console(
         bool, typer.Option(help="Also read <app_id>.links: which indicators tie members")
     ] = True,
     app_id: Annotated[str | None, typer.Option(help="App id whose links topic to read")] = None,
+    verdicts: Annotated[
+        bool,
+        typer.Option(help="Also read the verdicts topic: the verdict on each subject, /verdicts"),
+    ] = True,
+    allow_verdicts: Annotated[
+        bool,
+        typer.Option(
+            "--allow-verdicts",
+            help="Let analysts record and withdraw verdicts from the campaign, account and "
+            "/verdicts pages (to the verdicts topic; with --token, only token holders). "
+            "Off: read-only, every POST refused",
+        ),
+    ] = False,
 ) -> None:
-    """Read-only analyst console in the browser: campaigns, accounts, entity alerts."""
+    """Analyst console in the browser: campaigns, accounts, entity alerts, verdicts.
+
+    Read-only unless --allow-verdicts.
+    """
     from app.runtime.admin import security_kwargs
     from app.tools.console.auth import check_bind
     from app.tools.console.serve import run_console
@@ -789,17 +805,29 @@ def console(
     except ValueError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    if allow_verdicts and not verdicts:
+        err.print(
+            "[red]error:[/] --allow-verdicts needs the verdicts topic read (no --no-verdicts)"
+        )
+        raise typer.Exit(2)
     where = f"http://{s.console_host}:{s.console_port}/"
-    err.print(f"console on {where} reading {s.alert_topic} from {s.broker} (Ctrl-C stops)")
-    run_console(
-        bootstrap=s.bootstrap_servers,
-        alert_topic=s.alert_topic,
-        links_topic=s.links_topic if links else None,
-        host=s.console_host,
-        port=s.console_port,
-        token=secret,
-        client_kwargs=security_kwargs(s),
-    )
+    mode = f"recording verdicts to {s.verdict_topic}" if allow_verdicts else "read-only"
+    err.print(f"console on {where} reading {s.alert_topic} from {s.broker}, {mode} (Ctrl-C stops)")
+    try:
+        run_console(
+            bootstrap=s.bootstrap_servers,
+            alert_topic=s.alert_topic,
+            links_topic=s.links_topic if links else None,
+            verdict_topic=s.verdict_topic if verdicts else None,
+            allow_verdicts=allow_verdicts,
+            host=s.console_host,
+            port=s.console_port,
+            token=secret,
+            client_kwargs=security_kwargs(s),
+        )
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

@@ -2,8 +2,9 @@
 
 :class:`KafkaVerdictSink` writes one record per verdict with
 :func:`app.runtime.verdicts.publish_verdict` (the function ``hydrawatch verdict`` uses),
-to the compacted verdicts topic; it never creates the topic (the worker creates it
-compacted; an auto-created one would not be). :class:`MemoryVerdictSink` keeps what it
+to the compacted verdicts topic (``hydrawatch console --allow-verdicts`` checks that it
+exists before it serves: the worker creates it compacted, an auto-created one would not
+be). :class:`MemoryVerdictSink` keeps what it
 was given and, given a store, delivers it there as the topic would (the way httpx's
 ``MockTransport`` stands in for the network).
 
@@ -61,8 +62,7 @@ class KafkaVerdictSink:
         self.timeout_s = timeout_s
         self._kwargs: dict[str, Any] = {
             **dict(client_kwargs or {}),
-            "allow_auto_create_topics": False,
-            # a missing topic or an unreachable broker fails the form within the timeout
+            # an unreachable broker fails the form within the timeout (not 60 s)
             "max_block_ms": int(timeout_s * 1000),
         }
 

@@ -35,7 +35,7 @@ def test_memory_sink_records_and_delivers_like_the_topic() -> None:
     assert failing.records == [] and store.snapshot().verdict_records == 2
 
 
-def test_kafka_sink_writes_with_publish_verdict_and_never_creates_the_topic(
+def test_kafka_sink_writes_with_publish_verdict(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[dict[str, Any]] = []
@@ -54,5 +54,4 @@ def test_kafka_sink_writes_with_publish_verdict_and_never_creates_the_topic(
     assert (first["bootstrap"], first["topic"], first["verdict"]) == ("k:9092", "t.verdicts", V)
     assert second["withdraw_key"] == V.key and "verdict" not in second
     kw = first["client_kwargs"]
-    assert kw["security_protocol"] == "SSL" and kw["allow_auto_create_topics"] is False
-    assert kw["max_block_ms"] == 15_000
+    assert kw["security_protocol"] == "SSL" and kw["max_block_ms"] == 15_000

@@ -209,6 +209,12 @@ def test_a_cross_site_post_is_refused(client: TestClient, sink: MemoryVerdictSin
     assert r.status_code == 400 and sink.records == []
 
 
+def test_pages_send_origin_on_their_own_posts(client: TestClient) -> None:
+    # with `no-referrer` a browser posts `Origin: null`, which the guard must refuse
+    assert client.get(CAMPAIGN).headers["referrer-policy"] == "same-origin"
+    assert "form-action 'self'" in client.get(CAMPAIGN).headers["content-security-policy"]
+
+
 def test_a_read_only_console_refuses_every_post(store: AlertStore) -> None:
     c = _client(store, None)
     fields = {"verdict": "benign", "reason": "T-1", "analyst": "a", "subject": "org:o"}
