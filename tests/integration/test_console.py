@@ -6,8 +6,11 @@ stage's link records to ``<app_id>.links``, as a worker would write them. Then
 ``hydrawatch console`` reads both from the broker and Selenium drives Debian's chromium
 through every page: content checked against the alerts, the member table sorted and
 searched through the page itself, one screenshot per page kept under the test's tmp
-path (or ``$HYDRAWATCH_SCREENSHOTS``). Skipped, saying why, without chromium +
-chromedriver (``make chromium``).
+path (or ``$HYDRAWATCH_SCREENSHOTS``). The console is started with ``--allow-verdicts``
+on a compacted verdicts topic of its own: a benign verdict is recorded from the campaign
+page in the browser, read back from the topic with the workers' own follower, and shown
+in force after a reload. Skipped, saying why, without chromium + chromedriver
+(``make chromium``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,7 +38,9 @@ from app.core.settings import DetectionSettings
 from app.core.stages.local import LocalTopology
 from app.core.stages.partitioner import account_partitioner
 from app.core.stages.records import LinkInput, encode_link_inputs
+from app.core.verdicts import VerdictBook
 from app.runtime.admin import ensure_topics
+from app.runtime.verdicts import VerdictFollower
 from app.tools.broker import BrokerHandle, free_port
 from tests.conftest import PARTITIONS, Topics
 
@@ -118,15 +124,33 @@ def _get_json(url: str) -> Any:
         return json.loads(resp.read())
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def verdict_topic(broker: BrokerHandle) -> str:
+    """A compacted verdicts topic of this module's own, as the worker creates it."""
+    topic = f"it-{uuid.uuid4().hex[:8]}.verdicts"
+    ensure_topics(broker.bootstrap, [topic], partitions=1, config={"cleanup.policy": "compact"})
+    return topic
+
+
+@pytest.fixture(scope="module")
 def console(
-    broker: BrokerHandle, topics: Topics, campaign_run: Run, tmp_path: Path
+    broker: BrokerHandle,
+    campaign_run: Run,
+    verdict_topic: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """``hydrawatch console`` on a free loopback port, once it has read everything."""
-    app_id = f"it-console-{uuid.uuid4().hex[:8]}"
+    """``hydrawatch console --allow-verdicts`` on a free loopback port, once it has read
+    everything (one for the module's tests: the page tour, then the verdict)."""
+    tag = uuid.uuid4().hex[:8]
+    topics = Topics(f"it-{tag}.requests", f"it-{tag}.alerts", f"it-{tag}.dlq")
+    ensure_topics(
+        broker.bootstrap, [topics.input, topics.alerts, topics.dlq], partitions=PARTITIONS
+    )
+    app_id = f"it-console-{tag}"
     ensure_topics(broker.bootstrap, [f"{app_id}.links"], partitions=1)
     _produce(broker.bootstrap, topics.alerts, f"{app_id}.links", campaign_run)
     port = free_port()
+    tmp_path = tmp_path_factory.mktemp("console")
     log = (tmp_path / "console.log").open("wb")
     proc = subprocess.Popen(
         [
@@ -140,8 +164,9 @@ def console(
             str(port),
             "--app-id",
             app_id,
+            "--allow-verdicts",
         ],
-        env={**os.environ, **topics.env()},
+        env={**os.environ, **topics.env(), "HYDRAWATCH_VERDICT_TOPIC": verdict_topic},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -165,9 +190,10 @@ def console(
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        log.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser(chromium: tuple[str, str]) -> Iterator[Any]:
     binary, driver_bin = chromium
     from selenium import webdriver
@@ -323,3 +349,66 @@ def test_every_console_page_in_chromium(
     assert {(t, e) for t, e in shown} == entities and len(shown) == len(entities)
     assert cid in browser.find_element(By.ID, "entities").text  # members linked on them
     _screenshot(browser, shots / "5-entities.png")
+
+
+def test_a_benign_verdict_from_the_campaign_page_in_chromium(
+    console: str,
+    browser: Any,
+    broker: BrokerHandle,
+    verdict_topic: str,
+    campaign_run: Run,
+    shots: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    [cid] = {a.campaign_id for a in campaign_run.alerts if a.entity_type == "campaign"}
+    browser.get(f"{console}/campaigns/{cid}")
+    assert browser.find_element(By.ID, "no-verdict")
+    reason = f"customer eval harness, ticket T-{uuid.uuid4().hex[:6]}"
+    browser.find_element(By.ID, "verdict-benign").click()
+    browser.find_element(By.ID, "verdict-reason-input").send_keys(reason)
+    Select(browser.find_element(By.ID, "verdict-expires")).select_by_value("1d")
+    browser.find_element(By.ID, "verdict-analyst").send_keys("ana-it")
+    before_ms = time.time_ns() // 1_000_000
+    _follow(browser, browser.find_element(By.ID, "verdict-submit"))
+    after_ms = time.time_ns() // 1_000_000
+    assert browser.current_url.startswith(f"{console}/campaigns/{cid}?done=vd-")
+    flash = browser.find_element(By.ID, "flash").text
+    m = re.search(r"vd-[0-9a-f]{16}", flash)
+    assert m is not None and "benign" in flash, flash
+
+    # the record on the real topic, read with the workers' own follower and book
+    follower = VerdictFollower(broker.bootstrap, verdict_topic).start()
+    try:
+        assert follower.wait_caught_up(30), follower.error
+        records = follower.drain()
+    finally:
+        follower.stop()
+    book = VerdictBook()
+    assert [book.apply_record(k, v)[0] for k, v in records] == ["put"]
+    [v] = book.all()
+    assert (v.subject_kind, v.subject, v.verdict, v.reason, v.analyst) == (
+        "campaign",
+        cid,
+        "benign",
+        reason,
+        "ana-it",
+    )
+    assert before_ms <= v.issued_ms <= after_ms and v.expires_ms == v.issued_ms + 86_400_000
+    assert v.verdict_id == m.group(0)
+    assert records[0][0] == f"campaign:{cid}".encode()  # keyed by subject: compaction
+
+    # a reload shows it in force (as read back from the topic)
+    deadline = time.monotonic() + 10
+    while True:
+        browser.refresh()
+        state = browser.find_elements(By.ID, "verdict-state")
+        if (state and state[0].text == "in force") or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert browser.find_element(By.ID, "verdict-state").text == "in force"
+    assert browser.find_element(By.ID, "verdict-id").text == v.verdict_id
+    assert browser.find_element(By.ID, "verdict-reason").text == reason
+    assert browser.find_element(By.ID, "verdict-withdraw")
+    _screenshot(browser, shots / "6-campaign-verdict.png")
