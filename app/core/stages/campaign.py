@@ -72,7 +72,9 @@ __all__ = ["DETECTOR_NAME", "CampaignOutput", "CampaignStage"]
 DETECTOR_NAME = "campaign_linkage"
 #: link stats: requests, harvest units, mismatch, risky, young, co-located, trust level,
 #: candidate (1: from a single-family cohort)
-_Stats = tuple[int, int, int, int, int, int, int, int]
+#: a link's requests, harvest, mismatch, risky, young, co-located, trust level, kind
+#: and card tag
+_Stats = tuple[int, int, int, int, int, int, int, int, int]
 
 
 def _ratio(num: float, den: float) -> float:
@@ -168,8 +170,6 @@ class CampaignStage:
             max_entries=settings.card_memory_max_entries,
         )
         self.cards.fresh = set()
-        #: account → the card tag its newest link or hint carries (0 never stored)
-        self._card_of: dict[str, int] = {}
         #: account → tag of its org, for accounts whose links carry one (an aged org's,
         #: or one a benign verdict allows)
         self._org_of: dict[str, int] = {}
@@ -177,10 +177,10 @@ class CampaignStage:
         self._org_cache: tuple[tuple[int, int, int], dict[int, Verdict]] | None = None
         #: member alerts sent through remembered indicators (a count)
         self.remembered_members = 0
-        #: account → pivot → (tick it was last hinted, requests, trust level): hints
+        #: account → pivot → (tick it was last hinted, requests, trust level, card): hints
         #: from pivots whose members nearly all are harvest-like (no links), and
         #: pivot → the accounts hinted on it; accounts hinted since the last tick
-        self._hints: dict[str, dict[str, tuple[int, int, int]]] = {}
+        self._hints: dict[str, dict[str, tuple[int, int, int, int]]] = {}
         self._hinted_on: dict[str, set[str]] = {}
         self._hint_changed: set[str] = set()
         #: member alerts sent through hints (a count)
@@ -345,18 +345,12 @@ class CampaignStage:
                     else:
                         _unsum(summaries.get(a), gone)
         org_of = self._org_of
-        card_of = self._card_of
         hints = self._hints
         for link in r.links:
             account, key, n, harvest, mismatch, risky, young, shared, trust, weak, org = link[:11]
-            if n:
-                card = link[11] if len(link) > 11 else 0  # links of an older version: none
-                if card:
-                    card_of[account] = card
-                elif account in card_of:
-                    del card_of[account]
+            card = link[11] if len(link) > 11 else 0  # links of an older version: none
             if weak == HINT:
-                hints.setdefault(account, {})[key] = (r.tick_ms, n, trust)
+                hints.setdefault(account, {})[key] = (r.tick_ms, n, trust, card)
                 self._hinted_on.setdefault(key, set()).add(account)
                 self._hint_changed.add(account)
                 self._last_link_ms[account] = r.tick_ms
@@ -388,7 +382,7 @@ class CampaignStage:
                 self._changed.add(account)
                 self._kind_dropped(account, key, old[7])
                 self._kind_added(account, key, weak)
-            stats = mine[key] = (n, harvest, mismatch, risky, young, shared, trust, weak)
+            stats = mine[key] = (n, harvest, mismatch, risky, young, shared, trust, weak, card)
             summary = summaries.get(account)
             if summary is not None:
                 if old is not None:
@@ -465,7 +459,6 @@ class CampaignStage:
             self.alerted.pop(a, None)
             self.member_of.pop(a, None)
             self._org_of.pop(a, None)
-            self._card_of.pop(a, None)
         self.memory.expire(now_ms=now)
         self.cards.expire(now_ms=now)
         self.campaigns = {
@@ -566,7 +559,9 @@ class CampaignStage:
                 on_fresh = {a for key in fresh or () for a in self.by_pivot.get(key, ())}
                 if fresh_cards:
                     tags = {int(k, 16) for k in fresh_cards}
-                    on_fresh.update(a for a, t in self._card_of.items() if t in tags and a in links)
+                    on_fresh.update(
+                        a for a, mine in links.items() if any(v[8] in tags for v in mine.values())
+                    )
                 candidates = sorted(on_fresh.union(changed))
             else:
                 candidates = changed
@@ -686,23 +681,27 @@ class CampaignStage:
         if self.settings.member_cards:
             # each member's own card, however few share it — never an org's (its accounts
             # share the org's card) nor a trusted member's
-            card_of = self._card_of
             org_of = self._org_of
-            cards = sorted(
-                {
-                    card_of[a]
-                    for a in members
-                    if a in card_of and a not in org_of and self.member_trust(a) == TRUST_NONE
-                }
-            )
-            self.cards.remember(cid, [f"{t:x}" for t in cards], at_ms=now)
+            cards: set[int] = set()
+            for a in members:
+                if a not in org_of and self.member_trust(a) == TRUST_NONE:
+                    cards.update(self._cards_of(a))
+            self.cards.remember(cid, [f"{t:x}" for t in sorted(cards)], at_ms=now)
 
-    def _card_campaign(self, account: str, now: int) -> str | None:
-        """The campaign that remembers this account's card (``member_cards``)."""
-        tag = self._card_of.get(account)
-        if not tag or not len(self.cards):
-            return None
-        return self.cards.campaign_of(f"{tag:x}", at_ms=now)
+    def _cards_of(self, account: str) -> set[int]:
+        """The cards the account's links and hints carry (each its latest on that pivot)."""
+        got = {v[8] for v in self.links.get(account, {}).values() if v[8]}
+        hinted = self._hints.get(account)
+        if hinted is not None:
+            got.update(h[3] for h in hinted.values() if h[3])
+        return got
+
+    def _card_campaigns(self, account: str, now: int) -> list[str]:
+        """The campaigns that remember one of this account's cards (``member_cards``)."""
+        if not len(self.cards):
+            return []
+        found = {self.cards.campaign_of(f"{t:x}", at_ms=now) for t in self._cards_of(account)}
+        return sorted(c for c in found if c is not None)
 
     def remembered_campaign(self, account: str, now: int) -> tuple[str, list[str]] | None:
         """The campaign whose remembered indicators this account's links touch in
@@ -712,10 +711,7 @@ class CampaignStage:
         memory = self.memory
         if not mine or not (len(memory) or len(self.cards)):
             return None
-        kinds: dict[str, set[str]] = {}
-        by_card = self._card_campaign(account, now)
-        if by_card is not None:
-            kinds[by_card] = {"payment"}
+        kinds = {cid: {"payment"} for cid in self._card_campaigns(account, now)}
         entries = memory.entries
         for key in mine.keys() & entries.keys():  # walks the smaller of the two
             cid, expiry = entries[key]  # memory.campaign_of, inlined: once per link
@@ -1002,10 +998,9 @@ class CampaignStage:
                 mine = self._hints.get(a)
                 if mine is None:
                     continue
-            kinds: dict[str, set[str]] = {}
-            by_card = self._card_campaign(a, now)
-            if by_card is not None and by_card in self.campaigns:
-                kinds[by_card] = {"payment"}
+            kinds = {
+                cid: {"payment"} for cid in self._card_campaigns(a, now) if cid in self.campaigns
+            }
             for key in sorted({*mine, *self.links.get(a, ())}):
                 cid = self._dominant(key, now, cache)
                 if cid is not None:

@@ -147,6 +147,12 @@ class PivotStage:
         )
         self.clock = UpstreamClock(upstream_partitions)
         self.pivots: dict[str, PivotState] = {}
+        #: Pivots created since the last tick: at the tick they move to the end of
+        #: :attr:`pivots` in key order, so the dict's order (what the entity models learn
+        #: from, which pivot goes first when full, the order of a full tick's links) is
+        #: the events' and not the order the account partitions' observations interleave
+        #: in — the same with 1 or 4 account partitions.
+        self._created: list[str] = []
         #: Indicators seen with one account so far: its latest observation there.
         self._solo: dict[str, Observation] = {}
         #: Observations received and not applied yet (at or after the clock): bucket end →
@@ -291,6 +297,7 @@ class PivotStage:
             if len(self.pivots) >= self.settings.max_pivots:
                 self._evict_pivot()
             p = self.pivots[key] = PivotState()
+            self._created.append(key)
             p.add(account, first, last, values, tag, trust, org, card)
             self._touched.add(key)
             return
@@ -305,6 +312,7 @@ class PivotStage:
             if len(self.pivots) >= self.settings.max_pivots:
                 self._evict_pivot()
             p = self.pivots[key] = PivotState()
+            self._created.append(key)
             self._touched.add(key)
             del self._solo[key]
             p.add(
@@ -452,6 +460,13 @@ class PivotStage:
     # ---- ticks ---------------------------------------------------------------------------
     def _tick(self, now: int, out: PivotOutput, emitted_ms: int) -> TickLinks:
         st = self.settings
+        if self._created:
+            pivots = self.pivots
+            for key in sorted(self._created):
+                p = pivots.pop(key, None)
+                if p is not None:
+                    pivots[key] = p
+            self._created = []
         refresh = now % st.linkage_refresh_ms == 0
         tick = TickLinks(now, refresh)
         full = refresh or self._last_full_ms is None or now - self._last_full_ms >= HOUR_MS

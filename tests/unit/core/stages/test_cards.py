@@ -83,13 +83,14 @@ def test_links_carry_the_card_of_the_accounts_latest_request_on_the_pivot() -> N
     topo.run([(0, events)])
     camp = topo.campaign
     fps = {e.account_id: e.payment_fingerprint for e in events}
-    assert camp._card_of  # the linked accounts' cards reached the campaign stage
-    for account, tag in camp._card_of.items():
-        assert tag == card_tag(fps[account])
+    carried = {a: camp._cards_of(a) for a in camp.links}
+    assert carried  # the linked accounts' cards reached the campaign stage
+    for account, tags in carried.items():
+        assert tags == {card_tag(fps[account])}
     # a critical campaign of them remembers their cards
     assert len(camp.cards) >= 1
     assert all(
         camp.cards.campaign_of(f"{card_tag(fps[a]):x}", at_ms=T0) is not None
-        for a in camp._card_of
+        for a in camp.links
         if a in camp.member_of
     )

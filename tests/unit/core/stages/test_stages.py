@@ -108,3 +108,26 @@ def test_campaign_stage_ignores_ticks_it_already_handled() -> None:
     c.receive(rec)  # re-sent after the pivot stage restarted
     assert c.advance(emitted_ms=0).alerts == []
     assert len(c.links) == 6
+
+
+def _obs(end: int, key: str, account: str) -> list:
+    return [end, key, account, 500, 100, 1, 0, 0, 0, 2, 40, 0, 0, 2, 2, 900, 0]
+
+
+def test_pivot_order_does_not_depend_on_how_account_partitions_interleave() -> None:
+    """Pivots created in one bucket take their place in key order at the tick: the
+    order entity models learn in and full ticks link in is the events', whether the
+    accounts behind them came through one account partition or two."""
+    tick = S.linkage_tick_ms
+    end = T0 - T0 % tick + tick
+    keys = [f"template:t{i}" for i in (5, 2, 9, 1, 7)]
+    firsts = [_obs(end, k, "a") for k in keys]
+    seconds = [_obs(end, k, f"b{i}") for i, k in enumerate(keys)]
+    orders = []
+    for split in ([firsts + seconds], [seconds[::-1], firsts]):
+        stage = PivotStage(S, partition=0, upstream_partitions=len(split))
+        for source, obs in enumerate(split):
+            stage.receive(PivotInput(source, end + tick, 0, obs, []))
+        stage.advance(emitted_ms=0)
+        orders.append(list(stage.pivots))
+    assert orders[0] == orders[1] == sorted(keys)
