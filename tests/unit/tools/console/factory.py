@@ -119,5 +119,5 @@ def links_record(
     return LinkInput(
         source,
         tick_ms,
-        [TickLinks(tick_ms, refresh, [(a, k, n, 0, 0, 0, 0, 0, 0, 0, 0) for a, k, n in links])],
+        [TickLinks(tick_ms, refresh, [(a, k, n, 0, 0, 0, 0, 0, 0, 0, 0, 0) for a, k, n in links])],
     )

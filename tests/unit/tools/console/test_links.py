@@ -33,7 +33,7 @@ def test_a_refresh_tick_changes_only_what_it_names() -> None:
 
 
 def test_a_tick_split_over_records_loses_none_of_its_links() -> None:
-    links = [(f"a{i}", "template:x", 1, 0, 0, 0, 0, 0, 0, 0, 0) for i in range(5)]
+    links = [(f"a{i}", "template:x", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0) for i in range(5)]
     rec = LinkInput(0, 2 * T, [TickLinks(2 * T, True, links)])
     idx = LinkIndex()
     idx.apply(links_record(0, T, [("old", "template:x", 0)]))
