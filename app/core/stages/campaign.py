@@ -157,19 +157,22 @@ class CampaignStage:
         #: the verdicts in force (shared by the worker's stages; not part of the state)
         self.verdicts = verdicts if verdicts is not None else VerdictBook()
         #: indicators of confirmed and critical campaigns → their campaign id
-        self.memory = IndicatorMemory(
+        self.memory: IndicatorMemory[str] = IndicatorMemory(
             ttl_ms=settings.indicator_memory_ttl_ms,
             max_per_campaign=settings.indicator_memory_per_campaign,
             max_entries=settings.indicator_memory_max_entries,
         )
-        #: payment methods of confirmed and critical campaigns' members (``%x`` of their
-        #: card tag) → the campaign id (``member_cards``)
-        self.cards = IndicatorMemory(
+        #: payment methods of confirmed and critical campaigns' members (their card tags)
+        #: → the campaign id (``member_cards``)
+        self.cards: IndicatorMemory[int] = IndicatorMemory(
             ttl_ms=settings.indicator_memory_ttl_ms,
             max_per_campaign=settings.card_memory_per_campaign,
             max_entries=settings.card_memory_max_entries,
         )
         self.cards.fresh = set()
+        #: account → card tag → how many of its links carry it (the cards its links
+        #: name, kept as links come and go: no walk over an account's links per lookup)
+        self._link_cards: dict[str, dict[int, int]] = {}
         #: account → tag of its org, for accounts whose links carry one (an aged org's,
         #: or one a benign verdict allows)
         self._org_of: dict[str, int] = {}
@@ -325,6 +328,16 @@ class CampaignStage:
         st = self.settings
         return st.dense_links and self._dimensions(account) >= st.dense_min_dimensions
 
+    def _uncard(self, account: str, card: int) -> None:
+        on = self._link_cards[account]
+        left = on[card] - 1
+        if left:
+            on[card] = left
+        else:
+            del on[card]
+            if not on:
+                del self._link_cards[account]
+
     def _apply(self, r: TickLinks) -> None:
         links = self.links
         by_pivot = self.by_pivot
@@ -339,6 +352,8 @@ class CampaignStage:
                 gone = None if mine is None else mine.pop(key, None)
                 if gone is not None:
                     self._kind_dropped(a, key, gone[7])
+                    if gone[8]:
+                        self._uncard(a, gone[8])
                     if not mine:
                         del links[a]
                         summaries.pop(a, None)
@@ -365,6 +380,8 @@ class CampaignStage:
                 if gone is not None:
                     by_pivot[key].discard(account)
                     self._kind_dropped(account, key, gone[7])
+                    if gone[8]:
+                        self._uncard(account, gone[8])
                     if not mine:
                         del links[account]
                         summaries.pop(account, None)
@@ -383,6 +400,14 @@ class CampaignStage:
                 self._kind_dropped(account, key, old[7])
                 self._kind_added(account, key, weak)
             stats = mine[key] = (n, harvest, mismatch, risky, young, shared, trust, weak, card)
+            if old is None or old[8] != card:
+                if old is not None and old[8]:
+                    self._uncard(account, old[8])
+                if card:
+                    on = self._link_cards.get(account)
+                    if on is None:
+                        on = self._link_cards[account] = {}
+                    on[card] = on.get(card, 0) + 1
             summary = summaries.get(account)
             if summary is not None:
                 if old is not None:
@@ -558,9 +583,9 @@ class CampaignStage:
             elif fresh or fresh_cards:
                 on_fresh = {a for key in fresh or () for a in self.by_pivot.get(key, ())}
                 if fresh_cards:
-                    tags = {int(k, 16) for k in fresh_cards}
+                    tags = fresh_cards
                     on_fresh.update(
-                        a for a, mine in links.items() if any(v[8] in tags for v in mine.values())
+                        a for a, on in self._link_cards.items() if not tags.isdisjoint(on)
                     )
                 candidates = sorted(on_fresh.union(changed))
             else:
@@ -686,11 +711,11 @@ class CampaignStage:
             for a in members:
                 if a not in org_of and self.member_trust(a) == TRUST_NONE:
                     cards.update(self._cards_of(a))
-            self.cards.remember(cid, [f"{t:x}" for t in sorted(cards)], at_ms=now)
+            self.cards.remember(cid, sorted(cards), at_ms=now)
 
     def _cards_of(self, account: str) -> set[int]:
         """The cards the account's links and hints carry (each its latest on that pivot)."""
-        got = {v[8] for v in self.links.get(account, {}).values() if v[8]}
+        got = set(self._link_cards.get(account, ()))
         hinted = self._hints.get(account)
         if hinted is not None:
             got.update(h[3] for h in hinted.values() if h[3])
@@ -698,10 +723,15 @@ class CampaignStage:
 
     def _card_campaigns(self, account: str, now: int) -> list[str]:
         """The campaigns that remember one of this account's cards (``member_cards``)."""
-        if not len(self.cards):
+        entries = self.cards.entries
+        if not entries:
             return []
-        found = {self.cards.campaign_of(f"{t:x}", at_ms=now) for t in self._cards_of(account)}
-        return sorted(c for c in found if c is not None)
+        found: set[str] = set()
+        for card in self._cards_of(account):
+            got = entries.get(card)
+            if got is not None and now < got[1]:
+                found.add(got[0])
+        return sorted(found)
 
     def remembered_campaign(self, account: str, now: int) -> tuple[str, list[str]] | None:
         """The campaign whose remembered indicators this account's links touch in

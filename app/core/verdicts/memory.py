@@ -22,10 +22,15 @@ campaign id, expiry), 8.4 MB at the default cap of 50,000 entries.
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 __all__ = ["IndicatorMemory"]
 
+#: pivot keys (``kind:value``), or card tags (:func:`~app.core.campaigns.values.card_tag`)
+K = TypeVar("K", str, int)
 
-class IndicatorMemory:
+
+class IndicatorMemory(Generic[K]):
     """Indicator key → (campaign id, expiry ms)."""
 
     def __init__(
@@ -34,16 +39,16 @@ class IndicatorMemory:
         self.ttl_ms = ttl_ms
         self.max_per_campaign = max_per_campaign
         self.max_entries = max_entries
-        self.entries: dict[str, tuple[str, int]] = {}
+        self.entries: dict[K, tuple[str, int]] = {}
         self.evicted = 0
         #: when a set: the keys newly remembered for a campaign (or for another one) since
         #: the owner last emptied it — who may be linked to them now
-        self.fresh: set[str] | None = None
+        self.fresh: set[K] | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def remember(self, campaign_id: str, indicators: list[str], *, at_ms: int) -> int:
+    def remember(self, campaign_id: str, indicators: list[K], *, at_ms: int) -> int:
         """Remember ``indicators`` (most shared first) for the campaign; how many were kept."""
         expiry = at_ms + self.ttl_ms
         kept = 0
@@ -63,7 +68,7 @@ class IndicatorMemory:
                 self.evicted += 1
         return kept
 
-    def campaign_of(self, key: str, *, at_ms: int) -> str | None:
+    def campaign_of(self, key: K, *, at_ms: int) -> str | None:
         got = self.entries.get(key)
         return got[0] if got is not None and at_ms < got[1] else None
 
@@ -72,9 +77,3 @@ class IndicatorMemory:
         for k in gone:
             del self.entries[k]
         return len(gone)
-
-    def snapshot(self) -> list[list[object]]:
-        return [[k, c, e] for k, (c, e) in sorted(self.entries.items())]
-
-    def restore(self, rows: list[list[object]]) -> None:
-        self.entries = {str(k): (str(c), int(e)) for k, c, e in rows}  # type: ignore[call-overload]

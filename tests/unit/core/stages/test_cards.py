@@ -90,7 +90,11 @@ def test_links_carry_the_card_of_the_accounts_latest_request_on_the_pivot() -> N
     # a critical campaign of them remembers their cards
     assert len(camp.cards) >= 1
     assert all(
-        camp.cards.campaign_of(f"{card_tag(fps[a]):x}", at_ms=T0) is not None
+        camp.cards.campaign_of(card_tag(fps[a]), at_ms=T0) is not None
         for a in camp.links
         if a in camp.member_of
     )
+    # the per-account card counts follow the links exactly
+    for a, mine in camp.links.items():
+        assert set(camp._link_cards.get(a, ())) == {v[8] for v in mine.values() if v[8]}
+    assert set(camp._link_cards) <= set(camp.links)
