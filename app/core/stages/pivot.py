@@ -155,6 +155,13 @@ class PivotStage:
         self._created: list[str] = []
         #: Indicators seen with one account so far: its latest observation there.
         self._solo: dict[str, Observation] = {}
+        #: Within the bucket being applied: a solo indicator's previous observation (an
+        #: earlier bucket's) that its account's observation of this bucket replaced. A
+        #: second account in the same bucket is promoted with both, whichever of the two
+        #: was applied first — so the new pivot's sums do not depend on how the account
+        #: partitions' observations interleave within the bucket. Empty between buckets.
+        self._solo_prev: dict[str, Observation] = {}
+        self._solo_bucket: int | None = None
         #: Observations received and not applied yet (at or after the clock): bucket end →
         #: account partition → its observations there in the order it sent them. Applied
         #: per bucket, account partition and sequence: an order that depends on the
@@ -292,6 +299,10 @@ class PivotStage:
             p.add(account, first, last, values, tag, trust, org, card)
             self._touched.add(key)
             return
+        if end != self._solo_bucket:
+            self._solo_bucket = end
+            if self._solo_prev:
+                self._solo_prev = {}
         solo = self._solo.get(key)
         if solo is None and self._remembered(key, end):
             if len(self.pivots) >= self.settings.max_pivots:
@@ -301,7 +312,10 @@ class PivotStage:
             p.add(account, first, last, values, tag, trust, org, card)
             self._touched.add(key)
             return
-        if solo is None or solo[0] - solo[4] < first - DAY_MS:
+        # stale against the bucket (not this observation's first request): every
+        # observation of the bucket judges the solo entry alike, whatever their order
+        cutoff = end - DAY_MS
+        if solo is None or solo[0] - solo[4] < cutoff:
             if solo is not None:  # re-inserted: the dict stays in order of arrival
                 del self._solo[key]
             elif len(self._solo) >= self.settings.max_solo_indicators:
@@ -315,18 +329,22 @@ class PivotStage:
             self._created.append(key)
             self._touched.add(key)
             del self._solo[key]
-            p.add(
-                solo[2],
-                solo[0] - solo[3],
-                solo[0] - solo[4],
-                solo[OBS_VALUES:],
-                solo[5],
-                solo[6],
-                solo[7],
-                solo[8],
-            )
+            prev = self._solo_prev.pop(key, None) if solo[0] == end else None
+            for s_o in (solo,) if prev is None else (prev, solo):
+                p.add(
+                    s_o[2],
+                    s_o[0] - s_o[3],
+                    s_o[0] - s_o[4],
+                    s_o[OBS_VALUES:],
+                    s_o[5],
+                    s_o[6],
+                    s_o[7],
+                    s_o[8],
+                )
             p.add(account, first, last, values, tag, trust, org, card)
         else:
+            if solo[0] < end:  # kept for this bucket: see _solo_prev
+                self._solo_prev[key] = solo
             del self._solo[key]
             self._solo[key] = o
 

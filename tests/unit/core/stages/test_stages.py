@@ -131,3 +131,26 @@ def test_pivot_order_does_not_depend_on_how_account_partitions_interleave() -> N
         stage.advance(emitted_ms=0)
         orders.append(list(stage.pivots))
     assert orders[0] == orders[1] == sorted(keys)
+
+
+def test_a_solo_indicator_promoted_in_a_bucket_keeps_its_earlier_traffic_in_any_order() -> None:
+    """An indicator seen by one account, then in one bucket by that account again and by
+    a second: the new pivot holds both of the first account's observations whether its
+    own came first (one account partition: event order) or the second account's did
+    (two partitions: the second's partition applied first)."""
+    from app.core.campaigns.values import F_REQ
+
+    tick = S.linkage_tick_ms
+    end1 = T0 - T0 % tick + tick
+    end2 = end1 + tick
+    key = "template:t1"
+    a1, a2, b2 = _obs(end1, key, "a"), _obs(end2, key, "a"), _obs(end2, key, "b")
+    sums = []
+    for split in ([[a1, a2, b2]], [[b2], [a1, a2]]):
+        stage = PivotStage(S, partition=0, upstream_partitions=len(split))
+        for source, obs in enumerate(split):
+            stage.receive(PivotInput(source, end2 + tick, 0, obs, []))
+        stage.advance(emitted_ms=0)
+        p = stage.pivots[key]
+        sums.append((sorted(p.accounts), p.sums.view(now_ms=end2 + tick)[F_REQ]))
+    assert sums[0] == sums[1] == (["a", "b"], 6)
