@@ -608,7 +608,7 @@ def verdict(
     broker: BrokerOption = None,
 ) -> None:
     """Record an analyst verdict on the verdicts topic (compacted, keyed by subject)."""
-    from app.core.verdicts import SUBJECT_KINDS, Verdict
+    from app.core.verdicts import SUBJECT_KINDS, Verdict, Withdrawal
     from app.runtime.admin import security_kwargs
     from app.runtime.verdicts import publish_verdict
 
@@ -622,11 +622,26 @@ def verdict(
     s = build_settings(broker=broker)
     kw = security_kwargs(s)
     if withdraw:
+        if not reason:
+            err.print("[red]error:[/] --reason is required to withdraw too (it is audited)")
+            raise typer.Exit(2)
+        try:
+            by = Withdrawal(analyst=analyst or os.environ.get("USER") or "unknown", reason=reason)
+        except ValueError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc).splitlines()[0])}")
+            raise typer.Exit(2) from None
         _reach_broker(s)
         part, off = publish_verdict(
-            s.bootstrap_servers, s.verdict_topic, withdraw_key=subject, client_kwargs=kw
+            s.bootstrap_servers,
+            s.verdict_topic,
+            withdraw_key=subject,
+            withdrawal=by,
+            client_kwargs=kw,
         )
-        err.print(f"withdrew the verdict on {escape(subject)} ({s.verdict_topic}[{part}]@{off})")
+        err.print(
+            f"withdrew the verdict on {escape(subject)} as {escape(by.analyst)} "
+            f"({s.verdict_topic}[{part}]@{off})"
+        )
         return
     if decision not in ("benign", "confirmed"):
         err.print("[red]error:[/] --verdict benign or --verdict confirmed is required")

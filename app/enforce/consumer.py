@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.events import AlertEvent
-from app.core.verdicts import decode_verdict
+from app.core.verdicts import Withdrawal, decode_verdict
 from app.enforce.store import EnforcementStore
 
 __all__ = ["run_enforcer", "write_json"]
@@ -205,7 +205,11 @@ class _VerdictReader:
                 counts["verdicts"] += 1
                 if r.value is None:
                     if r.key is not None:
-                        store.withdraw_verdict(r.key.decode(errors="replace"), now_s=now)
+                        store.withdraw_verdict(
+                            r.key.decode(errors="replace"),
+                            now_s=now,
+                            by=Withdrawal.from_headers(r.headers),
+                        )
                     continue
                 try:
                     v = decode_verdict(r.value)

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from app.core.events import AlertEvent
-from app.core.verdicts import Verdict
+from app.core.verdicts import Verdict, Withdrawal
 
 __all__ = ["EnforcementStore", "Entry"]
 
@@ -182,16 +182,27 @@ class EnforcementStore:
         self.db.commit()
         return released
 
-    def withdraw_verdict(self, key: str, *, now_s: float) -> bool:
+    def withdraw_verdict(self, key: str, *, now_s: float, by: Withdrawal | None = None) -> bool:
+        """Drop the subject's verdict; the audit names ``by`` (the tombstone's headers),
+        or the withdrawn verdict's own analyst and reason when the tombstone named none."""
         row = self.db.execute("SELECT body FROM verdicts WHERE key=?", (key,)).fetchone()
         if row is None:
             return False
         self.db.execute("DELETE FROM verdicts WHERE key=?", (key,))
-        self._audit(now_s, key, "withdrawn", Verdict.model_validate_json(row[0]), [])
+        self._audit(now_s, key, "withdrawn", Verdict.model_validate_json(row[0]), [], by=by)
         self.db.commit()
         return True
 
-    def _audit(self, now_s: float, key: str, change: str, v: Verdict, released: list[str]) -> None:
+    def _audit(
+        self,
+        now_s: float,
+        key: str,
+        change: str,
+        v: Verdict,
+        released: list[str],
+        *,
+        by: Withdrawal | None = None,
+    ) -> None:
         self.db.execute(
             "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -200,8 +211,8 @@ class EnforcementStore:
                 change,
                 v.verdict_id,
                 v.verdict,
-                v.analyst,
-                v.reason,
+                v.analyst if by is None else by.analyst,
+                v.reason if by is None else by.reason,
                 v.issued_ms,
                 v.expires_ms,
                 ",".join(released),

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from app.core.verdicts import Verdict
+from app.core.verdicts import Verdict, Withdrawal
 
 __all__ = ["VerdictFollower", "open_from_beginning", "publish_verdict"]
 
@@ -140,11 +140,12 @@ def publish_verdict(
     *,
     verdict: Verdict | None = None,
     withdraw_key: str | None = None,
+    withdrawal: Withdrawal | None = None,
     client_kwargs: Mapping[str, Any] | None = None,
     timeout_s: float = 30.0,
 ) -> tuple[int, int]:
-    """Write one verdict (or a tombstone withdrawing ``withdraw_key``); its partition and
-    offset once the broker acknowledged it."""
+    """Write one verdict (or a tombstone withdrawing ``withdraw_key``, with who withdrew
+    it and why as its headers); its partition and offset once the broker acknowledged it."""
     from kafka import KafkaProducer
 
     if (verdict is None) == (withdraw_key is None):
@@ -154,7 +155,10 @@ def publish_verdict(
     value = verdict.model_dump_json().encode() if verdict is not None else None
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **dict(client_kwargs or {}))
     try:
-        meta = producer.send(topic, key=key.encode(), value=value).get(timeout=timeout_s)
+        headers = withdrawal.headers() if verdict is None and withdrawal is not None else None
+        meta = producer.send(topic, key=key.encode(), value=value, headers=headers).get(
+            timeout=timeout_s
+        )
         return meta.partition, meta.offset
     finally:
         producer.close()

@@ -19,6 +19,7 @@ import pytest
 
 from app.core.events import AlertEvent
 from app.core.verdicts import VerdictBook
+from app.enforce.store import EnforcementStore
 from app.runtime.admin import ensure_topics
 from app.runtime.verdicts import VerdictFollower
 from app.tools.broker import BrokerHandle, free_port
@@ -170,8 +171,13 @@ def test_verdicts_from_the_cli_to_enforcement_and_back_after_a_restart(
         assert sorted(outcomes) == ["invalid", "put"]
         assert book.benign("account", "acct-1", at_ms=int(time.time() * 1000)) is not None
 
-    gone = _cli("verdict", "account:acct-1", "--withdraw", env=env)
-    assert gone.returncode == 0, gone.stderr
+    bad = _cli("verdict", "account:acct-1", "--withdraw", env=env)
+    assert bad.returncode == 2 and "--reason" in bad.stderr  # a withdrawal is audited too
+    gone = _cli(
+        "verdict", "account:acct-1", "--withdraw", "--reason", "harness retired, T-9",
+        "--analyst", "bo", env=env,
+    )  # fmt: skip
+    assert gone.returncode == 0 and "as bo" in gone.stderr, gone.stderr
     follower = VerdictFollower(broker.bootstrap, verdicts).start()
     try:
         assert follower.wait_caught_up(30)
@@ -181,3 +187,18 @@ def test_verdicts_from_the_cli_to_enforcement_and_back_after_a_restart(
     finally:
         follower.stop()
     assert len(book) == 0  # the tombstone withdrew it
+
+    # the enforcer applies the tombstone and audits who withdrew it, and why
+    done = _cli("enforce", "--db", db, "--max-seconds", "10", env=env)
+    assert done.returncode == 0, done.stderr
+    store = EnforcementStore(db)
+    try:
+        last = store.audit()[0]
+        assert store.verdicts(now_s=time.time()) == []
+    finally:
+        store.close()
+    assert (last["change"], last["analyst"], last["reason"]) == (
+        "withdrawn",
+        "bo",
+        "harness retired, T-9",
+    )

@@ -8,9 +8,11 @@ from app.core.verdicts.memory import IndicatorMemory
 from app.core.verdicts.verdict import (
     INDICATOR_KINDS,
     SUBJECT_KINDS,
+    WITHDRAWAL_HEADERS,
     SubjectKind,
     Verdict,
     VerdictKind,
+    Withdrawal,
     decode_verdict,
     subject_key,
 )
@@ -18,11 +20,13 @@ from app.core.verdicts.verdict import (
 __all__ = [
     "INDICATOR_KINDS",
     "SUBJECT_KINDS",
+    "WITHDRAWAL_HEADERS",
     "IndicatorMemory",
     "SubjectKind",
     "Verdict",
     "VerdictBook",
     "VerdictKind",
+    "Withdrawal",
     "decode_verdict",
     "subject_key",
     "suppressed",

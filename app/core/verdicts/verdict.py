@@ -15,6 +15,9 @@ agent``, as the TLS/UA pivot spells it), ``template`` (prompt template hash) or
 ...     expires_ms=2_000)
 >>> v.key, v.in_force(1_500), v.in_force(2_000)
 ('org:org-acme', True, False)
+>>> w = Withdrawal(analyst="bo", reason="harness moved to a new org, T-2")
+>>> Withdrawal.from_headers(w.headers()) == w
+True
 >>> try:
 ...     decode_verdict(b'{"subject_kind": "planet"}')
 ... except ValueError as exc:
@@ -25,6 +28,7 @@ invalid verdict: subject_kind: Input should b
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -32,9 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = [
     "INDICATOR_KINDS",
     "SUBJECT_KINDS",
+    "WITHDRAWAL_HEADERS",
     "SubjectKind",
     "Verdict",
     "VerdictKind",
+    "Withdrawal",
     "decode_verdict",
     "subject_key",
 ]
@@ -107,3 +113,37 @@ def decode_verdict(raw: bytes | str) -> Verdict:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "value"
         raise ValueError(f"invalid verdict: {where}: {err['msg']}") from None
+
+
+#: Record headers of a withdrawal (a tombstone has no value): who withdrew, and why.
+WITHDRAWAL_HEADERS: tuple[str, str] = ("hydrawatch-analyst", "hydrawatch-reason")
+
+
+class Withdrawal(BaseModel):
+    """Who withdrew a verdict and why: carried as :data:`WITHDRAWAL_HEADERS` on the
+    tombstone, so the audit of a withdrawal names its analyst as an issue does."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    analyst: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=500)
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            (WITHDRAWAL_HEADERS[0], self.analyst.encode()),
+            (WITHDRAWAL_HEADERS[1], self.reason.encode()),
+        ]
+
+    @classmethod
+    def from_headers(cls, headers: Iterable[tuple[str, bytes | None]] | None) -> Withdrawal | None:
+        """The withdrawal a tombstone's headers name; ``None`` when they name none (a
+        tombstone from an older or foreign producer). Never raises: undecodable bytes
+        are replaced, over-long values cut."""
+        found: dict[str, str] = {}
+        for name, raw in headers or ():
+            if name in WITHDRAWAL_HEADERS and raw:
+                found[name] = raw.decode(errors="replace").strip()
+        analyst, reason = (found.get(h, "") for h in WITHDRAWAL_HEADERS)
+        if not analyst and not reason:
+            return None
+        return cls(analyst=(analyst or "unknown")[:128], reason=(reason or "(none given)")[:500])

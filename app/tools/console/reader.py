@@ -117,7 +117,9 @@ class KafkaReader:
                         if tp.topic == self.verdict_topic:
                             for r in records:  # timestamp -1: the broker has none
                                 ts = r.timestamp if (r.timestamp or 0) > 0 else None
-                                self.store.add_verdict_raw(r.key, r.value, ts_ms=ts)
+                                self.store.add_verdict_raw(
+                                    r.key, r.value, ts_ms=ts, headers=r.headers
+                                )
                             continue
                         links = tp.topic == self.links_topic
                         for r in records:

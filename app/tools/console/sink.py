@@ -9,12 +9,13 @@ was given and, given a store, delivers it there as the topic would (the way http
 ``MockTransport`` stands in for the network).
 
 >>> from app.tools.console.store import AlertStore
+>>> from app.core.verdicts import Withdrawal
 >>> from app.tools.console.verdicts import build_verdict
 >>> store = AlertStore()
 >>> sink = MemoryVerdictSink(store)
 >>> v = build_verdict(kind="campaign", subject="cmp-1", decision="confirmed",
 ...     reason="T-9", expires="none", analyst="ana", now_ms=5)
->>> sink.publish(v), sink.withdraw(v.key)
+>>> sink.publish(v), sink.withdraw(v.key, Withdrawal(analyst="bo", reason="T-10"))
 ((0, 0), (0, 1))
 >>> [(k, r is None) for k, r in sink.records], store.snapshot().verdict_records
 ([('campaign:cmp-1', False), ('campaign:cmp-1', True)], 2)
@@ -25,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.core.verdicts import Verdict
+from app.core.verdicts import Verdict, Withdrawal
 
 if TYPE_CHECKING:
     from app.tools.console.store import AlertStore
@@ -42,7 +43,7 @@ class VerdictSink(Protocol):
 
     def publish(self, verdict: Verdict) -> tuple[int, int]: ...
 
-    def withdraw(self, key: str) -> tuple[int, int]: ...
+    def withdraw(self, key: str, by: Withdrawal) -> tuple[int, int]: ...
 
 
 class KafkaVerdictSink:
@@ -69,8 +70,8 @@ class KafkaVerdictSink:
     def publish(self, verdict: Verdict) -> tuple[int, int]:
         return self._send(verdict=verdict)
 
-    def withdraw(self, key: str) -> tuple[int, int]:
-        return self._send(withdraw_key=key)
+    def withdraw(self, key: str, by: Withdrawal) -> tuple[int, int]:
+        return self._send(withdraw_key=key, withdrawal=by)
 
     def _send(self, **record: Any) -> tuple[int, int]:
         from app.runtime.verdicts import publish_verdict
@@ -99,17 +100,23 @@ class MemoryVerdictSink:
         self.topic = topic
         self.error = error
         self.records: list[tuple[str, Verdict | None]] = []
+        #: who withdrew what (the tombstones' headers)
+        self.withdrawals: list[tuple[str, Withdrawal]] = []
 
     def publish(self, verdict: Verdict) -> tuple[int, int]:
         return self._put(verdict.key, verdict)
 
-    def withdraw(self, key: str) -> tuple[int, int]:
-        return self._put(key, None)
+    def withdraw(self, key: str, by: Withdrawal) -> tuple[int, int]:
+        return self._put(key, None, by)
 
-    def _put(self, key: str, verdict: Verdict | None) -> tuple[int, int]:
+    def _put(
+        self, key: str, verdict: Verdict | None, by: Withdrawal | None = None
+    ) -> tuple[int, int]:
         if self.error is not None:
             raise self.error
         self.records.append((key, verdict))
+        if by is not None:
+            self.withdrawals.append((key, by))
         if self.store is not None:
-            self.store.add_verdict(key, verdict)
+            self.store.add_verdict(key, verdict, withdrawal=by)
         return 0, len(self.records) - 1

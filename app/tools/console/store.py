@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from app.core.events import AlertEvent
 from app.core.stages.records import LinkInput
-from app.core.verdicts import Verdict
+from app.core.verdicts import Verdict, Withdrawal
 from app.tools.console.links import LinkIndex
 from app.tools.console.verdicts import VerdictEntry, VerdictLog
 
@@ -123,19 +123,31 @@ class AlertStore:
                 self._snapshot = None
             return True
 
-    def add_verdict(self, key: str, verdict: Verdict | None, *, ts_ms: int | None = None) -> None:
+    def add_verdict(
+        self,
+        key: str,
+        verdict: Verdict | None,
+        *,
+        ts_ms: int | None = None,
+        withdrawal: Withdrawal | None = None,
+    ) -> None:
         """A verdict, or a tombstone (``None``) withdrawing ``key``'s."""
         with self._lock:
-            self._verdicts.apply(key, verdict, ts_ms=ts_ms)
+            self._verdicts.apply(key, verdict, ts_ms=ts_ms, withdrawal=withdrawal)
             self._snapshot = None
 
     def add_verdict_raw(
-        self, key: bytes | None, value: bytes | None, *, ts_ms: int | None = None
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        ts_ms: int | None = None,
+        headers: Iterable[tuple[str, bytes | None]] | None = None,
     ) -> bool:
         """One record of the verdicts topic; False (counted) if it is not a verdict."""
         with self._lock:
             try:
-                self._verdicts.apply_raw(key, value, ts_ms=ts_ms)
+                self._verdicts.apply_raw(key, value, ts_ms=ts_ms, headers=headers)
             except ValueError:
                 self._verdicts_invalid += 1
                 return False

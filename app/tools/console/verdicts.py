@@ -21,13 +21,20 @@ wall clock: a verdict acts on events from its issue time on (``docs/runbooks/ver
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from pydantic import ValidationError
 
-from app.core.verdicts import SUBJECT_KINDS, SubjectKind, Verdict, VerdictKind, decode_verdict
+from app.core.verdicts import (
+    SUBJECT_KINDS,
+    SubjectKind,
+    Verdict,
+    VerdictKind,
+    Withdrawal,
+    decode_verdict,
+)
 
 __all__ = [
     "DEFAULT_EXPIRY",
@@ -70,6 +77,8 @@ class VerdictEntry:
     previous: Verdict | None
     #: the record's timestamp (the producer's clock), when the broker gave one
     ts_ms: int | None
+    #: a tombstone's headers: who withdrew the verdict, and why (None: not named)
+    withdrawal: Withdrawal | None = None
 
     @property
     def change(self) -> Change:
@@ -90,23 +99,42 @@ class VerdictLog:
         #: records applied (tombstones included)
         self.records = 0
 
-    def apply(self, key: str, verdict: Verdict | None, *, ts_ms: int | None = None) -> None:
-        """A verdict (it replaces the subject's) or a tombstone (``None``: withdrawn)."""
+    def apply(
+        self,
+        key: str,
+        verdict: Verdict | None,
+        *,
+        ts_ms: int | None = None,
+        withdrawal: Withdrawal | None = None,
+    ) -> None:
+        """A verdict (it replaces the subject's) or a tombstone (``None``: withdrawn, by
+        ``withdrawal`` when its headers named who)."""
         if verdict is not None and verdict.key != key:
             raise ValueError(f"record key {key[:80]!r} is not the verdict's subject")
         previous = self.current.pop(key, None) if verdict is None else self.current.get(key)
         if verdict is not None:
             self.current[key] = verdict
-        self.history.append(VerdictEntry(key, verdict, previous, ts_ms))
+        by = withdrawal if verdict is None else None
+        self.history.append(VerdictEntry(key, verdict, previous, ts_ms, by))
         self.records += 1
 
-    def apply_raw(self, key: bytes | None, value: bytes | None, *, ts_ms: int | None) -> None:
+    def apply_raw(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        ts_ms: int | None,
+        headers: Iterable[tuple[str, bytes | None]] | None = None,
+    ) -> None:
         """One record as consumed; ``ValueError`` (nothing changed) when it is not a
         verdict v1 keyed by its subject, or a tombstone with a key."""
         if not key:
             raise ValueError("a verdict record without a key")
         text = key.decode(errors="replace")
-        self.apply(text, None if value is None else decode_verdict(value), ts_ms=ts_ms)
+        if value is None:
+            self.apply(text, None, ts_ms=ts_ms, withdrawal=Withdrawal.from_headers(headers))
+        else:
+            self.apply(text, decode_verdict(value), ts_ms=ts_ms)
 
 
 @dataclass(frozen=True, slots=True)

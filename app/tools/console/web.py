@@ -46,7 +46,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.verdicts import SubjectKind, Verdict, subject_key
+from app.core.verdicts import SubjectKind, Verdict, Withdrawal, subject_key
 from app.tools.console.accounts import account_view
 from app.tools.console.auth import TokenMiddleware
 from app.tools.console.campaigns import (
@@ -338,10 +338,22 @@ def create_app(
             if key not in source.snapshot().verdicts:
                 return render(request, replace(typed, error=f"{key} has no verdict"), 400)
             try:
-                part, off = await run_in_threadpool(sink.withdraw, key)
+                by = Withdrawal(analyst=typed.analyst.strip(), reason=typed.reason.strip())
+            except ValueError:
+                msg = "a withdrawal needs a reason (≤ 500 characters) and an analyst (≤ 128)"
+                return render(request, replace(typed, error=msg), 400)
+            try:
+                part, off = await run_in_threadpool(sink.withdraw, key, by)
             except Exception as exc:  # the broker: say so on the page
                 return render(request, replace(typed, error=_write_error(exc)), 503)
-            log.info("console: verdict on %s withdrawn → %s[%d]@%d", key, sink.topic, part, off)
+            log.info(
+                "console: verdict on %s withdrawn by %r → %s[%d]@%d",
+                key,
+                by.analyst,
+                sink.topic,
+                part,
+                off,
+            )
             await read_back(key, None)
             return RedirectResponse(f"{back}?done=withdrawn", status_code=303)
         if op != "record":

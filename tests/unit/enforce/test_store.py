@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.core.events import AlertEvent
-from app.core.verdicts import Verdict
+from app.core.verdicts import Verdict, Withdrawal
 from app.enforce import EnforcementStore
 from app.enforce.consumer import write_json
 
@@ -113,10 +113,13 @@ def test_benign_verdicts_hide_what_they_cover_and_are_audited(tmp_path: Path) ->
     assert s.active(now_s=1_400) == []
     assert [e.entity_id for e in s.active(now_s=1_000 + 3_700)] == ["acct-1", "acct-2"]  # expired
     s.apply_verdict(_verdict("campaign", "cmp-1", verdict="confirmed"), now_s=1_500)
-    assert s.withdraw_verdict("account:acct-1", now_s=1_600) is True
+    by = Withdrawal(analyst="bo", reason="harness retired, T-9")
+    assert s.withdraw_verdict("account:acct-1", now_s=1_600, by=by) is True
+    assert s.withdraw_verdict("account:acct-1", now_s=1_650, by=by) is False  # nothing left
     assert [e.entity_id for e in s.active(now_s=1_700)] == ["acct-1", "acct-2"]
     log = s.audit()
     assert [r["change"] for r in log] == ["withdrawn", "replaced", "issued", "issued"]
+    assert (log[0]["analyst"], log[0]["reason"]) == ("bo", "harness retired, T-9")
     assert log[-1]["analyst"] == "ana" and log[-1]["released"] == "account:acct-1"
     s.close()
     again = EnforcementStore(str(tmp_path / "e.db"))  # verdicts and audit survive a restart

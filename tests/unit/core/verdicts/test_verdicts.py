@@ -112,3 +112,20 @@ def test_a_full_memory_evicts_a_tenth_at_once() -> None:
     m.remember("c", [f"k{i}" for i in range(20)], at_ms=0)
     m.remember("d", ["new"], at_ms=10)
     assert len(m) == 18 and m.evicted == 3 and m.campaign_of("new", at_ms=20) == "d"
+
+
+def test_a_withdrawal_travels_as_headers_and_foreign_headers_never_raise() -> None:
+    from app.core.verdicts import WITHDRAWAL_HEADERS, Withdrawal
+
+    w = Withdrawal(analyst="bo", reason="harness retired, T-9")
+    assert Withdrawal.from_headers(w.headers()) == w
+    assert Withdrawal.from_headers(None) is None  # a tombstone from an older producer
+    assert Withdrawal.from_headers([("other", b"x")]) is None
+    odd = Withdrawal.from_headers(
+        [(WITHDRAWAL_HEADERS[0], b"\xff" + b"a" * 300), (WITHDRAWAL_HEADERS[1], b"  ")]
+    )
+    assert odd is not None
+    assert odd.analyst.startswith("\ufffd") and len(odd.analyst) == 128
+    assert odd.reason == "(none given)"
+    with pytest.raises(ValueError):
+        Withdrawal(analyst="", reason="r")

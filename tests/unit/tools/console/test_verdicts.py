@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.verdicts import Verdict
+from app.core.verdicts import Verdict, Withdrawal
 from app.tools.console.store import AlertStore
 from app.tools.console.verdicts import (
     EXPIRIES,
@@ -45,7 +45,8 @@ def test_the_newest_record_per_key_wins_and_a_tombstone_withdraws() -> None:
     for v in (first, other, second):
         log.apply_raw(*_raw(v), ts_ms=v.issued_ms)
     assert log.current == {"account:acct-1": second, "payment:pay-1": other}
-    log.apply_raw(b"payment:pay-1", None, ts_ms=3_000)
+    by = Withdrawal(analyst="bo", reason="T-9")
+    log.apply_raw(b"payment:pay-1", None, ts_ms=3_000, headers=by.headers())
     log.apply_raw(b"org:never-had-one", None, ts_ms=None)
     assert log.current == {"account:acct-1": second}
     assert [(e.key, e.change) for e in log.history] == [
@@ -57,6 +58,7 @@ def test_the_newest_record_per_key_wins_and_a_tombstone_withdraws() -> None:
     ]
     assert log.history[2].previous == first and log.history[3].previous == other
     assert log.history[4].previous is None and log.records == 5
+    assert log.history[3].withdrawal == by and log.history[4].withdrawal is None
 
 
 @pytest.mark.parametrize(

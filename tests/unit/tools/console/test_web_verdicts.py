@@ -252,12 +252,16 @@ def test_withdraw_publishes_a_tombstone(
     store: AlertStore, client: TestClient, sink: MemoryVerdictSink
 ) -> None:
     token = _token(client, CAMPAIGN)
-    withdraw = {"csrf": token, "op": "withdraw"}
+    withdraw = {"csrf": token, "op": "withdraw", "reason": "harness retired, T-9", "analyst": "bo"}
     r = client.post(CAMPAIGN, data=withdraw, headers=SAME_ORIGIN)  # nothing to withdraw yet
     assert r.status_code == 400 and "has no verdict" in r.text and sink.records == []
     assert 'id="verdict-withdraw"' not in client.get(CAMPAIGN).text
     _post(client, CAMPAIGN, verdict="confirmed", reason="T-2", analyst="ana")
     assert 'id="verdict-withdraw"' in client.get(CAMPAIGN).text
+    for missing in ("reason", "analyst"):  # a withdrawal is audited: who, and why
+        r = client.post(CAMPAIGN, data={**withdraw, missing: " "}, headers=SAME_ORIGIN)
+        assert r.status_code == 400 and "a withdrawal needs a reason" in r.text
+    assert len(sink.records) == 1
     r = client.post(CAMPAIGN, data=withdraw, headers=SAME_ORIGIN)
     assert r.status_code == 303 and r.headers["location"] == f"{CAMPAIGN}?done=withdrawn"
     assert sink.records[-1] == (f"campaign:{CID}", None)
@@ -268,6 +272,10 @@ def test_withdraw_publishes_a_tombstone(
     r = client.post("/verdicts", data={**withdraw, "subject": "org:org-acme"}, headers=SAME_ORIGIN)
     assert r.status_code == 303 and sink.records[-1] == ("org:org-acme", None)
     assert store.snapshot().verdicts == {}
+    assert [k for k, _ in sink.withdrawals] == [f"campaign:{CID}", "org:org-acme"]
+    history = client.get("/verdicts").text
+    assert '<td class="withdrawal-reason">harness retired, T-9</td>' in history
+    assert '<td class="withdrawal-analyst">bo</td>' in history
 
 
 def test_the_verdicts_page_lists_what_the_reader_saw(store: AlertStore) -> None:
