@@ -189,7 +189,7 @@ def test_verdicts_from_the_cli_to_enforcement_and_back_after_a_restart(
     assert len(book) == 0  # the tombstone withdrew it
 
     # the enforcer applies the tombstone and audits who withdrew it, and why
-    done = _cli("enforce", "--db", db, "--max-seconds", "10", env=env)
+    done = _cli("enforce", "--db", db, "--max-seconds", "6", env=env)
     assert done.returncode == 0, done.stderr
     store = EnforcementStore(db)
     try:
