@@ -328,6 +328,10 @@ class CampaignStage:
         st = self.settings
         return st.dense_links and self._dimensions(account) >= st.dense_min_dimensions
 
+    def _card(self, account: str, card: int) -> None:
+        on = self._link_cards.setdefault(account, {})
+        on[card] = on.get(card, 0) + 1
+
     def _uncard(self, account: str, card: int) -> None:
         on = self._link_cards[account]
         left = on[card] - 1
@@ -404,10 +408,7 @@ class CampaignStage:
                 if old is not None and old[8]:
                     self._uncard(account, old[8])
                 if card:
-                    on = self._link_cards.get(account)
-                    if on is None:
-                        on = self._link_cards[account] = {}
-                    on[card] = on.get(card, 0) + 1
+                    self._card(account, card)
             summary = summaries.get(account)
             if summary is not None:
                 if old is not None:
@@ -583,9 +584,8 @@ class CampaignStage:
             elif fresh or fresh_cards:
                 on_fresh = {a for key in fresh or () for a in self.by_pivot.get(key, ())}
                 if fresh_cards:
-                    tags = fresh_cards
                     on_fresh.update(
-                        a for a, on in self._link_cards.items() if not tags.isdisjoint(on)
+                        a for a, on in self._link_cards.items() if not fresh_cards.isdisjoint(on)
                     )
                 candidates = sorted(on_fresh.union(changed))
             else:
@@ -723,15 +723,10 @@ class CampaignStage:
 
     def _card_campaigns(self, account: str, now: int) -> list[str]:
         """The campaigns that remember one of this account's cards (``member_cards``)."""
-        entries = self.cards.entries
-        if not entries:
+        if not len(self.cards):
             return []
-        found: set[str] = set()
-        for card in self._cards_of(account):
-            got = entries.get(card)
-            if got is not None and now < got[1]:
-                found.add(got[0])
-        return sorted(found)
+        found = {self.cards.campaign_of(card, at_ms=now) for card in self._cards_of(account)}
+        return sorted(c for c in found if c is not None)
 
     def remembered_campaign(self, account: str, now: int) -> tuple[str, list[str]] | None:
         """The campaign whose remembered indicators this account's links touch in
