@@ -95,6 +95,18 @@ class DetectionSettings(BaseModel):
         description="Indicator dimensions (network, payment, client, content, creation) an "
         "account must share with others for the dense-block family",
     )
+    pool_min_blocks: int = Field(
+        4,
+        ge=2,
+        description="Address blocks (/24) each carrying a few members of a harvest-like cohort "
+        "for the proxy-pool family (0.5 at this many, 1.0 at twice as many); 0 blocks: none",
+    )
+    pool_max_block_members: int = Field(
+        3,
+        ge=2,
+        description="At most this many of a cohort's members on one block for it to count as a "
+        "pool collision (more is a site: an office, a campus NAT)",
+    )
     member_hints: bool = Field(
         True,
         description="A harvest-like member without a family of its own, on a pivot whose "

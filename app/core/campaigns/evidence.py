@@ -13,7 +13,12 @@ independent families:
 - ``density`` (clusters only): the share of members that share indicators with the
   others in at least three independent dimensions at once — network, payment, client
   fingerprint, content, creation time — the dense block one operator's accounts form
-  (FRAUDAR, CopyCatch) and independent customers sharing one tool do not.
+  (FRAUDAR, CopyCatch) and independent customers sharing one tool do not;
+- ``pool``: the members' shared addresses are spread over many address blocks, each
+  holding only a few of them — the collisions accounts drawn from one proxy pool make,
+  not the one block an office, a campus NAT or a household is. Cohorts: how many /24s
+  carry two or three members, against ``pool_min_blocks``; clusters: the share of
+  members co-located on a cohort that was pool-like.
 
 >>> e = Evidence(accounts=40, harvest=0.9, youth=0.95, mismatch=0.8, infrastructure=0.7,
 ...              coordination=0.2)
@@ -111,6 +116,7 @@ class Evidence:
     infrastructure: float
     coordination: float
     density: float = 0.0
+    pool: float = 0.0
 
     def family_values(self) -> dict[str, float]:
         return {
@@ -119,6 +125,7 @@ class Evidence:
             "infrastructure": self.infrastructure,
             "coordination": self.coordination,
             "density": self.density,
+            "pool": self.pool,
         }
 
     @property

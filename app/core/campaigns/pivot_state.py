@@ -70,6 +70,7 @@ class PivotState:
         "org_members",
         "orgs",
         "overflow",
+        "pool",
         "restat",
         "scanned",
         "subnets",
@@ -113,6 +114,9 @@ class PivotState:
         #: What the cohort's evidence made of this pivot at the last tick that scored
         #: it: 0 no links, 1 candidate links (one family), 2 links (suspicious).
         self.tier = 0
+        #: That cohort's evidence had the proxy-pool family (its co-located members' links
+        #: say so: the campaign stage's cluster ``pool`` family).
+        self.pool = False
 
     def __getstate__(self) -> dict[str, object]:
         """Slots, with the member records packed into one array (a checkpoint pickles

@@ -70,9 +70,8 @@ from app.core.windows.sliding import DAY_MS, HOUR_MS
 __all__ = ["DETECTOR_NAME", "CampaignOutput", "CampaignStage"]
 
 DETECTOR_NAME = "campaign_linkage"
-#: link stats: requests, harvest units, mismatch, risky, young, co-located, trust level,
-#: candidate (1: from a single-family cohort)
-#: a link's requests, harvest, mismatch, risky, young, co-located, trust level, kind
+#: a link's requests, harvest units, mismatch, risky, young, co-located (0, 1, or 2 on a
+#: pool-like cohort), trust level, kind (1: a candidate, from a single-family cohort)
 #: and card tag
 _Stats = tuple[int, int, int, int, int, int, int, int, int]
 
@@ -96,12 +95,14 @@ class _Campaign:
 #: Pivot kinds never remembered: an ASN or a creation hour is shared by strangers.
 #: A member's links summed: requests, harvest, mismatch, risky, young; its busiest
 #: link's requests (-1: to be found again); how many are co-located; how many carry
-#: each trust level (0-3). Updated in place as links come and go.
+#: each trust level (0-3); how many are co-located on a pool-like cohort. Updated in
+#: place as links come and go.
 _Summary = list[int]
 S_BUSIEST = 5
 S_COLO = 6
 S_TRUST = 7
-_SUMMARY_LEN = 11
+S_POOL = 11
+_SUMMARY_LEN = 12
 
 
 def _sum(s: _Summary, stats: _Stats) -> None:
@@ -112,8 +113,9 @@ def _sum(s: _Summary, stats: _Stats) -> None:
     s[4] += stats[4]
     if 0 <= s[S_BUSIEST] < stats[0]:
         s[S_BUSIEST] = stats[0]
-    s[S_COLO] += stats[5]
+    s[S_COLO] += stats[5] > 0
     s[S_TRUST + stats[6]] += 1
+    s[S_POOL] += stats[5] == 2
 
 
 def _unsum(s: _Summary | None, stats: _Stats) -> None:
@@ -126,8 +128,9 @@ def _unsum(s: _Summary | None, stats: _Stats) -> None:
     s[4] -= stats[4]
     if stats[0] >= s[S_BUSIEST]:
         s[S_BUSIEST] = -1
-    s[S_COLO] -= stats[5]
+    s[S_COLO] -= stats[5] > 0
     s[S_TRUST + stats[6]] -= 1
+    s[S_POOL] -= stats[5] == 2
 
 
 _NOT_REMEMBERED = frozenset({"asn", "created"})
@@ -441,11 +444,14 @@ class CampaignStage:
         counts: list[float] = []
         shared = 0
         dense = 0
+        pooled = 0
         summary = self._summary
         min_dims = self.settings.dense_min_dimensions
         dense_on = self.settings.dense_links
         for a in members:
-            n, h, m, r, y, busiest, colo = summary(a)[:7]
+            s = summary(a)
+            n, h, m, r, y, busiest, colo = s[:7]
+            pooled += s[S_POOL] > 0
             req += n
             harvest += h
             mismatch += m
@@ -463,6 +469,7 @@ class CampaignStage:
             infrastructure=max(_ratio(shared, k), _ratio(risky, req)),
             coordination=homogeneity(counts),
             density=_ratio(dense, k),
+            pool=_ratio(pooled, k),
         )
 
     def member_trust(self, account: str) -> int:
@@ -630,6 +637,7 @@ class CampaignStage:
             }
         base["coordination"] = None
         base["density"] = None
+        base["pool"] = None
         values = {"harvest": ev.harvest, **ev.family_values()}
         ranked = sorted(values, key=lambda k: values[k] - (base[k] or 0.0), reverse=True)
         out = []

@@ -415,7 +415,8 @@ class PivotStage:
         )
         if ev.families >= 2 or ev.infrastructure >= FAMILY_THRESHOLD:
             return ev
-        # Only when it could decide: the share of members sharing a subnet with another.
+        # Only when it could decide: the share of members sharing a subnet with another,
+        # and over how many blocks that sharing is spread (a proxy pool, not one site).
         shared = sum(1 for a in p.accounts if p.co_located(a))
         return Evidence(
             accounts=ev.accounts,
@@ -424,7 +425,22 @@ class PivotStage:
             mismatch=ev.mismatch,
             infrastructure=max(ev.infrastructure, _ratio(shared, len(p.accounts))),
             coordination=ev.coordination,
+            pool=0.0 if key.startswith("subnet:") else self._pool(p),
         )
+
+    def _pool(self, p: PivotState) -> float:
+        """The proxy-pool family of a cohort: how many /24s each carry two to
+        ``pool_max_block_members`` of its members, 0.5 at ``pool_min_blocks``.
+
+        Independent customers of one tool share a block only where they sit together (an
+        office, a campus, a household): a few blocks, or one block with many of them.
+        Accounts spread over one operator's proxy pool collide on many blocks, a few on
+        each — as ``n`` draws from ``m`` blocks do, about ``n² / 2m`` times.
+        """
+        st = self.settings
+        top = st.pool_max_block_members
+        blocks = sum(1 for k in p.subnets.values() if 2 <= k <= top)
+        return min(1.0, blocks / (2 * st.pool_min_blocks))
 
     def _tier(self, ev: Evidence | None) -> int:
         """2: a suspicious cohort (harvest-like, two families); 1: harvest-like with one
@@ -447,6 +463,16 @@ class PivotStage:
         return (link[2], link[8], link[10], link[7])
 
     @staticmethod
+    def _shared(account: str, key: str, p: PivotState) -> int:
+        """A link's co-location: 0 no, 1 the member shares its block here (or the pivot is
+        a block), 2 it does on a pool-like cohort (the ``pool`` family)."""
+        if key.startswith("subnet:"):
+            return 1
+        if not p.co_located(account):
+            return 0
+        return 2 if p.pool else 1
+
+    @staticmethod
     def _sent_now(account: str, key: str, p: PivotState) -> tuple[int, int, int, int]:
         """:meth:`_sent` of the link :meth:`_link` would build now (without building it)."""
         rec = p.accounts[account]
@@ -454,7 +480,7 @@ class PivotStage:
             int(rec[R_N]),
             int(rec[R_TRUST]),
             int(rec[R_ORG]),
-            int(key.startswith("subnet:") or p.co_located(account)),
+            PivotStage._shared(account, key, p),
         )
 
     @staticmethod
@@ -468,7 +494,7 @@ class PivotStage:
             int(rec[R_MISMATCH]),
             int(rec[R_RISKY]),
             int(rec[R_YOUNG]),
-            int(key.startswith("subnet:") or p.co_located(account)),
+            PivotStage._shared(account, key, p),
             int(rec[R_TRUST]),
             int(p.tier == 1),
             int(rec[R_ORG]),
@@ -551,6 +577,7 @@ class PivotStage:
                     ev = self.cohort_evidence(key, p, now)
                     self._memo[key] = (p.version, ev)
             tier = self._tier(ev)
+            p.pool = ev is not None and ev.pool >= FAMILY_THRESHOLD
             if tier == 2 and ev is not None and ev.families >= 3:
                 self.remembered.remember("", [key], at_ms=now)
             elif (

@@ -66,7 +66,8 @@ __all__ = [
 Observation = list[Any]
 #: where the summed values start in an :data:`Observation`
 OBS_VALUES = 9
-#: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located,
+#: (account, pivot key, requests, harvest units, mismatch, risky, young, co-located (1;
+#: 2 when the cohort is pool-like: its shared blocks are many, a few members each),
 #: trust level of the account's latest observation here, 1 for a candidate link from a
 #: cohort with a single evidence family — it counts only in a dense block —, :data:`HINT`
 #: for a hint (a harvest-like member without a family of its own on a pivot whose members

@@ -1,0 +1,114 @@
+"""The proxy-pool family: shared address blocks spread over many blocks, a few members each.
+
+Hand-made cohorts through the pivot stage's evidence and tier rule, and hand-made links
+into the campaign stage (one pivot partition). The accounts are the hard case: aged,
+billing country = IP country, residential addresses, Poisson timing — no youth, no
+mismatch, no risky infrastructure, no coordination.
+"""
+
+from __future__ import annotations
+
+from app.core.campaigns.evidence import FAMILY_THRESHOLD, Evidence
+from app.core.campaigns.pivot_state import PivotState
+from app.core.events import AlertEvent
+from app.core.settings import DetectionSettings
+from app.core.stages.campaign import CampaignStage
+from app.core.stages.pivot import PivotStage
+from app.core.stages.records import Link, LinkInput, TickLinks
+
+S = DetectionSettings()
+TICK = 600_000
+#: requests per member: rates far apart (no coordination family)
+COUNTS = (3, 5, 9, 17, 33)
+
+
+def _aged_harvest(n: int) -> list[int]:
+    """``n`` harvest-like requests (0.9) of an aged account, nothing else."""
+    return [n, 18 * n, 0, 0, 0, n, 2000 * n, 0]
+
+
+def _cohort(blocks: list[int]) -> PivotState:
+    """One member per entry, on the address block the entry names."""
+    p = PivotState()
+    for i, block in enumerate(blocks):
+        p.add(f"a{i}", 1_000, 2_000, _aged_harvest(COUNTS[i % 5]), subnet_tag=block)
+    return p
+
+
+def _evidence(key: str, blocks: list[int]) -> tuple[PivotStage, PivotState, Evidence]:
+    stage = PivotStage(S, partition=0, upstream_partitions=1)
+    p = _cohort(blocks)
+    ev = stage.cohort_evidence(key, p, 2_000)
+    assert ev is not None
+    return stage, p, ev
+
+
+def test_a_cohort_spread_over_a_proxy_pool_has_the_pool_family() -> None:
+    # 20 members: five blocks with two members each (pool collisions), ten alone
+    blocks = [b for b in range(100, 105) for _ in range(2)] + list(range(200, 210))
+    stage, _, ev = _evidence("template:t1", blocks)
+    assert ev.pool >= FAMILY_THRESHOLD
+    assert ev.infrastructure == 0.5  # half the members share a block with another
+    assert ev.families == 2 and stage._tier(ev) == 2
+
+
+def test_one_site_or_a_few_households_are_no_pool() -> None:
+    # an office (ten members behind one NAT) and ten members at home: one shared block
+    office = [7] * 10 + list(range(200, 210))
+    stage, _, ev = _evidence("template:t1", office)
+    assert ev.pool == 0.0 and ev.infrastructure == 0.5
+    assert stage._tier(ev) == 1  # co-location alone: candidate links only
+    # three households of two: fewer blocks than pool_min_blocks
+    homes = [b for b in range(100, 103) for _ in range(2)] + list(range(200, 214))
+    _, _, ev = _evidence("template:t1", homes)
+    assert ev.pool < FAMILY_THRESHOLD
+    # four campus NATs with five members each: sites, not pool collisions
+    campus = [b for b in range(100, 104) for _ in range(5)]
+    _, _, ev = _evidence("template:t1", campus)
+    assert ev.pool == 0.0
+    # independent customers, each on its own block
+    _, _, ev = _evidence("template:t1", list(range(200, 220)))
+    assert ev.pool == 0.0 and ev.infrastructure == 0.0
+
+
+def test_a_subnet_pivot_is_one_block_and_never_a_pool() -> None:
+    blocks = [b for b in range(100, 105) for _ in range(2)] + list(range(200, 210))
+    _, _, ev = _evidence("subnet:198.51.100.0/24", blocks)
+    assert ev.pool == 0.0
+
+
+def test_links_from_a_pool_cohort_say_so_for_co_located_members_only() -> None:
+    blocks = [b for b in range(100, 105) for _ in range(2)] + list(range(200, 210))
+    stage, p, ev = _evidence("template:t1", blocks)
+    p.pool = ev.pool >= FAMILY_THRESHOLD
+    assert stage._link("a0", "template:t1", p)[7] == 2  # shares block 100 with a1
+    assert stage._link("a10", "template:t1", p)[7] == 0  # alone on its block
+    p.pool = False
+    assert stage._link("a0", "template:t1", p)[7] == 1
+
+
+def _cluster(shared: int) -> list[AlertEvent]:
+    """Eight accounts linked on two kinds, request counts spread (Poisson timing, rates
+    apart: no coordination), co-located on the SimHash cohort as ``shared`` says."""
+    stage = CampaignStage(S, upstream_partitions=1)
+    links: list[Link] = []
+    for i in range(8):
+        n = 6 + 9 * i
+        harvest = int(0.9 * 20 * n)
+        for key, colo in (("simhash:0:1f", shared), ("payment:pay-7", 0)):
+            links.append((f"a{i}", key, n, harvest, 0, 0, 0, colo, 0, 0, 0, 0))
+    stage.receive(LinkInput(0, TICK, [TickLinks(TICK, False, links)]))
+    return stage.advance(emitted_ms=0).alerts
+
+
+def test_a_cluster_co_located_on_pool_cohorts_is_a_campaign() -> None:
+    alerts = _cluster(shared=2)
+    campaigns = [a for a in alerts if a.entity_type == "campaign"]
+    assert len(campaigns) == 1
+    assert "pool" in [r.feature for r in campaigns[0].reasons]
+    assert sum(a.entity_type == "account" for a in alerts) == 8
+
+
+def test_co_location_alone_does_not_make_a_cluster_suspicious() -> None:
+    # the same cluster sharing blocks as one office would: one family (infrastructure)
+    assert _cluster(shared=1) == []
