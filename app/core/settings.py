@@ -99,7 +99,7 @@ class DetectionSettings(BaseModel):
         4,
         ge=2,
         description="Address blocks (/24) each carrying a few members of a harvest-like cohort "
-        "for the proxy-pool family (0.5 at this many, 1.0 at twice as many); 0 blocks: none",
+        "for the proxy-pool family (0.5 at this many, 1.0 at twice as many)",
     )
     pool_max_block_members: int = Field(
         3,

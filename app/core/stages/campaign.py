@@ -578,14 +578,6 @@ class CampaignStage:
                 if ev.suspicious(min_accounts=st.min_cluster_accounts, min_harvest=st.min_harvest):
                     cid = self._campaign_id(members, now)
                     alerts += self._emit(members, ev, now, emitted_ms, cid=cid)
-                    held = (
-                        cid,
-                        SEVERITY_RANK[
-                            severity_of_cluster(families=ev.families, accounts=ev.accounts)
-                        ],
-                    )
-                    for a in members:
-                        self._in_cluster[a] = held
                     camp = self.campaigns.get(cid)
                     if camp is not None:
                         wake = min(wake, camp.last_alert_ms + HOUR_MS)
@@ -834,6 +826,9 @@ class CampaignStage:
     ) -> list[AlertEvent]:
         severity = severity_of_cluster(families=ev.families, accounts=ev.accounts)
         rank = SEVERITY_RANK[severity]
+        held = (cid, rank)
+        for a in members:  # this tick's claim on them (:meth:`_held`)
+            self._in_cluster[a] = held
         book = self.verdicts
         confirmed = book.confirmed("campaign", cid, at_ms=now)
         camp_allow = book.benign("campaign", cid, at_ms=now)
