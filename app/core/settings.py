@@ -101,6 +101,14 @@ class DetectionSettings(BaseModel):
         description="Address blocks (/24) each carrying a few members of a harvest-like cohort "
         "for the proxy-pool family (0.5 at this many, 1.0 at twice as many)",
     )
+    pool_min_block_share: float = Field(
+        0.03,
+        ge=0,
+        le=1,
+        description="Pool collision blocks per cohort member, at least, beyond the population's "
+        "chance collisions: a proxy pool's collisions per member grow with the cohort, those "
+        "of independent customers who sit together (households, small offices) do not",
+    )
     pool_max_block_members: int = Field(
         3,
         ge=2,

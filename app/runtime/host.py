@@ -22,7 +22,7 @@ __all__ = ["SNAPSHOT_VERSION", "StageHost"]
 #: Bumped whenever a stage's pickled layout changes (module paths too: pickles name
 #: classes by module, 12 = the app/core, app/runtime, app/tools move); older snapshots
 #: are ignored.
-SNAPSHOT_VERSION = 22
+SNAPSHOT_VERSION = 23
 
 S = TypeVar("S")
 

@@ -39,6 +39,7 @@ from app.core.campaigns.pivot_state import (
     R_N,
     R_ORG,
     R_RISKY,
+    R_SUBNET,
     R_TRUST,
     R_YOUNG,
     PivotState,
@@ -196,6 +197,11 @@ class PivotStage:
         self._entity_last: dict[str, int] = {}  # one observe-level alert a day per entity
         #: evicted pivots that had links out (withdrawn with the next tick)
         self._evicted_linked: list[str] = []
+        #: How often two of the population's accounts share an address block by chance
+        #: (pairs on blocks of two to ``pool_max_block_members`` over all pairs), from
+        #: this partition's share of the blocks, refreshed at every full tick
+        #: (:meth:`_stranger_rate`): what the ``pool`` family must exceed.
+        self.stranger_rate = 0.0
 
     # ---- input ------------------------------------------------------------------------
     def receive(self, rec: PivotInput) -> int:
@@ -430,17 +436,44 @@ class PivotStage:
 
     def _pool(self, p: PivotState) -> float:
         """The proxy-pool family of a cohort: how many /24s each carry two to
-        ``pool_max_block_members`` of its members, 0.5 at ``pool_min_blocks``.
+        ``pool_max_block_members`` of its members beyond what chance gives the
+        population's own accounts, 0.5 at ``pool_min_blocks``.
 
-        Independent customers of one tool share a block only where they sit together (an
-        office, a campus, a household): a few blocks, or one block with many of them.
         Accounts spread over one operator's proxy pool collide on many blocks, a few on
-        each — as ``n`` draws from ``m`` blocks do, about ``n² / 2m`` times.
+        each — as ``n`` draws from ``m`` blocks do, about ``n² / 2m`` times: the
+        collisions per member grow with the cohort. Independent customers collide where
+        they sit together (households, small offices: a share of the members that does
+        not grow with the cohort; ``pool_min_block_share`` per member at least) and where
+        an ISP gives strangers one block (``C(n, 2)`` times the population's
+        :attr:`stranger_rate`; subtracted first).
         """
         st = self.settings
         top = st.pool_max_block_members
         blocks = sum(1 for k in p.subnets.values() if 2 <= k <= top)
-        return min(1.0, blocks / (2 * st.pool_min_blocks))
+        n = len(p.accounts)
+        excess = blocks - self.stranger_rate * n * (n - 1) / 2
+        if excess < st.pool_min_block_share * n:
+            return 0.0
+        return min(1.0, excess / (2 * st.pool_min_blocks))
+
+    def _stranger_rate(self) -> float:
+        """:attr:`stranger_rate` from this partition's blocks: subnet pivots are spread
+        over the ``pivot_partitions`` partitions by key, so each holds about ``1 / Q`` of
+        the population's block members and of their pairs on small blocks, and the
+        population's rate ``Q·pairs / C(Q·members, 2)`` is about ``2·pairs / (Q·members²)``.
+        Blocks one account uses are the partition's solo ``subnet:`` entries."""
+        top = self.settings.pool_max_block_members
+        pairs = members = 0
+        for key, p in self.pivots.items():
+            if key.startswith("subnet:"):
+                c = len(p.accounts)
+                members += c
+                if 2 <= c <= top:
+                    pairs += c * (c - 1) // 2
+        members += sum(1 for key in self._solo if key.startswith("subnet:"))
+        if members < 2:
+            return 0.0
+        return 2 * pairs / (self.settings.pivot_partitions * members * members)
 
     def _tier(self, ev: Evidence | None) -> int:
         """2: a suspicious cohort (harvest-like, two families); 1: harvest-like with one
@@ -462,29 +495,33 @@ class PivotStage:
         """What :attr:`PivotState.linked` keeps of a link sent: requests, trust, org, shared."""
         return (link[2], link[8], link[10], link[7])
 
-    @staticmethod
-    def _shared(account: str, key: str, p: PivotState) -> int:
+    def _shared(self, account: str, key: str, p: PivotState) -> int:
         """A link's co-location: 0 no, 1 the member shares its block here (or the pivot is
-        a block), 2 it does on a pool-like cohort (the ``pool`` family)."""
+        a block), 2 it does on a pool-like cohort (the ``pool`` family), on a block with
+        at most ``pool_max_block_members`` members."""
         if key.startswith("subnet:"):
             return 1
-        if not p.co_located(account):
+        if not p.pool:
+            return int(p.co_located(account))
+        rec = p.accounts.get(account)
+        k = 0 if rec is None else p.subnets.get(int(rec[R_SUBNET]), 0)
+        if k < 2:
             return 0
-        return 2 if p.pool else 1
+        # a pool collision (a block with a few members), not a site the pool-like cohort
+        # also holds (an office of the tool's users: one block, many members)
+        return 2 if k <= self.settings.pool_max_block_members else 1
 
-    @staticmethod
-    def _sent_now(account: str, key: str, p: PivotState) -> tuple[int, int, int, int]:
+    def _sent_now(self, account: str, key: str, p: PivotState) -> tuple[int, int, int, int]:
         """:meth:`_sent` of the link :meth:`_link` would build now (without building it)."""
         rec = p.accounts[account]
         return (
             int(rec[R_N]),
             int(rec[R_TRUST]),
             int(rec[R_ORG]),
-            PivotStage._shared(account, key, p),
+            self._shared(account, key, p),
         )
 
-    @staticmethod
-    def _link(account: str, key: str, p: PivotState) -> Link:
+    def _link(self, account: str, key: str, p: PivotState) -> Link:
         rec = p.accounts[account]
         return (
             account,
@@ -494,7 +531,7 @@ class PivotStage:
             int(rec[R_MISMATCH]),
             int(rec[R_RISKY]),
             int(rec[R_YOUNG]),
-            PivotStage._shared(account, key, p),
+            self._shared(account, key, p),
             int(rec[R_TRUST]),
             int(p.tier == 1),
             int(rec[R_ORG]),
@@ -525,6 +562,7 @@ class PivotStage:
         if full:
             self._last_full_ms = now
             self._expire(now, tick)
+            self.stranger_rate = self._stranger_rate()
             out.alerts += self._score_entities(now, emitted_ms)
             self._memo.clear()
             self._purity.clear()

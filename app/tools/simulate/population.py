@@ -11,6 +11,7 @@ tens of thousands of users share its fingerprint and system prompt.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -90,12 +91,11 @@ def _regular_traffic(w: World, *, agent: bool) -> Traffic:
 def _home_endpoints(w: World, country: str) -> tuple[Endpoint, ...]:
     n = int(w.rng.choice((1, 1, 1, 2, 3)))
     kinds = ("residential", "residential", "mobile")
-    return tuple(
-        w.endpoint(
-            w.subnet(), asn=w.residential_asn(), ip_kind=str(w.rng.choice(kinds)), country=country
-        )
-        for _ in range(n)
-    )
+    out = []
+    for _ in range(n):
+        subnet, asn = w.home_block(country)
+        out.append(w.endpoint(subnet, asn=asn, ip_kind=str(w.rng.choice(kinds)), country=country))
+    return tuple(out)
 
 
 def _vpn_pool(w: World) -> tuple[Endpoint, ...]:
@@ -675,6 +675,28 @@ def _university_class(w: World, spec: HardNegativeSpec, group: str) -> list[Acco
     return plans
 
 
+@dataclass(slots=True)
+class _Office:
+    """An office NAT (two egress addresses in one /24) and the seats left in it."""
+
+    endpoints: tuple[Endpoint, ...]
+    country: str
+    tz: float
+    seats: int
+
+    @classmethod
+    def open(cls, w: World, country: str, tz: float, size: tuple[float, float]) -> _Office:
+        subnet, asn = w.home_block(country)
+        eps = tuple(
+            w.endpoint(subnet, asn=asn, ip_kind="unknown", country=country, host=h) for h in (1, 2)
+        )
+        return cls(eps, country, tz, int(w.rng.integers(int(size[0]), int(size[1]) + 1)))
+
+
+#: A research agent's completion lengths (p05…p99 tokens), scaled per user.
+_RESEARCH_OUTPUT = (800.0, 2_000.0, 3_500.0, 5_000.0, 8_000.0, 12_000.0)
+
+
 def _popular_agent(w: World, spec: HardNegativeSpec, group: str) -> list[AccountPlan]:
     """A popular agent's users: one user agent, TLS fingerprint and system-prompt
     template (``tool``) shared by tens of thousands of independent customers, each
@@ -684,7 +706,9 @@ def _popular_agent(w: World, spec: HardNegativeSpec, group: str) -> list[Account
     median = spec.requests_per_day or 4.0
     start, end = w.scenario.start_ms, w.scenario.end_ms
     cats = ("coding", "agentic", "tool_use", "reasoning", "chat")
+    research = spec.profile == "research"
     plans = []
+    office: _Office | None = None  # the office filling up
     for _ in range(scaled(spec.units, w.scale, floor=1)):
         for _ in range(scaled(spec.accounts, w.scale, floor=10)):
             country, tz = w.country()
@@ -692,8 +716,16 @@ def _popular_agent(w: World, spec: HardNegativeSpec, group: str) -> list[Account
             if w.rng.random() < spec.signup_share:  # the tool brings in new customers
                 created = int(w.rng.uniform(start, end))
                 first = created + int(w.rng.uniform(60_000, 2 * HOUR_MS))
-            if w.rng.random() < 0.1:  # a cloud dev box
-                eps: tuple[Endpoint, ...] = (
+            eps: tuple[Endpoint, ...]
+            if spec.office_share and w.rng.random() < spec.office_share:
+                # colleagues behind one office NAT, each with an account and card of
+                # their own (no org): the block is theirs, the country the office's
+                if office is None or office.seats == 0:
+                    office = _Office.open(w, country, tz, spec.office_size)
+                office.seats -= 1
+                eps, country, tz = office.endpoints, office.country, office.tz
+            elif w.rng.random() < 0.1:  # a cloud dev box
+                eps = (
                     w.endpoint(
                         w.subnet(cloud=True),
                         asn=int(w.rng.choice(CLOUD_ASNS)),
@@ -706,7 +738,20 @@ def _popular_agent(w: World, spec: HardNegativeSpec, group: str) -> list[Account
             inp, _ = w.azure_profile("code", factor=float(w.rng.uniform(1.0, 5.0)))
             _, out = w.token_profiles()
             cat_w = w.rng.dirichlet(np.array([4.0, 2.0, 1.5, 1.0, 1.0]))
-            max_tok = ((4096, 8192), (8192,), (8192, 32000), (16384, 32000))
+            max_tok: tuple[tuple[int, ...], ...] = (
+                (4096, 8192),
+                (8192,),
+                (8192, 32000),
+                (16384, 32000),
+            )
+            at_max = (0.0, 0.08)
+            thinking = (0.05, 0.95)
+            if research:  # long, reasoning-heavy answers: harvest-like by nature
+                cat_w = w.rng.dirichlet(np.array([2.0, 1.5, 1.0, 4.0, 0.3]))
+                f = float(w.rng.uniform(0.7, 1.6))
+                out = TokenProfile(tuple(f * q for q in _RESEARCH_OUTPUT))
+                max_tok = ((16384, 32000), (32000,), (8192, 16384))
+                at_max, thinking = (0.05, 0.4), (0.7, 1.0)
             ts = w.human_arrivals(
                 rate_per_day=w.daily_rate(median, cap=2_000),
                 tz_offset_h=tz,
@@ -730,8 +775,8 @@ def _popular_agent(w: World, spec: HardNegativeSpec, group: str) -> list[Account
                         input_tokens=inp,
                         output_tokens=out,
                         max_tokens_choices=max_tok[int(w.rng.integers(len(max_tok)))],
-                        at_max_share=float(w.rng.uniform(0.0, 0.08)),
-                        thinking_share=float(w.rng.uniform(0.05, 0.95)),
+                        at_max_share=float(w.rng.uniform(*at_max)),
+                        thinking_share=float(w.rng.uniform(*thinking)),
                         tool_count_range=(0, int(w.rng.integers(3, 40))),
                         stream_share=float(w.rng.uniform(0.7, 1.0)),
                         rate_limited_share=0.01,

@@ -98,10 +98,19 @@ class HardNegativeSpec(_Model):
     tool: ToolName = "codeagent"
     #: ``popular_agent``: share of its users who sign up during the scenario.
     signup_share: float = Field(0.05, ge=0, le=1)
+    #: ``popular_agent``: what its users ask for — ``coding`` (a mix, mostly short
+    #: outputs) or ``research`` (long, reasoning-heavy answers: harvest-like by nature).
+    profile: Literal["coding", "research"] = "coding"
+    #: ``popular_agent``: share of its users who work from an office /24 they share with
+    #: colleagues on the same tool (each with their own account and card, no org).
+    office_share: float = Field(0.0, ge=0, le=1)
+    #: ``popular_agent``: users per office, drawn uniformly in [low, high].
+    office_size: Range = (3.0, 30.0)
 
     @model_validator(mode="after")
     def _ranges(self) -> HardNegativeSpec:
         _check_range("template_share", self.template_share)
+        _check_range("office_size", self.office_size, lo=1.0)
         if self.template_share is not None and self.template_share[1] > 1:
             raise ValueError("template_share must lie in [0, 1]")
         return self
@@ -115,6 +124,11 @@ class BenignSpec(_Model):
     #: (shared system-prompt template, user agent and TLS fingerprint).
     coding_agent_share: float = Field(0.2, ge=0, le=1)
     vpn_share: float = Field(0.03, ge=0, le=1)
+    #: The residential address space home users share, in /24s at full scale (split over
+    #: countries by their user weight, scaled with the population): strangers of one ISP
+    #: share a /24 about as often as ``users / home_blocks``. None: every home gets a
+    #: /24 of its own (no stranger ever shares one).
+    home_blocks: int | None = Field(None, ge=1)
     hard_negatives: list[HardNegativeSpec] = []
 
 

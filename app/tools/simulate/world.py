@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,8 @@ class World:
     rng: np.random.Generator
     params: dict[str, Any] = field(default_factory=load_params)
     _used_subnets: set[tuple[int, int, int]] = field(default_factory=set)
+    #: country → its share of the home address space (``benign.home_blocks``)
+    _home_blocks: dict[str, list[tuple[tuple[int, int, int], int]]] = field(default_factory=dict)
     _counter: int = 0
 
     @classmethod
@@ -136,6 +139,23 @@ class World:
             if s not in self._used_subnets:
                 self._used_subnets.add(s)
                 return s
+
+    def home_block(self, country: str) -> tuple[tuple[int, int, int], int]:
+        """A home's /24 and ASN: a fresh one, or — with ``benign.home_blocks`` — one of the
+        country's share of the ISPs' address space, which strangers then share."""
+        total = self.scenario.benign.home_blocks
+        if total is None:
+            return self.subnet(), self.residential_asn()
+        pool = self._home_blocks.get(country)
+        if pool is None:
+            weight = next(w for c, _, w in COUNTRIES if c == country)
+            share = weight / sum(w for _, _, w in COUNTRIES)
+            n = max(8, math.ceil(total * self.scale * share))
+            asns = [self.residential_asn() for _ in range(max(2, n // 2_000))]
+            pool = self._home_blocks[country] = [
+                (self.subnet(), asns[i % len(asns)]) for i in range(n)
+            ]
+        return pool[int(self.rng.integers(len(pool)))]
 
     def endpoint(
         self,
