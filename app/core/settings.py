@@ -109,6 +109,14 @@ class DetectionSettings(BaseModel):
         "chance collisions: a proxy pool's collisions per member grow with the cohort, those "
         "of independent customers who sit together (households, small offices) do not",
     )
+    pool_chance_p: float = Field(
+        1e-3,
+        gt=0,
+        le=1,
+        description="The pool family's collisions must be a count that strangers of the "
+        "population (its own chance rate of sharing a block) reach with at most this "
+        "probability",
+    )
     pool_max_block_members: int = Field(
         3,
         ge=2,

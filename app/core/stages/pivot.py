@@ -27,6 +27,7 @@ shows up, so memory follows sharing, not traffic.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -76,7 +77,7 @@ from app.core.stages.records import (
 from app.core.verdicts import IndicatorMemory, VerdictBook
 from app.core.windows.sliding import DAY_MS, HOUR_MS, TEN_MIN_MS
 
-__all__ = ["ENTITY_FEATURES", "ENTITY_TYPES", "PivotOutput", "PivotStage"]
+__all__ = ["ENTITY_FEATURES", "ENTITY_TYPES", "PivotOutput", "PivotStage", "poisson_tail"]
 
 #: Entity River models: pivot kind → AlertEvent entity_type.
 ENTITY_TYPES = {
@@ -106,6 +107,33 @@ _ENTITY_LOG = frozenset(
 
 #: Pivot kinds that send no hints: an ASN or a creation hour is shared by strangers.
 _NO_HINT_KINDS = frozenset({"asn", "created"})
+
+
+def poisson_tail(k: int, mean: float) -> float:
+    """``P(X >= k)`` for ``X ~ Poisson(mean)``: how often chance alone reaches ``k``.
+
+    >>> round(poisson_tail(4, 0.1), 7)
+    3.8e-06
+    >>> poisson_tail(0, 5.0), poisson_tail(3, 0.0)
+    (1.0, 0.0)
+    >>> round(poisson_tail(30, 30.0), 2)
+    0.52
+    """
+    if k <= 0:
+        return 1.0
+    if mean <= 0.0:
+        return 0.0
+    log_mean = math.log(mean)
+    if k <= mean:  # at or below the mean (the sum below needs k > mean to converge fast)
+        below = sum(math.exp(-mean + i * log_mean - math.lgamma(i + 1)) for i in range(k))
+        return max(0.0, 1.0 - below)
+    term = math.exp(-mean + k * log_mean - math.lgamma(k + 1))
+    total, i = 0.0, k
+    while term > 1e-15 * max(total, 1e-300):
+        total += term
+        i += 1
+        term *= mean / i
+    return min(1.0, total)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -436,25 +464,27 @@ class PivotStage:
 
     def _pool(self, p: PivotState) -> float:
         """The proxy-pool family of a cohort: how many /24s each carry two to
-        ``pool_max_block_members`` of its members beyond what chance gives the
-        population's own accounts, 0.5 at ``pool_min_blocks``.
+        ``pool_max_block_members`` of its members, 0.5 at ``pool_min_blocks`` — when
+        that many are beyond chance and beyond what sites give.
 
         Accounts spread over one operator's proxy pool collide on many blocks, a few on
         each — as ``n`` draws from ``m`` blocks do, about ``n² / 2m`` times: the
         collisions per member grow with the cohort. Independent customers collide where
-        they sit together (households, small offices: a share of the members that does
-        not grow with the cohort; ``pool_min_block_share`` per member at least) and where
-        an ISP gives strangers one block (``C(n, 2)`` times the population's
-        :attr:`stranger_rate`; subtracted first).
+        an ISP gives strangers one block (about ``C(n, 2)`` times the population's
+        :attr:`stranger_rate`: the count must be one chance reaches with probability at
+        most ``pool_chance_p``) and where they sit together (households, small offices:
+        a share of the members that does not grow with the cohort; the collisions must
+        reach ``pool_min_block_share`` per member).
         """
         st = self.settings
         top = st.pool_max_block_members
         blocks = sum(1 for k in p.subnets.values() if 2 <= k <= top)
         n = len(p.accounts)
-        excess = blocks - self.stranger_rate * n * (n - 1) / 2
-        if excess < st.pool_min_block_share * n:
+        if blocks < st.pool_min_block_share * n:
             return 0.0
-        return min(1.0, excess / (2 * st.pool_min_blocks))
+        if poisson_tail(blocks, self.stranger_rate * n * (n - 1) / 2) > st.pool_chance_p:
+            return 0.0
+        return min(1.0, blocks / (2 * st.pool_min_blocks))
 
     def _stranger_rate(self) -> float:
         """:attr:`stranger_rate` from this partition's blocks: subnet pivots are spread

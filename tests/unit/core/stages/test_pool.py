@@ -147,3 +147,53 @@ def test_an_account_in_two_campaigns_reach_is_not_re_alerted_under_each_in_turn(
     per_account = {a: [x.campaign_id for x in later if x.entity_id == a] for a in accounts}
     assert all(len(ids) <= 1 for ids in per_account.values()), per_account["a00"]
     assert all(ids in ([], [cid]) for ids in per_account.values())
+
+
+def test_collisions_that_do_not_grow_with_the_cohort_are_sites_not_a_pool() -> None:
+    # ten blocks with two members each: among 100 members a proxy pool's rate (the
+    # collisions per member grow as n / 2m), among 600 a steady share of households and
+    # small offices (1.7% of members: independent customers who sit together)
+    pairs = [b for b in range(100, 110) for _ in range(2)]
+    _, _, ev = _evidence("template:t1", pairs + list(range(1_000, 1_080)))
+    assert ev.pool >= FAMILY_THRESHOLD
+    _, _, ev = _evidence("template:t1", pairs + list(range(1_000, 1_580)))
+    assert ev.pool == 0.0
+
+
+def _population(stage: PivotStage, *, pairs: int, alone: int) -> None:
+    """``pairs`` subnet pivots of two strangers each and ``alone`` blocks of one account."""
+    for i in range(pairs):
+        p = PivotState()
+        for j in range(2):
+            p.add(f"s{i}-{j}", 1_000, 2_000, _aged_harvest(1), subnet_tag=i)
+        stage.pivots[f"subnet:10.{i // 256}.{i % 256}.0/24"] = p
+    for i in range(alone):
+        stage._solo[f"subnet:11.{i // 256}.{i % 256}.0/24"] = (2_000, 0, f"u{i}", 0, 0)  # type: ignore[assignment]
+
+
+def test_collisions_the_populations_strangers_reach_by_chance_are_no_pool() -> None:
+    stage = PivotStage(S, partition=0, upstream_partitions=1)
+    _population(stage, pairs=50, alone=900)  # 1,000 block members here, 50 pairs
+    q = S.pivot_partitions
+    assert stage._stranger_rate() == 2 * 50 / (q * 1_000 * 1_000)
+    # a cohort of 150 with 8 two-member blocks, in a population where chance alone gives
+    # 150 accounts 6 of them on average: 8 or more happen a quarter of the time
+    stage.stranger_rate = 6 / (150 * 149 / 2)
+    blocks = [b for b in range(100, 108) for _ in range(2)] + list(range(1_000, 1_134))
+    p = _cohort(blocks)
+    ev = stage.cohort_evidence("template:t1", p, 2_000)
+    assert ev is not None and ev.pool == 0.0
+    stage.stranger_rate = 0.0  # the same cohort in a population where strangers never share
+    ev = stage.cohort_evidence("template:t1", p, 2_000)
+    assert ev is not None and ev.pool >= FAMILY_THRESHOLD
+
+
+def test_a_pool_cohorts_member_on_a_crowded_block_is_not_a_pool_collision() -> None:
+    # five two-member blocks (pool collisions) and an office of thirteen on the same tool
+    blocks = [b for b in range(100, 105) for _ in range(2)] + [7] * 13 + list(range(200, 210))
+    stage, p, ev = _evidence("template:t1", blocks)
+    assert ev.pool >= FAMILY_THRESHOLD
+    p.pool = True
+    assert stage._link("a0", "template:t1", p)[7] == 2  # on block 100 with a1
+    assert stage._link("a10", "template:t1", p)[7] == 1  # in the office: co-located, a site
+    assert stage._link("a23", "template:t1", p)[7] == 0  # alone
