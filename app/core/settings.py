@@ -147,6 +147,15 @@ class DetectionSettings(BaseModel):
     account_alerts_need_harvest: bool = Field(
         True, description="Per-account anomaly alerts also need harvest-like traffic"
     )
+    account_alert_min_families: int = Field(
+        2,
+        ge=1,
+        le=3,
+        description="Families of the account's own last 24 h (youth, billing/IP mismatch, risky "
+        "IPs) a per-account anomaly alert needs besides harvest-like traffic (a long-standing "
+        "org account needs one more): one is what a heavy user of a harvest-like tool on a "
+        "cloud dev box, abroad or newly signed up also has",
+    )
     trust: bool = Field(
         True,
         description="Trust lowers the severity of aged accounts with a normal history and "

@@ -394,16 +394,20 @@ class AccountStage:
             del seen[event_id]
 
     def _harvest_gate(self, account_id: str, now_ms: int) -> bool:
-        """Per-account anomalies alert only with harvest-like traffic plus one more family;
-        a long-standing org account (trust level org) needs two: its own volume bursts
-        from cloud egress are an eval harness's shape, not a campaign's."""
+        """Per-account anomalies alert only with harvest-like traffic plus
+        ``account_alert_min_families`` (2) families of the account's own — one is what a
+        heavy user of a harvest-like tool on a cloud dev box has; a long-standing org
+        account needs one more: its own volume bursts from cloud egress are an eval
+        harness's shape, not a campaign's."""
         if not self.settings.account_alerts_need_harvest:
             return True
         v = self.account_view(account_id, now_ms)
         if v is None or v["harvest"] < self.settings.min_harvest:
             return False
         known = self.trust.get(account_id)
-        need = 2 if known is not None and known & 3 == TRUST_ORG else 1
+        need = self.settings.account_alert_min_families
+        if known is not None and known & 3 == TRUST_ORG:
+            need += 1
         families = sum(v[k] >= FAMILY_THRESHOLD for k in ("young", "mismatch", "risky_ip"))
         return families >= need
 

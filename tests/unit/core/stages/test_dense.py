@@ -85,7 +85,7 @@ def test_a_creation_hour_pivot_does_not_lend_its_youth_to_a_member() -> None:
     assert stage._member_ok("template:t1", p, "benign-signup")  # youth is its own there
 
 
-def test_a_long_standing_org_accounts_own_burst_needs_two_families() -> None:
+def test_an_accounts_own_burst_needs_two_families_and_a_long_standing_orgs_three() -> None:
     from app.core.stages.account import AccountStage
     from tests.unit.core.stages.test_trust import T0, request
 
@@ -100,7 +100,17 @@ def test_a_long_standing_org_accounts_own_burst_needs_two_families() -> None:
         stage.process(events, emitted_ms=0)
         return stage._harvest_gate("acct", T0 + 30 * 60_000)
 
-    # abroad: risky egress and billing/IP mismatch, two families — both alert
-    assert gate(None, "US") and gate("org-acme", "US")
-    # from the org's own country: one family (risky egress) — only the org account is spared
-    assert gate(None, "DE") and not gate("org-acme", "DE")
+    # abroad: risky egress and billing/IP mismatch, two families — the account alerts, a
+    # long-standing org's account (an eval harness's shape) does not
+    assert gate(None, "US") and not gate("org-acme", "US")
+    # from its own country: one family (risky egress), what a heavy user of a harvest-like
+    # tool on a cloud dev box has — neither
+    assert not gate(None, "DE") and not gate("org-acme", "DE")
+    # one family is enough where the setting says so (the earlier rule)
+    one = S.model_copy(update={"account_alert_min_families": 1})
+    stage = AccountStage(one, partition=0, pivot_partitions=1)
+    stage.process(
+        [request(i, "acct", T0 + i * 60_000, created_days=400, ip_country="DE") for i in range(30)],
+        emitted_ms=0,
+    )
+    assert stage._harvest_gate("acct", T0 + 30 * 60_000)

@@ -290,6 +290,66 @@ def test_popular_agent_users_share_the_tool_and_nothing_else(seed: int) -> None:
     assert top[:40].sum() >= 0.4 * top.sum()  # heavy-tailed volume, like all customers
 
 
+def _mean_harvest(plans: list[AccountPlan], seed: int) -> float:
+    from app.core.events import validate_event
+    from app.core.features.request import request_signals
+
+    scores = [request_signals(validate_event(e)).harvest for e in _events(plans, seed)]
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_a_research_agents_users_are_harvest_like_by_nature(seed: int) -> None:
+    def users(profile: str) -> list[AccountPlan]:
+        spec = HardNegativeSpec(kind="popular_agent", accounts=120, tool="researchagent")
+        spec = spec.model_copy(update={"profile": profile})
+        sc = _scenario(seed, days=0.5, benign=BenignSpec(accounts=0, hard_negatives=[spec]))
+        return [p for p in build(sc, scale=1.0).plans if p.group == "popular_agent"]
+
+    research = users("research")
+    assert {p.user_agent for p in research} == {POPULAR_TOOLS["researchagent"]["user_agent"]}
+    assert len({p.payment_fingerprint for p in research}) == 120  # independent customers
+    # long, reasoning-heavy answers: over the cohort gate (0.75) without any harvesting
+    assert _mean_harvest(research, seed) >= 0.75
+    assert _mean_harvest(users("coding"), seed) < 0.75
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_offices_put_colleagues_on_one_block_with_their_own_accounts(seed: int) -> None:
+    spec = HardNegativeSpec(
+        kind="popular_agent", accounts=400, office_share=0.5, office_size=(3.0, 30.0)
+    )
+    sc = _scenario(seed, benign=BenignSpec(accounts=0, hard_negatives=[spec]))
+    plans = [p for p in build(sc, scale=1.0).plans if p.group == "popular_agent"]
+    by_block: defaultdict[str, list[AccountPlan]] = defaultdict(list)
+    for p in plans:
+        by_block[_subnet(p.endpoints[0].ip)].append(p)
+    offices = [ps for ps in by_block.values() if len(ps) >= 3]
+    in_office = sum(len(ps) for ps in offices)
+    assert 0.4 * 400 <= in_office <= 0.6 * 400
+    assert all(len(ps) <= 30 for ps in offices)
+    for ps in offices:  # colleagues: one office, their own accounts and cards, no org
+        assert len({p.endpoints for p in ps}) == 1
+        assert len({p.payment_fingerprint for p in ps}) == len(ps)
+        assert {p.org_id for p in ps} == {None}
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_home_blocks_make_strangers_share_an_isps_blocks(seed: int) -> None:
+    def shared_share(home_blocks: int | None) -> float:
+        benign = BenignSpec(accounts=3_000, coding_agent_share=0.0, vpn_share=0.0)
+        benign = benign.model_copy(update={"home_blocks": home_blocks})
+        sc = _scenario(seed, days=0.2, benign=benign)
+        plans = [p for p in build(sc, scale=1.0).plans if p.group == "regular"]
+        blocks = Counter(_subnet(p.endpoints[0].ip) for p in plans)
+        return sum(1 for p in plans if blocks[_subnet(p.endpoints[0].ip)] >= 2) / len(plans)
+
+    assert shared_share(None) == 0.0  # every home its own block
+    # 3,000 homes (about 1.8 addresses each) over 30,000 blocks: ~16% share one by chance
+    assert 0.08 <= shared_share(30_000) <= 0.3
+    assert shared_share(3_000) > shared_share(30_000)
+
+
 # ---- the adaptive scenario and its labels ---------------------------------------------
 
 VARIANTS = {"published", "slow_paraphrase", "low_slow", "aged_residential", "camouflage"}
