@@ -324,13 +324,26 @@ class CampaignStage:
         if kinds is None or len(kinds) < 2:
             return False
         strong = 0
-        for n in kinds.values():  # two kinds with links that are not candidates
-            if n[1]:
+        for kind, n in kinds.items():  # two kinds with links that are not candidates
+            if n[1] and (kind != "simhash" or self._simhash_counts(account)):
                 if strong:
                     return True
                 strong = 1
         st = self.settings
         return st.dense_links and self._dimensions(account) >= st.dense_min_dimensions
+
+    def _simhash_counts(self, account: str) -> bool:
+        """Has the member a SimHash link that is no chance match: more than one request
+        on the band value, or a fair share of what it sends (``simhash_min_link_share`` of
+        its busiest link)? One near-duplicate among thousands of requests is chance."""
+        links = self.links[account]
+        busiest = self._summary(account)[S_BUSIEST]
+        share = self.settings.simhash_min_link_share
+        return any(
+            not stats[7] and (stats[0] >= 2 or stats[0] >= share * busiest)
+            for key, stats in links.items()
+            if key.startswith("simhash:")
+        )
 
     def _card(self, account: str, card: int) -> None:
         on = self._link_cards.setdefault(account, {})

@@ -426,6 +426,7 @@ class PivotStage:
         gate = self.settings.member_min_harvest
         if rec[R_HARVEST] / (HARVEST_UNITS * rec[R_N]) < gate:
             return False
+
         memo = self._purity.get(key)
         if memo is None or memo[0] != p.version:
             units = HARVEST_UNITS * gate
@@ -646,7 +647,9 @@ class PivotStage:
                     self._memo[key] = (p.version, ev)
             tier = self._tier(ev)
             p.pool = ev is not None and ev.pool >= FAMILY_THRESHOLD
-            if tier == 2 and ev is not None and ev.families >= 3:
+            if tier == 2 and ev is not None and ev.families >= 3 and kind not in _NO_HINT_KINDS:
+                # (never a value strangers share: a creation hour of a critical cohort
+                # would qualify every later sign-up of that hour with a family of its own)
                 self.remembered.remember("", [key], at_ms=now)
             elif (
                 not tier

@@ -6,6 +6,8 @@ scale that runs in seconds (other seeds than the shipped scenarios' defaults).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.core.settings import DetectionSettings
@@ -77,3 +79,25 @@ def test_no_benign_look_alike_is_alerted_or_enforced(adaptive: dict) -> None:  #
     for g in ("enterprise_eval", "university_class", "popular_agent"):
         assert groups[g]["accounts"] > 0 and groups[g]["flagged"] == 0, g
     assert sum(g["enforced"] for g in groups.values()) == 0
+
+
+SHARED_GROUND = Path(__file__).parents[4] / "benchmarks" / "scenarios" / "shared_ground.toml"
+
+
+@pytest.fixture(scope="module")
+def shared_ground() -> dict:  # type: ignore[type-arg]
+    return evaluate_scenario(str(SHARED_GROUND), settings=DetectionSettings(), scale=0.03, seed=12)
+
+
+def test_a_harvest_like_tool_on_shared_blocks_is_not_a_campaign(shared_ground: dict) -> None:  # type: ignore[type-arg]
+    # a deep-research agent's users (harvest-like by nature), strangers sharing ISP blocks
+    # and colleagues in offices: the collisions the proxy-pool family counts, none of it
+    # a pool (measured before the population-relative test: 97% of them throttled)
+    groups = _hw(shared_ground)["benign"]["by_group"]
+    assert groups["research_agent"]["accounts"] > 0
+    assert groups["research_agent"]["flagged"] == 0
+    assert sum(g["enforced"] for g in groups.values()) == 0
+    campaigns = _hw(shared_ground)["campaigns"]
+    for c in campaigns.values():
+        if c["group"] != "stealth":  # found at larger scales only (docs/evaluation.md)
+            assert c["detected"] and c["flagged_within_24h"]["share"] >= 0.8, c["group"]
