@@ -84,13 +84,13 @@ class DetectionSettings(BaseModel):
     )
     member_min_harvest: float = Field(0.7, ge=0, le=1, description="Per-member harvest gate")
     simhash_min_link_share: float = Field(
-        0.02,
+        0.1,
         ge=0,
         le=1,
         description="A member's SimHash link of a single request makes it linked on two kinds "
-        "only if that is at least this share of its busiest link's requests: a 21-bit band "
-        "is matched by chance about once a day by an account sending thousands of requests, "
-        "while a dispatcher's accounts repeat a few prompt families",
+        "only if that is at least this share of its busiest link's requests (one of its first "
+        "ten): a 21-bit band is matched by chance now and then by an account sending many "
+        "requests, while a dispatcher's accounts repeat a few prompt families",
     )
     dense_links: bool = Field(
         True,

@@ -27,8 +27,9 @@ def _stage(simhash_n: int, subnet_n: int) -> CampaignStage:
 
 
 def test_one_near_duplicate_among_thousands_of_requests_is_chance() -> None:
-    # a 21-bit band matched once by an account sending 2,000 requests: no second kind
+    # a 21-bit band matched once by an account sending 2,000 (or 37) requests: no second kind
     assert not _stage(simhash_n=1, subnet_n=2_000)._multi_kind("a")
+    assert not _stage(simhash_n=1, subnet_n=37)._multi_kind("a")
     # the same band matched twice, or once by a new account (its first requests), counts
     assert _stage(simhash_n=2, subnet_n=2_000)._multi_kind("a")
     assert _stage(simhash_n=1, subnet_n=3)._multi_kind("a")
