@@ -184,6 +184,8 @@ class PivotStage:
         self._created: list[str] = []
         #: Indicators seen with one account so far: its latest observation there.
         self._solo: dict[str, Observation] = {}
+        #: How many of :attr:`_solo` are ``subnet:`` entries (blocks one account uses).
+        self._solo_subnets = 0
         #: Within the bucket being applied: a solo indicator's previous observation (an
         #: earlier bucket's) that its account's observation of this bucket replaced. A
         #: second account in the same bucket is promoted with both, whichever of the two
@@ -352,9 +354,13 @@ class PivotStage:
         if solo is None or solo[0] - solo[4] < cutoff:
             if solo is not None:  # re-inserted: the dict stays in order of arrival
                 del self._solo[key]
-            elif len(self._solo) >= self.settings.max_solo_indicators:
-                del self._solo[next(iter(self._solo))]
-                self.evicted += 1
+            else:
+                if len(self._solo) >= self.settings.max_solo_indicators:
+                    oldest = next(iter(self._solo))
+                    del self._solo[oldest]
+                    self._solo_subnets -= oldest.startswith("subnet:")
+                    self.evicted += 1
+                self._solo_subnets += key.startswith("subnet:")
             self._solo[key] = o
         elif solo[2] != account:
             if len(self.pivots) >= self.settings.max_pivots:
@@ -363,6 +369,7 @@ class PivotStage:
             self._created.append(key)
             self._touched.add(key)
             del self._solo[key]
+            self._solo_subnets -= key.startswith("subnet:")
             prev = self._solo_prev.pop(key, None) if solo[0] == end else None
             for s_o in (solo,) if prev is None else (prev, solo):
                 p.add(
@@ -501,7 +508,7 @@ class PivotStage:
                 members += c
                 if 2 <= c <= top:
                     pairs += c * (c - 1) // 2
-        members += sum(1 for key in self._solo if key.startswith("subnet:"))
+        members += self._solo_subnets
         if members < 2:
             return 0.0
         return 2 * pairs / (self.settings.pivot_partitions * members * members)
@@ -760,6 +767,7 @@ class PivotStage:
             stale.append(key)
         for key in stale:
             del solo[key]
+            self._solo_subnets -= key.startswith("subnet:")
         self.population.expire(now_ms=now)
         self.remembered.expire(now_ms=now)
         self._entity_last = {k: t for k, t in self._entity_last.items() if now - t < DAY_MS}

@@ -8,6 +8,8 @@ mismatch, no risky infrastructure, no coordination.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from app.core.campaigns.evidence import FAMILY_THRESHOLD, Evidence
 from app.core.campaigns.pivot_state import PivotState
 from app.core.events import AlertEvent
@@ -169,6 +171,7 @@ def _population(stage: PivotStage, *, pairs: int, alone: int) -> None:
         stage.pivots[f"subnet:10.{i // 256}.{i % 256}.0/24"] = p
     for i in range(alone):
         stage._solo[f"subnet:11.{i // 256}.{i % 256}.0/24"] = (2_000, 0, f"u{i}", 0, 0)  # type: ignore[assignment]
+        stage._solo_subnets += 1
 
 
 def test_collisions_the_populations_strangers_reach_by_chance_are_no_pool() -> None:
@@ -197,3 +200,23 @@ def test_a_pool_cohorts_member_on_a_crowded_block_is_not_a_pool_collision() -> N
     assert stage._link("a0", "template:t1", p)[7] == 2  # on block 100 with a1
     assert stage._link("a10", "template:t1", p)[7] == 1  # in the office: co-located, a site
     assert stage._link("a23", "template:t1", p)[7] == 0  # alone
+
+
+def test_the_count_of_one_account_blocks_is_kept_exactly(tmp_path: Path) -> None:
+    # the stranger rate's denominator: counted as solo entries come and go (insert,
+    # eviction when full, promotion to a pivot, hourly expiry), never by a scan
+    from app.core.stages.local import LocalTopology
+    from tests.unit.core.stages.sim import hydra_events
+
+    events = hydra_events(tmp_path, days=1.2, start_h=3)
+    for cap in (100_000, 400):  # and with the solo table full: evictions
+        topo = LocalTopology(
+            S.model_copy(update={"max_solo_indicators": cap}), account_partitions=2
+        )
+        for i in range(0, len(events), 5_000):
+            batch = events[i : i + 5_000]
+            topo.process([(0, batch[0::2]), (1, batch[1::2])])
+            for stage in topo.pivots:
+                scan = sum(1 for k in stage._solo if k.startswith("subnet:"))
+                assert stage._solo_subnets == scan
+        assert cap > 1_000 or sum(stage.evicted for stage in topo.pivots) > 0
