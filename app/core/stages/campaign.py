@@ -462,6 +462,7 @@ class CampaignStage:
         summary = self._summary
         min_dims = self.settings.dense_min_dimensions
         dense_on = self.settings.dense_links
+        young_members = mismatched_members = risky_members = 0
         for a in members:
             s = summary(a)
             n, h, m, r, y, busiest, colo = s[:7]
@@ -471,16 +472,22 @@ class CampaignStage:
             mismatch += m
             risky += r
             young += y
+            young_members += 2 * y >= n
+            mismatched_members += 2 * m >= n
+            risky_members += 2 * r >= n
             counts.append(busiest)
             shared += colo > 0
             dense += dense_on and self._dimensions(a) >= min_dims
         k = len(members)
+        # shares of requests and of members alike (one heavy member moves the first only)
         return Evidence(
             accounts=k,
             harvest=_ratio(harvest, HARVEST_UNITS * req),
-            youth=_ratio(young, req),
-            mismatch=_ratio(mismatch, req),
-            infrastructure=max(_ratio(shared, k), _ratio(risky, req)),
+            youth=min(_ratio(young, req), _ratio(young_members, k)),
+            mismatch=min(_ratio(mismatch, req), _ratio(mismatched_members, k)),
+            infrastructure=max(
+                _ratio(shared, k), min(_ratio(risky, req), _ratio(risky_members, k))
+            ),
             coordination=homogeneity(counts),
             density=_ratio(dense, k),
             pool=_ratio(pooled, k),

@@ -136,6 +136,16 @@ def poisson_tail(k: int, mean: float) -> float:
     return min(1.0, total)
 
 
+def _member_share(p: PivotState, field: int) -> float:
+    """Share of the pivot's tracked members with at least half their requests there
+    carrying the signal ``field`` (``R_YOUNG``, ``R_MISMATCH``, ``R_RISKY``)."""
+    accounts = p.accounts
+    if not accounts:
+        return 0.0
+    hit = sum(1 for r in accounts.values() if 2 * r[field] >= r[R_N])
+    return hit / len(accounts)
+
+
 def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else 0.0
 
@@ -447,12 +457,23 @@ class PivotStage:
         harvest = _ratio(v[F_HARVEST], HARVEST_UNITS * req)
         if harvest < self.settings.min_harvest:
             return None
+        youth = _ratio(v[F_YOUNG], v[F_AGE_KNOWN])
+        mismatch = _ratio(v[F_MISMATCH], req)
+        risky = _ratio(v[F_RISKY], req)
+        # a share of requests is also a share of members: one heavy young (or travelling,
+        # or cloud-hosted) member does not give a cohort of colleagues the family
+        if youth >= FAMILY_THRESHOLD:
+            youth = min(youth, _member_share(p, R_YOUNG))
+        if mismatch >= FAMILY_THRESHOLD:
+            mismatch = min(mismatch, _member_share(p, R_MISMATCH))
+        if risky >= FAMILY_THRESHOLD:
+            risky = min(risky, _member_share(p, R_RISKY))
         ev = Evidence(
             accounts=p.independent_accounts,
             harvest=harvest,
-            youth=_ratio(v[F_YOUNG], v[F_AGE_KNOWN]),
-            mismatch=_ratio(v[F_MISMATCH], req),
-            infrastructure=1.0 if key.startswith("subnet:") else _ratio(v[F_RISKY], req),
+            youth=youth,
+            mismatch=mismatch,
+            infrastructure=1.0 if key.startswith("subnet:") else risky,
             coordination=p.moments.homogeneity(),
         )
         if ev.families >= 2 or ev.infrastructure >= FAMILY_THRESHOLD:

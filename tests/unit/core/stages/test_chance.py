@@ -47,3 +47,21 @@ def test_a_critical_creation_hour_is_not_remembered() -> None:
     stage._tick(TICK, type("Out", (), {"alerts": []})(), 0)  # type: ignore[arg-type]
     assert stage.remembered.campaign_of("payment:pay-7", at_ms=TICK) is not None
     assert stage.remembered.campaign_of("created:492345", at_ms=TICK) is None
+
+
+def test_one_heavy_young_member_does_not_make_a_cohort_young() -> None:
+    # an office of ten aged colleagues and one new sign-up sending most of the requests:
+    # youth by requests is 0.9, by members 0.1 — the cohort has no youth family
+    stage = PivotStage(S, partition=0, upstream_partitions=1)
+    p = PivotState()
+    p.add("new", 1_000, 2_000, [90, 90 * 18, 0, 90, 0, 90, 2000 * 90, 0], subnet_tag=7)
+    for i in range(10):
+        p.add(f"old{i}", 1_000, 2_000, [1, 18, 0, 0, 0, 1, 2000, 0], subnet_tag=7)
+    ev = stage.cohort_evidence("subnet:198.51.100.0/24", p, 2_000)
+    assert ev is not None and ev.youth < 0.5 and ev.families == 1  # infrastructure only
+    # a cohort of young members stays young
+    q = PivotState()
+    for i in range(11):
+        q.add(f"y{i}", 1_000, 2_000, [5, 90, 0, 5, 0, 5, 10_000, 0], subnet_tag=7)
+    ev = stage.cohort_evidence("subnet:198.51.100.0/24", q, 2_000)
+    assert ev is not None and ev.youth == 1.0 and ev.families >= 2
