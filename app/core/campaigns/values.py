@@ -39,6 +39,7 @@ __all__ = [
     "LINKING_EXCLUDED",
     "N_FIELDS",
     "PIVOT_KINDS",
+    "SHARED_BY_STRANGERS",
     "card_tag",
     "narrow",
     "org_tag",
@@ -58,6 +59,10 @@ _SIM_BAND_BITS = 21
 #: Pivot kinds that never link accounts on their own (an ASN holds millions of
 #: unrelated customers); they still get windows, a River model and entity alerts.
 LINKING_EXCLUDED = frozenset({"asn"})
+#: Pivot kinds whose values strangers share (an ASN, an account-creation hour): they
+#: send no hints and are never remembered as a campaign's indicators — a remembered
+#: creation hour would qualify every later sign-up of that hour.
+SHARED_BY_STRANGERS = frozenset({"asn", "created"})
 #: every pivot kind :func:`pivots_of` makes
 PIVOT_KINDS = ("subnet", "asn", "payment", "tls", "template", "simhash", "created")
 #: Which independent dimension of an account each pivot kind describes. Kinds of one

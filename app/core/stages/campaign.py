@@ -45,7 +45,7 @@ from app.core.alerts.campaign import (
     severity_of_cluster,
 )
 from app.core.alerts.trust import TRUST_NONE, with_trust
-from app.core.campaigns.evidence import Evidence, homogeneity
+from app.core.campaigns.evidence import FAMILY_THRESHOLD, Evidence, homogeneity
 from app.core.campaigns.unionfind import UnionFind
 from app.core.campaigns.values import (
     DIMENSION_OF_KIND,
@@ -55,6 +55,7 @@ from app.core.campaigns.values import (
     F_REQ,
     F_RISKY,
     F_YOUNG,
+    SHARED_BY_STRANGERS,
     org_tag,
     pivot_kind,
     pivot_value,
@@ -131,9 +132,6 @@ def _unsum(s: _Summary | None, stats: _Stats) -> None:
     s[S_COLO] -= stats[5] > 0
     s[S_TRUST + stats[6]] -= 1
     s[S_POOL] -= stats[5] == 2
-
-
-_NOT_REMEMBERED = frozenset({"asn", "created"})
 
 
 @dataclass(slots=True)
@@ -472,9 +470,9 @@ class CampaignStage:
             mismatch += m
             risky += r
             young += y
-            young_members += 2 * y >= n
-            mismatched_members += 2 * m >= n
-            risky_members += 2 * r >= n
+            young_members += y >= FAMILY_THRESHOLD * n
+            mismatched_members += m >= FAMILY_THRESHOLD * n
+            risky_members += r >= FAMILY_THRESHOLD * n
             counts.append(busiest)
             shared += colo > 0
             dense += dense_on and self._dimensions(a) >= min_dims
@@ -731,7 +729,7 @@ class CampaignStage:
         # only the most shared are kept: the head of the order, not a full sort
         shared = heapq.nsmallest(
             self.memory.max_per_campaign,
-            (k for k, n in count.items() if n >= 2 and pivot_kind(k) not in _NOT_REMEMBERED),
+            (k for k, n in count.items() if n >= 2 and pivot_kind(k) not in SHARED_BY_STRANGERS),
             key=lambda k: (-count[k], k),
         )
         self.memory.remember(cid, shared, at_ms=now)

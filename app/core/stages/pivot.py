@@ -57,6 +57,7 @@ from app.core.campaigns.values import (
     F_YOUNG,
     LINKING_EXCLUDED,
     PIVOT_KINDS,
+    SHARED_BY_STRANGERS,
     pivot_kind,
     pivot_value,
 )
@@ -105,10 +106,6 @@ _ENTITY_LOG = frozenset(
 )
 
 
-#: Pivot kinds that send no hints: an ASN or a creation hour is shared by strangers.
-_NO_HINT_KINDS = frozenset({"asn", "created"})
-
-
 def poisson_tail(k: int, mean: float) -> float:
     """``P(X >= k)`` for ``X ~ Poisson(mean)``: how often chance alone reaches ``k``.
 
@@ -142,7 +139,7 @@ def _member_share(p: PivotState, field: int) -> float:
     accounts = p.accounts
     if not accounts:
         return 0.0
-    hit = sum(1 for r in accounts.values() if 2 * r[field] >= r[R_N])
+    hit = sum(1 for r in accounts.values() if r[field] >= FAMILY_THRESHOLD * r[R_N])
     return hit / len(accounts)
 
 
@@ -437,13 +434,12 @@ class PivotStage:
         pivot is not of a kind strangers share (ASN, creation hour), and nearly all of the
         pivot's members are harvest-like here too (a popular tool's users are not; a
         dispatcher's accounts are)."""
-        if pivot_kind(key) in _NO_HINT_KINDS:
+        if pivot_kind(key) in SHARED_BY_STRANGERS:
             return False
         rec = p.accounts[account]
         gate = self.settings.member_min_harvest
         if rec[R_HARVEST] / (HARVEST_UNITS * rec[R_N]) < gate:
             return False
-
         memo = self._purity.get(key)
         if memo is None or memo[0] != p.version:
             units = HARVEST_UNITS * gate
@@ -560,15 +556,13 @@ class PivotStage:
         at most ``pool_max_block_members`` members."""
         if key.startswith("subnet:"):
             return 1
-        if not p.pool:
-            return int(p.co_located(account))
         rec = p.accounts.get(account)
         k = 0 if rec is None else p.subnets.get(int(rec[R_SUBNET]), 0)
         if k < 2:
             return 0
-        # a pool collision (a block with a few members), not a site the pool-like cohort
-        # also holds (an office of the tool's users: one block, many members)
-        return 2 if k <= self.settings.pool_max_block_members else 1
+        # on a pool-like cohort, a pool collision (a block with a few members), not a site
+        # the cohort also holds (an office of the tool's users: one block, many members)
+        return 2 if p.pool and k <= self.settings.pool_max_block_members else 1
 
     def _sent_now(self, account: str, key: str, p: PivotState) -> tuple[int, int, int, int]:
         """:meth:`_sent` of the link :meth:`_link` would build now (without building it)."""
@@ -675,9 +669,12 @@ class PivotStage:
                     self._memo[key] = (p.version, ev)
             tier = self._tier(ev)
             p.pool = ev is not None and ev.pool >= FAMILY_THRESHOLD
-            if tier == 2 and ev is not None and ev.families >= 3 and kind not in _NO_HINT_KINDS:
-                # (never a value strangers share: a creation hour of a critical cohort
-                # would qualify every later sign-up of that hour with a family of its own)
+            if (
+                tier == 2
+                and ev is not None
+                and ev.families >= 3
+                and kind not in SHARED_BY_STRANGERS
+            ):
                 self.remembered.remember("", [key], at_ms=now)
             elif (
                 not tier
